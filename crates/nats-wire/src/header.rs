@@ -1,0 +1,461 @@
+//! Message headers: the `NATS/1.0` block of `HPUB` / `HMSG`.
+
+use std::fmt;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use bytestring::ByteString;
+
+use crate::error::{HeaderError, ParseError};
+use crate::HEADER_LINE;
+
+/// The status code on a header block's version line (`NATS/1.0 503`).
+///
+/// An open set: codes the client does not know are kept as they are.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StatusCode(u16);
+
+impl StatusCode {
+    /// 100: idle heartbeat or flow control request (JetStream).
+    pub const IDLE_HEARTBEAT: StatusCode = StatusCode(100);
+    /// 200: success.
+    pub const OK: StatusCode = StatusCode(200);
+    /// 204: end of a batched direct get.
+    pub const EOB: StatusCode = StatusCode(204);
+    /// 400: bad request.
+    pub const BAD_REQUEST: StatusCode = StatusCode(400);
+    /// 404: no messages / not found.
+    pub const NOT_FOUND: StatusCode = StatusCode(404);
+    /// 408: request timeout (pull expired).
+    pub const TIMEOUT: StatusCode = StatusCode(408);
+    /// 409: conflict (consumer deleted, leadership change, batch completed, ...).
+    pub const CONFLICT: StatusCode = StatusCode(409);
+    /// 412: required API level not met.
+    pub const PRECONDITION_FAILED: StatusCode = StatusCode(412);
+    /// 413: too many results.
+    pub const TOO_MANY_RESULTS: StatusCode = StatusCode(413);
+    /// 423: pin id mismatch (priority groups).
+    pub const LOCKED: StatusCode = StatusCode(423);
+    /// 429: too many requests.
+    pub const TOO_MANY_REQUESTS: StatusCode = StatusCode(429);
+    /// 503: no responders.
+    pub const NO_RESPONDERS: StatusCode = StatusCode(503);
+
+    /// A status code from its number (100 to 999).
+    pub fn from_u16(code: u16) -> Option<StatusCode> {
+        (100..=999).contains(&code).then_some(StatusCode(code))
+    }
+
+    /// The number.
+    pub fn as_u16(self) -> u16 {
+        self.0
+    }
+
+    fn parse(digits: &[u8]) -> Option<StatusCode> {
+        if digits.len() != 3 || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let n = digits
+            .iter()
+            .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
+        StatusCode::from_u16(n)
+    }
+}
+
+impl fmt::Debug for StatusCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StatusCode({})", self.0)
+    }
+}
+
+impl fmt::Display for StatusCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// An ordered, multi-valued, case-preserving map of message headers, with the
+/// optional status code and description of the `NATS/1.0` line.
+///
+/// Lookups are case-sensitive, as the protocol says. Names and values received
+/// from the server are slices of the read buffer (no copies).
+///
+/// ```
+/// use nats_wire::HeaderMap;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("Nats-Msg-Id", "order-1");
+/// headers.append("X-Tag", "a");
+/// headers.append("X-Tag", "b");
+/// assert_eq!(headers.get("Nats-Msg-Id"), Some("order-1"));
+/// assert_eq!(headers.get_all("X-Tag").collect::<Vec<_>>(), ["a", "b"]);
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct HeaderMap {
+    entries: Vec<(ByteString, ByteString)>,
+    status: Option<StatusCode>,
+    description: Option<ByteString>,
+}
+
+impl HeaderMap {
+    /// An empty header map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `name` to `value`, replacing every earlier value of that name.
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        let name: String = name.into();
+        let value: String = value.into();
+        if let Some(pos) = self.entries.iter().position(|(k, _)| **k == *name) {
+            self.entries[pos].1 = ByteString::from(value);
+            let mut i = pos + 1;
+            while i < self.entries.len() {
+                if *self.entries[i].0 == *name {
+                    self.entries.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+        } else {
+            self.entries
+                .push((ByteString::from(name), ByteString::from(value)));
+        }
+    }
+
+    /// Adds a value for `name`, keeping the values it already has.
+    pub fn append(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.entries.push((
+            ByteString::from(name.into()),
+            ByteString::from(value.into()),
+        ));
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| &**v)
+    }
+
+    /// Every value of `name`, in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.entries
+            .iter()
+            .filter(move |(k, _)| &**k == name)
+            .map(|(_, v)| &**v)
+    }
+
+    /// Removes every value of `name`, returning whether there was one.
+    pub fn remove(&mut self, name: &str) -> bool {
+        let before = self.entries.len();
+        self.entries.retain(|(k, _)| &**k != name);
+        before != self.entries.len()
+    }
+
+    /// Whether `name` has a value.
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Every `(name, value)` pair in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(k, v)| (&**k, &**v))
+    }
+
+    /// The number of `(name, value)` pairs.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no pairs (the status line is not counted).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The status code of the version line, if any.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.status
+    }
+
+    /// The description that follows the status code, if any.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// Sets the status code and description of the version line.
+    pub fn set_status(&mut self, status: Option<StatusCode>, description: Option<&str>) {
+        self.status = status;
+        self.description = description.map(ByteString::from);
+    }
+
+    /// Checks that every name and value can be sent: names are printable ASCII
+    /// without `:`, values have no CR or LF.
+    pub fn validate(&self) -> Result<(), HeaderError> {
+        for (k, v) in &self.entries {
+            if k.is_empty() {
+                return Err(HeaderError::new("header name is empty"));
+            }
+            if let Some(c) = k.bytes().find(|b| !(33..=126).contains(b) || *b == b':') {
+                return Err(HeaderError::new(format!(
+                    "header name {:?} contains the byte 0x{c:02x}",
+                    &**k
+                )));
+            }
+            if v.bytes().any(|b| b == b'\r' || b == b'\n') {
+                return Err(HeaderError::new(format!(
+                    "value of header {:?} contains CR or LF",
+                    &**k
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The number of bytes [`HeaderMap::encode`] writes.
+    pub fn encoded_len(&self) -> usize {
+        let mut n = HEADER_LINE.len() + 2 + 2;
+        if self.status.is_some() {
+            n += 4;
+            if let Some(d) = &self.description {
+                n += 1 + d.len();
+            }
+        }
+        for (k, v) in &self.entries {
+            n += k.len() + 2 + v.len() + 2;
+        }
+        n
+    }
+
+    /// Writes the header block, from `NATS/1.0` to the closing blank line.
+    pub fn encode(&self, buf: &mut BytesMut) {
+        buf.reserve(self.encoded_len());
+        buf.put_slice(HEADER_LINE.as_bytes());
+        if let Some(status) = self.status {
+            buf.put_u8(b' ');
+            let mut b = itoa::Buffer::new();
+            buf.put_slice(b.format(status.0).as_bytes());
+            if let Some(d) = &self.description {
+                buf.put_u8(b' ');
+                buf.put_slice(d.as_bytes());
+            }
+        }
+        buf.put_slice(b"\r\n");
+        for (k, v) in &self.entries {
+            buf.put_slice(k.as_bytes());
+            buf.put_slice(b": ");
+            buf.put_slice(v.as_bytes());
+            buf.put_slice(b"\r\n");
+        }
+        buf.put_slice(b"\r\n");
+    }
+
+    /// Parses a header block (from `NATS/1.0` up to and including the blank line).
+    pub fn parse(block: Bytes) -> Result<HeaderMap, ParseError> {
+        let text = ByteString::try_from(block)
+            .map_err(|_| ParseError::new("header block is not valid UTF-8"))?;
+        let mut lines = LineIter { s: &text, pos: 0 };
+        let first = lines
+            .next()
+            .ok_or_else(|| ParseError::new("header block has no version line"))?;
+        let version_line = &text[first.0..first.1];
+        let rest = version_line
+            .strip_prefix(HEADER_LINE)
+            .ok_or_else(|| ParseError::new("header block does not start with NATS/1.0"))?;
+        let mut map = HeaderMap::new();
+        let rest_trim = rest.trim_start_matches([' ', '\t']);
+        if !rest_trim.is_empty() {
+            let code_end = rest_trim.find([' ', '\t']).unwrap_or(rest_trim.len());
+            let status = StatusCode::parse(rest_trim[..code_end].as_bytes())
+                .ok_or_else(|| ParseError::new("invalid status code on header line"))?;
+            map.status = Some(status);
+            let desc = rest_trim[code_end..].trim();
+            if !desc.is_empty() {
+                map.description = Some(text.slice_ref(desc));
+            }
+        }
+        let mut ended = false;
+        for (start, end) in lines.by_ref() {
+            let line = &text[start..end];
+            if line.is_empty() {
+                ended = true;
+                break;
+            }
+            let colon = line
+                .find(':')
+                .ok_or_else(|| ParseError::new("header line without ':'"))?;
+            let name = line[..colon].trim();
+            if name.is_empty() {
+                return Err(ParseError::new("header line with an empty name"));
+            }
+            let value = line[colon + 1..].trim();
+            map.entries
+                .push((text.slice_ref(name), text.slice_ref(value)));
+        }
+        if !ended {
+            return Err(ParseError::new(
+                "header block does not end with a blank line",
+            ));
+        }
+        Ok(map)
+    }
+}
+
+/// Iterates CRLF-terminated lines as (start, end) offsets, end excluding CRLF.
+struct LineIter<'a> {
+    s: &'a str,
+    pos: usize,
+}
+
+impl Iterator for LineIter<'_> {
+    type Item = (usize, usize);
+    fn next(&mut self) -> Option<(usize, usize)> {
+        let rest = &self.s.as_bytes()[self.pos..];
+        let i = memchr::memmem::find(rest, b"\r\n")?;
+        let start = self.pos;
+        self.pos += i + 2;
+        Some((start, start + i))
+    }
+}
+
+impl fmt::Debug for HeaderMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        if let Some(s) = self.status {
+            m.entry(&"(status)", &s.0);
+        }
+        if let Some(d) = &self.description {
+            m.entry(&"(description)", &&**d);
+        }
+        for (k, v) in &self.entries {
+            m.entry(&&**k, &&**v);
+        }
+        m.finish()
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for HeaderMap {
+    fn from_iter<T: IntoIterator<Item = (K, V)>>(iter: T) -> Self {
+        let mut map = HeaderMap::new();
+        for (k, v) in iter {
+            map.append(k, v);
+        }
+        map
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(map: &HeaderMap) -> HeaderMap {
+        let mut buf = BytesMut::new();
+        map.encode(&mut buf);
+        assert_eq!(buf.len(), map.encoded_len());
+        HeaderMap::parse(buf.freeze()).unwrap()
+    }
+
+    #[test]
+    fn insert_append_get() {
+        let mut h = HeaderMap::new();
+        h.append("A", "1");
+        h.append("a", "2");
+        h.append("A", "3");
+        assert_eq!(h.get_all("A").collect::<Vec<_>>(), ["1", "3"]);
+        assert_eq!(h.get("a"), Some("2"));
+        h.insert("A", "9");
+        assert_eq!(h.get_all("A").collect::<Vec<_>>(), ["9"]);
+        assert_eq!(h.len(), 2);
+        assert!(h.remove("a"));
+        assert!(!h.contains_key("a"));
+    }
+
+    #[test]
+    fn status_line() {
+        let h = HeaderMap::parse(Bytes::from_static(b"NATS/1.0 404 No Messages\r\n\r\n")).unwrap();
+        assert_eq!(h.status(), Some(StatusCode::NOT_FOUND));
+        assert_eq!(h.description(), Some("No Messages"));
+        assert!(h.is_empty());
+
+        let h = HeaderMap::parse(Bytes::from_static(
+            b"NATS/1.0 503\r\nNats-Subject: foo\r\n\r\n",
+        ))
+        .unwrap();
+        assert_eq!(h.status(), Some(StatusCode::NO_RESPONDERS));
+        assert_eq!(h.description(), None);
+        assert_eq!(h.get("Nats-Subject"), Some("foo"));
+
+        let h = HeaderMap::parse(Bytes::from_static(
+            b"NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 5\r\nNats-Last-Stream: 9\r\n\r\n",
+        ))
+        .unwrap();
+        assert_eq!(h.status(), Some(StatusCode::IDLE_HEARTBEAT));
+        assert_eq!(h.description(), Some("Idle Heartbeat"));
+        assert_eq!(h.get("Nats-Last-Stream"), Some("9"));
+    }
+
+    #[test]
+    fn case_and_order_preserved() {
+        let mut h = HeaderMap::new();
+        h.append("X-Camel-Case", "v");
+        h.append("lower", "w");
+        h.append("X-Camel-Case", "v2");
+        h.set_status(Some(StatusCode::CONFLICT), Some("Consumer Deleted"));
+        let back = round_trip(&h);
+        assert_eq!(back, h);
+        assert_eq!(
+            back.iter().collect::<Vec<_>>(),
+            [
+                ("X-Camel-Case", "v"),
+                ("lower", "w"),
+                ("X-Camel-Case", "v2")
+            ]
+        );
+    }
+
+    #[test]
+    fn value_whitespace_and_colons() {
+        let h = HeaderMap::parse(Bytes::from_static(b"NATS/1.0\r\nK:  a:b c \r\n\r\n")).unwrap();
+        assert_eq!(h.get("K"), Some("a:b c"));
+    }
+
+    #[test]
+    fn malformed_blocks() {
+        for bad in [
+            &b""[..],
+            b"NATS/1.0\r\n",
+            b"HTTP/1.1\r\n\r\n",
+            b"NATS/1.0 abc\r\n\r\n",
+            b"NATS/1.0\r\nnocolon\r\n\r\n",
+            b"NATS/1.0\r\n: empty\r\n\r\n",
+            b"NATS/1.0\r\nK: \xff\r\n\r\n",
+        ] {
+            assert!(
+                HeaderMap::parse(Bytes::copy_from_slice(bad)).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn validation() {
+        let mut h = HeaderMap::new();
+        h.insert("ok", "fine");
+        assert!(h.validate().is_ok());
+        h.insert("bad:name", "x");
+        assert!(h.validate().is_err());
+        let mut h = HeaderMap::new();
+        h.insert("k", "line\r\nbreak");
+        assert!(h.validate().is_err());
+        let mut h = HeaderMap::new();
+        h.insert("with space", "x");
+        assert!(h.validate().is_err());
+    }
+
+    #[test]
+    fn empty_map_encodes_minimal_block() {
+        let mut buf = BytesMut::new();
+        HeaderMap::new().encode(&mut buf);
+        assert_eq!(&buf[..], b"NATS/1.0\r\n\r\n");
+    }
+}
