@@ -266,7 +266,7 @@ impl HeaderMap {
         let rest_trim = rest.trim_start_matches([' ', '\t']);
         if !rest_trim.is_empty() {
             let code_end = rest_trim.find([' ', '\t']).unwrap_or(rest_trim.len());
-            let status = StatusCode::parse(rest_trim[..code_end].as_bytes())
+            let status = StatusCode::parse(&rest_trim.as_bytes()[..code_end])
                 .ok_or_else(|| ParseError::new("invalid status code on header line"))?;
             map.status = Some(status);
             let desc = rest_trim[code_end..].trim();

@@ -138,16 +138,16 @@ impl Parser {
             )));
         }
         let Some(lf) = memchr::memchr(b'\n', buf) else {
-            let limit = if starts_with_ignore_case(buf, b"INFO") || buf.len() < 4 {
-                MAX_INFO_LINE
-            } else {
-                MAX_CONTROL_LINE
-            };
-            if buf.len() > limit {
+            if buf.len() > control_line_limit(buf) {
                 return Err(ParseError::new("control line too long"));
             }
             return Ok(None);
         };
+        // The same limit applies when the whole line is already buffered, so the
+        // outcome does not depend on how the bytes were split across reads.
+        if lf > control_line_limit(buf) {
+            return Err(ParseError::new("control line too long"));
+        }
         if lf == 0 || buf[lf - 1] != b'\r' {
             return Err(ParseError::new("control line does not end with CRLF"));
         }
@@ -282,6 +282,15 @@ fn finish_msg(buf: &mut BytesMut, p: Pending) -> Result<MsgOp, ParseError> {
     })
 }
 
+/// The longest control line accepted for the operation starting `buf`.
+fn control_line_limit(buf: &[u8]) -> usize {
+    if starts_with_ignore_case(buf, b"INFO") || buf.len() < 4 {
+        MAX_INFO_LINE
+    } else {
+        MAX_CONTROL_LINE
+    }
+}
+
 fn starts_with_ignore_case(buf: &[u8], prefix: &[u8]) -> bool {
     buf.len() >= prefix.len() && buf[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
@@ -310,18 +319,26 @@ fn expect_no_args(rest: &[u8], op: &str) -> Result<(), ParseError> {
 }
 
 fn parse_u64(digits: &[u8]) -> Result<u64, ParseError> {
-    if digits.is_empty() || digits.len() > 19 {
-        return Err(ParseError::new("invalid number"));
+    let invalid = || {
+        ParseError::new(format!(
+            "invalid number {:?}",
+            String::from_utf8_lossy(&digits[..digits.len().min(32)])
+        ))
+    };
+    if digits.is_empty() {
+        return Err(invalid());
     }
+    // Any u64 is accepted (the encoder writes sids up to u64::MAX); overflow is
+    // an error.
     let mut n: u64 = 0;
     for &d in digits {
         if !d.is_ascii_digit() {
-            return Err(ParseError::new(format!(
-                "invalid number {:?}",
-                String::from_utf8_lossy(digits)
-            )));
+            return Err(invalid());
         }
-        n = n * 10 + u64::from(d - b'0');
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(d - b'0')))
+            .ok_or_else(invalid)?;
     }
     Ok(n)
 }

@@ -1,0 +1,409 @@
+//! [`Client`]: the handle users publish, subscribe and request through.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes};
+use nats_wire::{encode_pub_head, encode_sub, encode_unsub, subject, HeaderMap, ServerInfo};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::error::{Error, ErrorKind};
+use crate::events::{State, Statistics};
+use crate::request::{self, Response};
+use crate::shared::{lock, Shared, SubKind, SubSlot};
+use crate::subscriber::Subscriber;
+
+/// A connection to a NATS server (or cluster). Cheap to clone; every clone
+/// shares the one connection. The connection closes when the last clone (and
+/// the last [`Subscriber`]) is dropped, after writing out what was published.
+///
+/// All methods are cancel safe: dropping a returned future before it completes
+/// leaves the connection in a good state (a publish is then either fully
+/// buffered or not at all).
+pub struct Client {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("state", &self.connection_state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Clone for Client {
+    fn clone(&self) -> Self {
+        self.shared.handles.fetch_add(1, Ordering::Relaxed);
+        Client {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if self.shared.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.close_requested.store(true, Ordering::Release);
+            self.shared.writer_waker.wake();
+            self.shared.closing.notify_waiters();
+        }
+    }
+}
+
+impl Client {
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Client {
+        shared.handles.fetch_add(1, Ordering::Relaxed);
+        Client { shared }
+    }
+
+    /// Publishes `payload` to `subject`.
+    ///
+    /// Returns once the message is in the client's write buffer (waiting if the
+    /// buffer is full); call [`Client::flush`] to know the server has it.
+    pub async fn publish(
+        &self,
+        subject: impl AsRef<str>,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), Error> {
+        self.publish_message(subject.as_ref(), None, None, &payload.into())
+            .await
+    }
+
+    /// Publishes with headers.
+    pub async fn publish_with_headers(
+        &self,
+        subject: impl AsRef<str>,
+        headers: HeaderMap,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), Error> {
+        self.publish_message(subject.as_ref(), None, Some(&headers), &payload.into())
+            .await
+    }
+
+    /// Publishes with a reply subject.
+    pub async fn publish_with_reply(
+        &self,
+        subject: impl AsRef<str>,
+        reply: impl AsRef<str>,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), Error> {
+        self.publish_message(
+            subject.as_ref(),
+            Some(reply.as_ref()),
+            None,
+            &payload.into(),
+        )
+        .await
+    }
+
+    /// Publishes with a reply subject and headers.
+    pub async fn publish_with_reply_and_headers(
+        &self,
+        subject: impl AsRef<str>,
+        reply: impl AsRef<str>,
+        headers: HeaderMap,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), Error> {
+        self.publish_message(
+            subject.as_ref(),
+            Some(reply.as_ref()),
+            Some(&headers),
+            &payload.into(),
+        )
+        .await
+    }
+
+    /// Checks a message against the server's limits and returns its size
+    /// (headers plus payload).
+    pub(crate) fn check_message(
+        &self,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&HeaderMap>,
+        payload_len: usize,
+    ) -> Result<usize, Error> {
+        subject::validate_publish_subject(subject)?;
+        if let Some(reply) = reply {
+            subject::validate_reply_subject(reply)?;
+        }
+        let header_len = match headers {
+            Some(h) => {
+                h.validate()?;
+                h.encoded_len()
+            }
+            None => 0,
+        };
+        let size = header_len + payload_len;
+        let max = self.shared.max_payload.load(Ordering::Relaxed);
+        if max > 0 && size > max {
+            return Err(Error::with_detail(
+                ErrorKind::MaxPayloadExceeded,
+                format!("message of {size} bytes exceeds the server's max_payload of {max}"),
+            ));
+        }
+        Ok(size)
+    }
+
+    pub(crate) async fn publish_message(
+        &self,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&HeaderMap>,
+        payload: &[u8],
+    ) -> Result<(), Error> {
+        let size = self.check_message(subject, reply, headers, payload.len())?;
+        let len = subject.len() + reply.map_or(0, str::len) + size + 40;
+        self.shared
+            .write(len, (1, size as u64), |buf| {
+                encode_pub_head(subject, reply, headers, payload.len(), buf);
+                buf.put_slice(payload);
+                buf.put_slice(b"\r\n");
+            })
+            .await
+    }
+
+    /// Sends a request and waits for the reply, up to the default request
+    /// timeout ([`ConnectOptions::request_timeout`](crate::ConnectOptions::request_timeout)).
+    ///
+    /// Fails at once with [`ErrorKind::NoResponders`] when nobody listens on `subject`.
+    pub async fn request(
+        &self,
+        subject: impl AsRef<str>,
+        payload: impl Into<Bytes>,
+    ) -> Result<crate::Message, Error> {
+        let response = self
+            .send_request(subject.as_ref(), None, payload.into())
+            .await?;
+        self.await_reply(response, self.shared.options.request_timeout)
+            .await
+    }
+
+    /// Sends a request with headers and waits for the reply.
+    pub async fn request_with_headers(
+        &self,
+        subject: impl AsRef<str>,
+        headers: HeaderMap,
+        payload: impl Into<Bytes>,
+    ) -> Result<crate::Message, Error> {
+        let response = self
+            .send_request(subject.as_ref(), Some(&headers), payload.into())
+            .await?;
+        self.await_reply(response, self.shared.options.request_timeout)
+            .await
+    }
+
+    /// Sends a request and waits at most `timeout` for the reply.
+    pub async fn request_with_timeout(
+        &self,
+        subject: impl AsRef<str>,
+        headers: Option<HeaderMap>,
+        payload: impl Into<Bytes>,
+        timeout: Duration,
+    ) -> Result<crate::Message, Error> {
+        let response = self
+            .send_request(subject.as_ref(), headers.as_ref(), payload.into())
+            .await?;
+        self.await_reply(response, Some(timeout)).await
+    }
+
+    async fn await_reply(
+        &self,
+        response: Response,
+        timeout: Option<Duration>,
+    ) -> Result<crate::Message, Error> {
+        match timeout {
+            Some(t) => tokio::time::timeout(t, response)
+                .await
+                .map_err(|_| Error::with_detail(ErrorKind::Timeout, "no reply in time"))?,
+            None => response.await,
+        }
+    }
+
+    /// Publishes a request and returns at once with a [`Response`] future that
+    /// resolves to the reply. The reply comes through the connection's shared
+    /// inbox subscription; dropping the `Response` forgets the request.
+    ///
+    /// The response itself has no timeout: wrap it in one.
+    pub async fn send_request(
+        &self,
+        subject: &str,
+        headers: Option<&HeaderMap>,
+        payload: Bytes,
+    ) -> Result<Response, Error> {
+        request::send(self, subject, headers, &payload).await
+    }
+
+    /// Subscribes to `subject` (wildcards allowed).
+    pub async fn subscribe(&self, subject: impl AsRef<str>) -> Result<Subscriber, Error> {
+        self.subscribe_inner(subject.as_ref(), None).await
+    }
+
+    /// Subscribes as a member of `queue_group`: each message goes to one member.
+    pub async fn queue_subscribe(
+        &self,
+        subject: impl AsRef<str>,
+        queue_group: impl AsRef<str>,
+    ) -> Result<Subscriber, Error> {
+        subject::validate_queue_group(queue_group.as_ref())?;
+        self.subscribe_inner(subject.as_ref(), Some(queue_group.as_ref()))
+            .await
+    }
+
+    async fn subscribe_inner(
+        &self,
+        subject: &str,
+        queue_group: Option<&str>,
+    ) -> Result<Subscriber, Error> {
+        subject::validate_subscribe_subject(subject)?;
+        let sid = self.shared.next_sid();
+        let (tx, rx) = mpsc::channel(self.shared.options.subscription_capacity);
+        lock(&self.shared.subs).insert(
+            sid,
+            SubSlot {
+                subject: subject.to_string(),
+                queue_group: queue_group.map(str::to_string),
+                kind: SubKind::Channel(tx),
+                max: None,
+                delivered: 0,
+                last_slow_event: None,
+            },
+        );
+        let len = subject.len() + queue_group.map_or(0, str::len) + 32;
+        if let Err(e) = self
+            .shared
+            .write(len, (0, 0), |buf| {
+                encode_sub(subject, queue_group, sid, buf)
+            })
+            .await
+        {
+            self.shared.remove_sub(sid);
+            return Err(e);
+        }
+        Ok(Subscriber::new(self.clone(), sid, rx))
+    }
+
+    pub(crate) fn send_unsubscribe(&self, sid: u64, max: Option<u64>) {
+        self.shared.write_now(|buf| encode_unsub(sid, max, buf));
+    }
+
+    /// Waits until the server has received everything published before this
+    /// call (a PING/PONG round trip). Bounded by the request timeout (10 s by default).
+    pub async fn flush(&self) -> Result<(), Error> {
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut w = lock(&self.shared.write);
+            if w.closed {
+                return Err(Error::closed());
+            }
+            w.flush_waiters.push(tx);
+        }
+        self.shared.writer_waker.wake();
+        let timeout = self
+            .shared
+            .options
+            .request_timeout
+            .unwrap_or(Duration::from_secs(10));
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(Error::closed()),
+            Err(_) => Err(Error::with_detail(ErrorKind::Timeout, "flush timed out")),
+        }
+    }
+
+    /// Drains the connection: unsubscribes every subscription, lets subscribers
+    /// receive what the server had already sent them, flushes what was
+    /// published, then closes. Subscribers end after their buffered messages.
+    pub async fn drain(&self) -> Result<(), Error> {
+        let sids: Vec<u64> = lock(&self.shared.subs)
+            .iter()
+            .filter(|(_, s)| matches!(s.kind, SubKind::Channel(_)))
+            .map(|(sid, _)| *sid)
+            .collect();
+        for sid in &sids {
+            self.send_unsubscribe(*sid, None);
+        }
+        let flushed = self.flush().await;
+        for sid in sids {
+            self.shared.remove_sub(sid);
+        }
+        self.close().await;
+        flushed
+    }
+
+    /// Closes the connection now, after writing out what is buffered. Every
+    /// clone of this client then fails with [`ErrorKind::ConnectionClosed`].
+    pub async fn close(&self) {
+        self.shared.close_requested.store(true, Ordering::Release);
+        self.shared.writer_waker.wake();
+        self.shared.closing.notify_waiters();
+        let mut state = self.shared.state.subscribe();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            state.wait_for(|s| *s == State::Closed),
+        )
+        .await;
+    }
+
+    /// A new unique inbox subject (`<inbox_prefix>.<nuid>`).
+    pub fn new_inbox(&self) -> String {
+        format!(
+            "{}.{}",
+            self.shared.options.inbox_prefix,
+            crate::nuid::next()
+        )
+    }
+
+    /// The INFO of the server the client is (or was last) connected to.
+    pub fn server_info(&self) -> ServerInfo {
+        (**lock(&self.shared.info)).clone()
+    }
+
+    /// The largest message (headers plus payload) the server accepts.
+    pub fn max_payload(&self) -> usize {
+        self.shared.max_payload.load(Ordering::Relaxed)
+    }
+
+    /// The connection state now.
+    pub fn connection_state(&self) -> State {
+        self.shared.current_state()
+    }
+
+    /// A receiver that sees every change of the connection state (useful to
+    /// react to reconnects).
+    pub fn state_changes(&self) -> watch::Receiver<State> {
+        self.shared.state.subscribe()
+    }
+
+    /// Traffic counters.
+    pub fn statistics(&self) -> Statistics {
+        let mut stats = self.shared.counters.snapshot();
+        let w = lock(&self.shared.write);
+        stats.out_messages = w.out_messages;
+        stats.out_bytes = w.out_bytes;
+        stats
+    }
+
+    /// The request timeout the client was configured with.
+    pub fn request_timeout(&self) -> Option<Duration> {
+        self.shared.options.request_timeout
+    }
+
+    /// How many requests are waiting for a reply (for tests and diagnostics).
+    #[doc(hidden)]
+    pub fn pending_requests(&self) -> usize {
+        lock(&self.shared.requests).waiters.len()
+    }
+
+    /// How many subscriptions the connection tracks, the request inbox included.
+    #[doc(hidden)]
+    pub fn subscription_count(&self) -> usize {
+        lock(&self.shared.subs).len()
+    }
+
+    /// The configured inbox prefix.
+    pub fn inbox_prefix(&self) -> &str {
+        &self.shared.options.inbox_prefix
+    }
+}

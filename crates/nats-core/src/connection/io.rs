@@ -1,0 +1,342 @@
+//! The I/O loop of one established connection: reads, parses and dispatches
+//! server operations; writes what publishers buffered; pings.
+//!
+//! It is a hand-written poll function over any `AsyncRead + AsyncWrite`, so
+//! reading and writing progress together in one task and it can be driven over
+//! `tokio::io::duplex` in tests.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use nats_wire::{encode_ping, encode_pong, encode_sub, encode_unsub, MsgOp, Parser, ServerOp};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Sleep;
+use tokio_util::io::poll_read_buf;
+
+use super::handshake::server_error;
+use crate::error::{Error, ErrorKind};
+use crate::events::Event;
+use crate::message::Message;
+use crate::request;
+use crate::shared::{lock, Shared, SubKind, SubSlot};
+
+const READ_CHUNK: usize = 64 * 1024;
+const SLOW_CONSUMER_EVENT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Why the I/O loop stopped.
+#[derive(Debug)]
+pub(crate) enum Exit {
+    /// The user closed the client; everything buffered was written.
+    Closed,
+    /// The connection failed; reconnect.
+    Lost(Error),
+}
+
+enum PongWaiter {
+    Keepalive,
+    Flush(Vec<oneshot::Sender<Result<(), Error>>>),
+}
+
+pub(crate) struct Connection<T> {
+    io: T,
+    shared: Arc<Shared>,
+    rbuf: BytesMut,
+    parser: Parser,
+    out: BytesMut,
+    out_pos: usize,
+    pongs: VecDeque<PongWaiter>,
+    pings_outstanding: usize,
+    ping_timer: Pin<Box<Sleep>>,
+    closing: bool,
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
+    pub(crate) fn new(io: T, shared: Arc<Shared>, rbuf: BytesMut, parser: Parser) -> Self {
+        let interval = shared.options.ping_interval;
+        Connection {
+            io,
+            shared,
+            rbuf,
+            parser,
+            out: BytesMut::with_capacity(64 * 1024),
+            out_pos: 0,
+            pongs: VecDeque::new(),
+            pings_outstanding: 0,
+            ping_timer: Box::pin(tokio::time::sleep(interval)),
+            closing: false,
+        }
+    }
+
+    /// Queues a SUB (and UNSUB with the remaining count) for every live
+    /// subscription: the first thing written on a new connection.
+    pub(crate) fn resubscribe(&mut self) {
+        let subs = lock(&self.shared.subs);
+        for (sid, slot) in subs.iter() {
+            encode_sub(
+                &slot.subject,
+                slot.queue_group.as_deref(),
+                *sid,
+                &mut self.out,
+            );
+            if let Some(max) = slot.max {
+                encode_unsub(
+                    *sid,
+                    Some(max.saturating_sub(slot.delivered).max(1)),
+                    &mut self.out,
+                );
+            }
+        }
+    }
+
+    /// Runs until the connection is lost or the client is closed.
+    pub(crate) async fn run(&mut self) -> Exit {
+        poll_fn(|cx| self.poll_run(cx)).await
+    }
+
+    /// Fails what was waiting on this connection (flushes whose PING was sent).
+    pub(crate) fn fail_waiters(&mut self) {
+        for waiter in self.pongs.drain(..) {
+            if let PongWaiter::Flush(waiters) = waiter {
+                for w in waiters {
+                    let _ = w.send(Err(Error::with_detail(
+                        ErrorKind::ConnectionClosed,
+                        "connection lost before the flush completed",
+                    )));
+                }
+            }
+        }
+    }
+
+    fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<Exit> {
+        loop {
+            let mut progress = false;
+
+            if !self.closing && self.shared.close_requested.load(Ordering::Acquire) {
+                self.closing = true;
+            }
+
+            match self.poll_read(cx) {
+                Poll::Ready(Ok(())) => progress = true,
+                Poll::Ready(Err(e)) => return Poll::Ready(Exit::Lost(e)),
+                Poll::Pending => {}
+            }
+
+            match self.poll_write(cx) {
+                Poll::Ready(Ok(true)) => progress = true,
+                Poll::Ready(Ok(false)) => {
+                    if self.closing {
+                        return Poll::Ready(Exit::Closed);
+                    }
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Exit::Lost(e)),
+                Poll::Pending => {}
+            }
+
+            if self.ping_timer.as_mut().poll(cx).is_ready() {
+                if self.pings_outstanding >= self.shared.options.max_pings_outstanding {
+                    return Poll::Ready(Exit::Lost(Error::with_detail(
+                        ErrorKind::Timeout,
+                        "stale connection: the server stopped answering pings",
+                    )));
+                }
+                encode_ping(&mut self.out);
+                self.pongs.push_back(PongWaiter::Keepalive);
+                self.pings_outstanding += 1;
+                let next = tokio::time::Instant::now() + self.shared.options.ping_interval;
+                self.ping_timer.as_mut().reset(next);
+                progress = true;
+            }
+
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Reads once and handles every whole operation read.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let needed = self.parser.bytes_needed();
+        if needed > self.rbuf.len() {
+            self.rbuf.reserve(needed - self.rbuf.len());
+        }
+        if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+            self.rbuf.reserve(READ_CHUNK);
+        }
+        match poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Err(
+                Error::with_source(ErrorKind::Io, e).context("reading from the server")
+            )),
+            Poll::Ready(Ok(0)) => Poll::Ready(Err(Error::with_detail(
+                ErrorKind::Io,
+                "the server closed the connection",
+            ))),
+            Poll::Ready(Ok(_)) => Poll::Ready(self.handle_ops()),
+        }
+    }
+
+    fn handle_ops(&mut self) -> Result<(), Error> {
+        let shared = self.shared.clone();
+        let mut subs = None;
+        let (mut in_msgs, mut in_bytes) = (0u64, 0u64);
+        let result = loop {
+            let op = match self.parser.parse(&mut self.rbuf) {
+                Ok(Some(op)) => op,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(Error::from(e)),
+            };
+            match op {
+                ServerOp::Msg(msg) => {
+                    in_msgs += 1;
+                    in_bytes += msg.length as u64;
+                    let subs = subs.get_or_insert_with(|| lock(&shared.subs));
+                    dispatch(&shared, subs, msg);
+                }
+                ServerOp::Ping => encode_pong(&mut self.out),
+                ServerOp::Pong => {
+                    self.pings_outstanding = 0;
+                    if let Some(PongWaiter::Flush(waiters)) = self.pongs.pop_front() {
+                        for w in waiters {
+                            let _ = w.send(Ok(()));
+                        }
+                    }
+                }
+                ServerOp::Ok => {}
+                ServerOp::Info(info) => {
+                    let ldm = info.lame_duck_mode;
+                    shared.update_info(*info);
+                    if ldm {
+                        shared.emit(Event::LameDuckMode);
+                    }
+                }
+                ServerOp::Err(text) => {
+                    let lower = text.to_ascii_lowercase();
+                    if lower.starts_with("permissions violation")
+                        || lower.starts_with("maximum subscriptions exceeded")
+                        || lower.starts_with("invalid subject")
+                        || lower.starts_with("invalid publish subject")
+                    {
+                        shared.emit(Event::ServerError(text));
+                    } else {
+                        shared.emit(Event::ServerError(text.clone()));
+                        break Err(server_error(&text));
+                    }
+                }
+            }
+        };
+        drop(subs);
+        if in_msgs > 0 {
+            let c = &shared.counters;
+            c.in_messages.fetch_add(in_msgs, Ordering::Relaxed);
+            c.in_bytes.fetch_add(in_bytes, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Writes buffered data. `Ready(Ok(true))` when bytes were written,
+    /// `Ready(Ok(false))` when there is nothing left to write.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, Error>> {
+        let mut wrote = false;
+        loop {
+            if self.out_pos == self.out.len() {
+                self.out.clear();
+                self.out_pos = 0;
+                self.take_shared_buffer(cx);
+                if self.out.is_empty() {
+                    if wrote {
+                        return match Pin::new(&mut self.io).poll_flush(cx) {
+                            Poll::Ready(Err(e)) => Poll::Ready(Err(e.into())),
+                            _ => Poll::Ready(Ok(true)),
+                        };
+                    }
+                    return Poll::Ready(Ok(false));
+                }
+            }
+            match Pin::new(&mut self.io).poll_write(cx, &self.out[self.out_pos..]) {
+                Poll::Pending => {
+                    return if wrote {
+                        Poll::Ready(Ok(true))
+                    } else {
+                        Poll::Pending
+                    }
+                }
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(Error::with_detail(
+                        ErrorKind::Io,
+                        "the socket accepted no bytes",
+                    )))
+                }
+                Poll::Ready(Ok(n)) => {
+                    self.out_pos += n;
+                    wrote = true;
+                }
+                Poll::Ready(Err(e)) => {
+                    return Poll::Ready(Err(
+                        Error::with_source(ErrorKind::Io, e).context("writing to the server")
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Moves what publishers buffered into `out` (by swapping buffers).
+    fn take_shared_buffer(&mut self, cx: &mut Context<'_>) {
+        self.shared.writer_waker.register(cx.waker());
+        let mut w = lock(&self.shared.write);
+        if !w.buf.is_empty() {
+            if self.out.is_empty() {
+                std::mem::swap(&mut self.out, &mut w.buf);
+            } else {
+                self.out.extend_from_slice(&w.buf);
+                w.buf.clear();
+            }
+        }
+        let waiters = std::mem::take(&mut w.flush_waiters);
+        let notify = std::mem::take(&mut w.space_waiters);
+        drop(w);
+        if !waiters.is_empty() {
+            encode_ping(&mut self.out);
+            self.pongs.push_back(PongWaiter::Flush(waiters));
+        }
+        if notify {
+            self.shared.space.notify_waiters();
+        }
+    }
+}
+
+fn dispatch(shared: &Shared, subs: &mut HashMap<u64, SubSlot>, msg: MsgOp) {
+    let sid = msg.sid;
+    let Some(slot) = subs.get_mut(&sid) else {
+        return;
+    };
+    slot.delivered += 1;
+    let done = slot.max.is_some_and(|max| slot.delivered >= max);
+    match &slot.kind {
+        SubKind::Channel(tx) => match tx.try_send(Message::from_op(msg)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                let now = Instant::now();
+                if slot
+                    .last_slow_event
+                    .is_none_or(|t| now.duration_since(t) >= SLOW_CONSUMER_EVENT_INTERVAL)
+                {
+                    slot.last_slow_event = Some(now);
+                    shared.emit(Event::SlowConsumer(sid));
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        },
+        SubKind::Mux => request::deliver(shared, Message::from_op(msg)),
+    }
+    if done {
+        subs.remove(&sid);
+    }
+}

@@ -1,0 +1,263 @@
+//! The connection task: connects, runs the I/O loop, reconnects, closes.
+
+mod auth;
+mod handshake;
+mod io;
+mod pool;
+mod tls;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nats_wire::ServerInfo;
+use rand::Rng;
+use tokio::sync::{mpsc, watch, Notify};
+
+pub(crate) use handshake::{establish, Established};
+pub(crate) use io::Connection;
+pub(crate) use io::Exit;
+use pool::Pool;
+
+use crate::addr::ServerAddr;
+use crate::error::{Error, ErrorKind};
+use crate::events::{Counters, Event, State};
+use crate::options::ConnectOptions;
+use crate::request;
+use crate::shared::{lock, Requests, Shared, SubKind, SubSlot, WriteState};
+use crate::Client;
+
+/// The sid of the shared request inbox subscription.
+const MUX_SID: u64 = 1;
+
+pub(crate) async fn connect(
+    addrs: Vec<ServerAddr>,
+    options: ConnectOptions,
+) -> Result<Client, Error> {
+    if addrs.is_empty() {
+        return Err(Error::with_detail(
+            ErrorKind::InvalidArgument,
+            "no server URL given",
+        ));
+    }
+    let mut pool = Pool::new(addrs, !options.retain_servers_order);
+    let retry = options.retry_on_initial_connect;
+    let shared = new_shared(options);
+
+    let mut last_error = None;
+    let mut established = None;
+    for _ in 0..pool.len() {
+        let Some(addr) = pool.next_addr() else { break };
+        match establish(&addr, &shared.options).await {
+            Ok(e) => {
+                established = Some(e);
+                break;
+            }
+            Err(e) => {
+                tracing::debug!(server = %addr, error = %e, "connect attempt failed");
+                last_error = Some(e);
+            }
+        }
+    }
+    if established.is_none() && !retry {
+        return Err(last_error.unwrap_or_else(|| Error::new(ErrorKind::Io)));
+    }
+    if let Some(est) = &established {
+        shared.update_info(est.info.clone());
+        lock(&shared.write).connected = true;
+        shared.set_state(State::Connected);
+    }
+    let client = Client::from_shared(shared.clone());
+    tokio::spawn(run(shared, pool, established));
+    Ok(client)
+}
+
+fn new_shared(options: ConnectOptions) -> Arc<Shared> {
+    let events = options.event_callback.clone().map(|callback| {
+        let (tx, mut rx) = mpsc::channel::<Event>(256);
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                callback(event).await;
+            }
+        });
+        tx
+    });
+    let mux_prefix = format!("{}.{}.", options.inbox_prefix, crate::nuid::next());
+    let mut subs = HashMap::new();
+    subs.insert(
+        MUX_SID,
+        SubSlot {
+            subject: format!("{mux_prefix}*"),
+            queue_group: None,
+            kind: SubKind::Mux,
+            max: None,
+            delivered: 0,
+            last_slow_event: None,
+        },
+    );
+    let (state, _) = watch::channel(State::Pending);
+    Arc::new(Shared {
+        options,
+        write: Mutex::new(WriteState::default()),
+        writer_waker: Default::default(),
+        space: Notify::new(),
+        subs: Mutex::new(subs),
+        next_sid: AtomicU64::new(MUX_SID + 1),
+        requests: Mutex::new(Requests::default()),
+        mux_prefix,
+        info: Mutex::new(Arc::new(ServerInfo::default())),
+        max_payload: AtomicUsize::new(0),
+        headers_supported: AtomicBool::new(true),
+        state,
+        counters: Counters::default(),
+        events,
+        close_requested: AtomicBool::new(false),
+        handles: AtomicUsize::new(0),
+        closing: Notify::new(),
+    })
+}
+
+impl Shared {
+    pub(crate) fn update_info(&self, info: ServerInfo) {
+        if info.max_payload > 0 {
+            self.max_payload.store(info.max_payload, Ordering::Relaxed);
+        }
+        self.headers_supported
+            .store(info.headers, Ordering::Relaxed);
+        *lock(&self.info) = Arc::new(info);
+    }
+
+    fn set_state(&self, state: State) {
+        self.state.send_replace(state);
+    }
+}
+
+async fn run(shared: Arc<Shared>, mut pool: Pool, mut established: Option<Established>) {
+    let mut reconnecting = false;
+    loop {
+        let est = match established.take() {
+            Some(e) => e,
+            None => match reconnect(&shared, &mut pool).await {
+                Some(e) => e,
+                None => break,
+            },
+        };
+        shared.update_info(est.info.clone());
+        if !shared.options.ignore_discovered_servers {
+            let tls = shared.options.tls.required;
+            pool.update_discovered(&est.info.connect_urls, tls);
+        }
+        let mut conn = Connection::new(est.io, shared.clone(), est.rbuf, est.parser);
+        conn.resubscribe();
+        shared.counters.connects.fetch_add(1, Ordering::Relaxed);
+        if reconnecting {
+            shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+        }
+        lock(&shared.write).connected = true;
+        shared.set_state(State::Connected);
+        shared.emit(Event::Connected);
+        let exit = conn.run().await;
+        conn.fail_waiters();
+        drop(conn);
+        match exit {
+            Exit::Closed => break,
+            Exit::Lost(e) => {
+                tracing::debug!(error = %e, "connection lost");
+                lock(&shared.write).connected = false;
+                request::fail_all(&shared);
+                if shared.close_requested.load(Ordering::Acquire) {
+                    break;
+                }
+                shared.set_state(State::Disconnected);
+                shared.emit(Event::Disconnected);
+                reconnecting = true;
+                // Discovered servers announced since the connect.
+                if !shared.options.ignore_discovered_servers {
+                    let urls = lock(&shared.info).connect_urls.clone();
+                    pool.update_discovered(&urls, shared.options.tls.required);
+                }
+            }
+        }
+    }
+    close(&shared);
+}
+
+/// The delay before reconnect attempt `attempt` (0-based, counted since the
+/// connection was lost).
+fn reconnect_delay(shared: &Shared, attempt: usize, pool_len: usize) -> Duration {
+    if let Some(cb) = &shared.options.reconnect_delay_callback {
+        return cb(attempt + 1);
+    }
+    // The first pass over the pool is immediate; then exponential backoff
+    // (from 50 ms, capped at 4 s) with up to 50% jitter.
+    if attempt < pool_len.max(1) {
+        return Duration::ZERO;
+    }
+    let exp = (attempt - pool_len.max(1)).min(16) as u32;
+    let base = Duration::from_millis(50).saturating_mul(1u32 << exp.min(7));
+    let base = base.min(Duration::from_secs(4));
+    let jitter = rand::thread_rng().gen_range(0..=base.as_millis() as u64 / 2);
+    base + Duration::from_millis(jitter)
+}
+
+/// Tries servers until one accepts, the attempts run out, or the client is closed.
+async fn reconnect(shared: &Arc<Shared>, pool: &mut Pool) -> Option<Established> {
+    let mut attempt = 0usize;
+    loop {
+        if let Some(max) = shared.options.max_reconnects {
+            if attempt >= max {
+                shared.emit(Event::ClientError(format!(
+                    "giving up after {attempt} reconnect attempts"
+                )));
+                return None;
+            }
+        }
+        let delay = reconnect_delay(shared, attempt, pool.len());
+        if !delay.is_zero() {
+            let closing = shared.closing.notified();
+            tokio::pin!(closing);
+            closing.as_mut().enable();
+            if shared.close_requested.load(Ordering::Acquire) {
+                return None;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = closing => return None,
+            }
+        }
+        if shared.close_requested.load(Ordering::Acquire) {
+            return None;
+        }
+        attempt += 1;
+        let addr = pool.next_addr()?;
+        match establish(&addr, &shared.options).await {
+            Ok(e) => return Some(e),
+            Err(e) => {
+                tracing::debug!(server = %addr, error = %e, "reconnect attempt failed");
+                if e.kind() == ErrorKind::Authorization {
+                    shared.emit(Event::ClientError(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Final cleanup: every waiter fails, every subscriber ends.
+fn close(shared: &Shared) {
+    let waiters = {
+        let mut w = lock(&shared.write);
+        w.closed = true;
+        w.connected = false;
+        w.buf.clear();
+        std::mem::take(&mut w.flush_waiters)
+    };
+    for w in waiters {
+        let _ = w.send(Err(Error::closed()));
+    }
+    shared.space.notify_waiters();
+    request::fail_all(shared);
+    lock(&shared.subs).clear();
+    shared.set_state(State::Closed);
+    shared.emit(Event::Closed);
+}

@@ -1,0 +1,182 @@
+//! The error type of the core client.
+
+use std::fmt;
+
+/// What kind of failure an [`Error`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A socket or file operation failed.
+    Io,
+    /// TLS could not be set up or the handshake failed.
+    Tls,
+    /// The server refused the credentials (or none were given).
+    Authorization,
+    /// The server sent something the client could not understand, or said the
+    /// client broke the protocol.
+    Protocol,
+    /// A wait ran past its deadline.
+    Timeout,
+    /// A request was published but nobody is subscribed to its subject.
+    NoResponders,
+    /// The connection is closed (by the user, or after giving up reconnecting).
+    ConnectionClosed,
+    /// A subject or queue group is not valid.
+    InvalidSubject,
+    /// The payload (with headers) is larger than the server's `max_payload`.
+    MaxPayloadExceeded,
+    /// An argument is not valid (bad URL, bad header, bad option...).
+    InvalidArgument,
+    /// Publishing while disconnected filled the reconnect buffer.
+    ReconnectBufferFull,
+    /// The server reported a permissions violation.
+    PermissionDenied,
+    /// The subscription or request was dropped or drained before it completed.
+    Canceled,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            ErrorKind::Io => "I/O error",
+            ErrorKind::Tls => "TLS error",
+            ErrorKind::Authorization => "authorization failed",
+            ErrorKind::Protocol => "protocol error",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::NoResponders => "no responders",
+            ErrorKind::ConnectionClosed => "connection closed",
+            ErrorKind::InvalidSubject => "invalid subject",
+            ErrorKind::MaxPayloadExceeded => "maximum payload exceeded",
+            ErrorKind::InvalidArgument => "invalid argument",
+            ErrorKind::ReconnectBufferFull => "reconnect buffer full",
+            ErrorKind::PermissionDenied => "permission denied",
+            ErrorKind::Canceled => "canceled",
+        };
+        f.write_str(s)
+    }
+}
+
+/// The error of every fallible call of the core client.
+///
+/// Use [`Error::kind`] to branch on what went wrong; `Display` adds the detail.
+pub struct Error {
+    kind: ErrorKind,
+    detail: Option<String>,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Error {
+    /// An error of `kind` with no further detail.
+    pub fn new(kind: ErrorKind) -> Self {
+        Error {
+            kind,
+            detail: None,
+            source: None,
+        }
+    }
+
+    /// An error of `kind` with a human-readable detail.
+    pub fn with_detail(kind: ErrorKind, detail: impl Into<String>) -> Self {
+        Error {
+            kind,
+            detail: Some(detail.into()),
+            source: None,
+        }
+    }
+
+    /// An error of `kind` caused by `source`.
+    pub fn with_source(
+        kind: ErrorKind,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Error {
+            kind,
+            detail: None,
+            source: Some(source.into()),
+        }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The detail message, if any.
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
+    /// Adds (or replaces) the detail message.
+    pub(crate) fn context(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub(crate) fn closed() -> Self {
+        Error::new(ErrorKind::ConnectionClosed)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.kind);
+        if let Some(detail) = &self.detail {
+            d.field("detail", detail);
+        }
+        if let Some(source) = &self.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.kind)?;
+        if let Some(detail) = &self.detail {
+            write!(f, ": {detail}")?;
+        }
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        let kind = if e.kind() == std::io::ErrorKind::TimedOut {
+            ErrorKind::Timeout
+        } else {
+            ErrorKind::Io
+        };
+        Error::with_source(kind, e)
+    }
+}
+
+impl From<nats_wire::SubjectError> for Error {
+    fn from(e: nats_wire::SubjectError) -> Self {
+        Error::with_detail(ErrorKind::InvalidSubject, e.message())
+    }
+}
+
+impl From<nats_wire::HeaderError> for Error {
+    fn from(e: nats_wire::HeaderError) -> Self {
+        Error::with_detail(ErrorKind::InvalidArgument, e.message())
+    }
+}
+
+impl From<nats_wire::ParseError> for Error {
+    fn from(e: nats_wire::ParseError) -> Self {
+        Error::with_source(ErrorKind::Protocol, e)
+    }
+}

@@ -1,0 +1,47 @@
+//! Messages received from subscriptions and requests.
+
+use bytes::Bytes;
+use nats_wire::{HeaderMap, MsgOp, StatusCode, Subject};
+
+/// A message received on a subscription or as the reply to a request.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Message {
+    /// The subject the message was published to.
+    pub subject: Subject,
+    /// Where replies go, if the publisher asked for them.
+    pub reply: Option<Subject>,
+    /// The payload.
+    pub payload: Bytes,
+    /// The headers, if the message had any.
+    pub headers: Option<HeaderMap>,
+    /// The status code of a status message (e.g. 503 no responders, 100 heartbeat).
+    pub status: Option<StatusCode>,
+    /// The description that came with the status code.
+    pub description: Option<String>,
+    /// Header plus payload bytes, as sent by the server.
+    pub length: usize,
+}
+
+impl Message {
+    pub(crate) fn from_op(op: MsgOp) -> Message {
+        let (status, description) = match &op.headers {
+            Some(h) => (h.status(), h.description().map(str::to_owned)),
+            None => (None, None),
+        };
+        Message {
+            subject: op.subject,
+            reply: op.reply,
+            payload: op.payload,
+            headers: op.headers,
+            status,
+            description,
+            length: op.length,
+        }
+    }
+
+    /// Whether this is a "no responders" status message (503, empty payload).
+    pub fn is_no_responders(&self) -> bool {
+        self.status == Some(StatusCode::NO_RESPONDERS) && self.payload.is_empty()
+    }
+}

@@ -1,0 +1,200 @@
+//! State shared between client handles and the connection task.
+//!
+//! Publishers encode straight into [`WriteState::buf`] under a short lock; the
+//! connection task swaps that buffer out and writes it to the socket. Nothing
+//! in here awaits while holding a lock.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::BytesMut;
+use futures_util::task::AtomicWaker;
+use nats_wire::ServerInfo;
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+
+use crate::error::{Error, ErrorKind};
+use crate::events::{Counters, Event, State};
+use crate::message::Message;
+use crate::options::ConnectOptions;
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it (our
+/// critical sections leave the data consistent at every step).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What publishers write into; swapped out by the connection task.
+#[derive(Debug, Default)]
+pub(crate) struct WriteState {
+    pub buf: BytesMut,
+    /// Flushes waiting for the next PING/PONG round trip.
+    pub flush_waiters: Vec<oneshot::Sender<Result<(), Error>>>,
+    pub connected: bool,
+    pub closed: bool,
+    /// A publisher is waiting for room; the task notifies `space` after a swap.
+    pub space_waiters: bool,
+    pub out_messages: u64,
+    pub out_bytes: u64,
+}
+
+/// One subscription as the connection task sees it.
+#[derive(Debug)]
+pub(crate) struct SubSlot {
+    pub subject: String,
+    pub queue_group: Option<String>,
+    pub kind: SubKind,
+    /// Auto-unsubscribe after this many messages in total.
+    pub max: Option<u64>,
+    pub delivered: u64,
+    /// When the last slow-consumer event for this subscription was sent.
+    pub last_slow_event: Option<std::time::Instant>,
+}
+
+#[derive(Debug)]
+pub(crate) enum SubKind {
+    /// A user subscription with its bounded channel.
+    Channel(mpsc::Sender<Message>),
+    /// The shared request inbox (`<prefix>.<nuid>.*`): replies are matched by token.
+    Mux,
+}
+
+/// Requests waiting for their reply on the shared inbox.
+#[derive(Debug, Default)]
+pub(crate) struct Requests {
+    pub waiters: HashMap<u64, oneshot::Sender<Message>>,
+    pub next_token: u64,
+}
+
+pub(crate) struct Shared {
+    pub options: ConnectOptions,
+    pub write: Mutex<WriteState>,
+    /// Wakes the connection task when there is something to write.
+    pub writer_waker: AtomicWaker,
+    /// Wakes publishers waiting for room in the write buffer.
+    pub space: Notify,
+    pub subs: Mutex<HashMap<u64, SubSlot>>,
+    pub next_sid: AtomicU64,
+    pub requests: Mutex<Requests>,
+    /// `<inbox_prefix>.<nuid>.`: the prefix of request reply subjects.
+    pub mux_prefix: String,
+    pub info: Mutex<Arc<ServerInfo>>,
+    pub max_payload: AtomicUsize,
+    pub headers_supported: AtomicBool,
+    pub state: watch::Sender<State>,
+    pub counters: Counters,
+    pub events: Option<mpsc::Sender<Event>>,
+    /// Set once the user asked to close; the task exits when it sees it.
+    pub close_requested: AtomicBool,
+    /// Number of live `Client` handles (clones and subscribers).
+    pub handles: AtomicUsize,
+    /// Wakes the connection task out of reconnect back-off when closing.
+    pub closing: Notify,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("state", &*self.state.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    pub(crate) fn emit(&self, event: Event) {
+        if let Some(tx) = &self.events {
+            // Bounded: if the callback is slow, events are dropped rather than
+            // stalling the connection.
+            let _ = tx.try_send(event);
+        }
+    }
+
+    pub(crate) fn current_state(&self) -> State {
+        *self.state.borrow()
+    }
+
+    /// Encodes something into the write buffer, waiting for room if the buffer
+    /// is full while connected, failing if it is full while disconnected.
+    ///
+    /// `len` is the number of bytes `encode` will write (an estimate is fine).
+    pub(crate) async fn write<F>(
+        &self,
+        len: usize,
+        stats: (u64, u64),
+        encode: F,
+    ) -> Result<(), Error>
+    where
+        F: FnOnce(&mut BytesMut),
+    {
+        let mut encode = Some(encode);
+        loop {
+            let notified = self.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut w = lock(&self.write);
+                if w.closed {
+                    return Err(Error::closed());
+                }
+                let used = w.buf.len();
+                let fits = if w.connected {
+                    used == 0 || used + len <= self.options.write_buffer_size
+                } else {
+                    if used + len > self.options.reconnect_buffer_size {
+                        return Err(Error::with_detail(
+                            ErrorKind::ReconnectBufferFull,
+                            format!(
+                                "disconnected and the reconnect buffer of {} bytes is full",
+                                self.options.reconnect_buffer_size
+                            ),
+                        ));
+                    }
+                    true
+                };
+                if fits {
+                    if let Some(encode) = encode.take() {
+                        encode(&mut w.buf);
+                    }
+                    w.out_messages += stats.0;
+                    w.out_bytes += stats.1;
+                    let wake = used == 0 && w.connected;
+                    drop(w);
+                    if wake {
+                        self.writer_waker.wake();
+                    }
+                    return Ok(());
+                }
+                w.space_waiters = true;
+            }
+            notified.await;
+        }
+    }
+
+    /// Like [`Shared::write`] but never waits: control messages (UNSUB from
+    /// `Drop`, PONG) must not block, and are small.
+    pub(crate) fn write_now<F>(&self, encode: F)
+    where
+        F: FnOnce(&mut BytesMut),
+    {
+        let mut w = lock(&self.write);
+        if w.closed {
+            return;
+        }
+        let was_empty = w.buf.is_empty();
+        encode(&mut w.buf);
+        let connected = w.connected;
+        drop(w);
+        if was_empty && connected {
+            self.writer_waker.wake();
+        }
+    }
+
+    pub(crate) fn next_sid(&self) -> u64 {
+        self.next_sid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Removes a subscription (its channel closes once the slot is dropped).
+    pub(crate) fn remove_sub(&self, sid: u64) -> Option<SubSlot> {
+        lock(&self.subs).remove(&sid)
+    }
+}

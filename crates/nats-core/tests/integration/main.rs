@@ -1,0 +1,5 @@
+//! Integration tests of the core client against a real nats-server.
+
+mod basics;
+mod requests;
+mod subscriptions;
