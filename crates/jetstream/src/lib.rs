@@ -1,1 +1,19 @@
-//! placeholder
+//! The best JetStream client for Rust: streams, pull consumers, publish, Key/Value and object
+//! store on top of [`nats_core`].
+//!
+//! Every fallible call returns [`Result`] with this crate's [`Error`]; match on
+//! [`Error::kind`], and use [`Error::api_error`] for the server's `err_code`.
+#![deny(missing_docs)]
+
+mod error;
+mod types;
+mod validate;
+
+pub use error::{ApiError, Error, ErrorCode, ErrorKind, Result};
+pub use types::{
+    AccountInfo, AccountLimits, AckPolicy, ApiStats, ClusterInfo, Compression, ConsumerConfig,
+    ConsumerInfo, ConsumerLimits, DeliverPolicy, DiscardPolicy, External, LostStreamData,
+    OrderedConsumerConfig, PeerInfo, PersistMode, Placement, PriorityGroupState, PriorityPolicy,
+    PubAck, RePublish, ReplayPolicy, RetentionPolicy, SequenceInfo, StorageType, StreamAlternate,
+    StreamConfig, StreamInfo, StreamSource, StreamSourceInfo, StreamState, SubjectTransform, Tier,
+};
