@@ -1,0 +1,402 @@
+//! The error type of the crate.
+//!
+//! Every fallible call returns [`Error`]. Match on [`Error::kind`]; when the server refused a
+//! request, [`Error::api_error`] gives its `code`, `err_code` and `description`. Kinds are
+//! derived from the server's `err_code` only, never from the description text, which varies
+//! between server versions.
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+mod code;
+
+pub use code::ErrorCode;
+
+/// A `Result` whose error defaults to [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The error of every fallible call in this crate.
+///
+/// Opaque: use [`kind`](Self::kind) to decide what to do, [`api_error`](Self::api_error) for
+/// the server's details, and [`source`](std::error::Error::source) for the underlying cause.
+/// The `Display` text is for humans and may change.
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    api: Option<ApiError>,
+    message: Option<Cow<'static, str>>,
+    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+// Constructors for the rest of the crate; some are only used by modules still to come.
+#[allow(dead_code)]
+impl Error {
+    /// An error of the given kind, without further detail.
+    pub(crate) fn new(kind: ErrorKind) -> Error {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                api: None,
+                message: None,
+                source: None,
+            }),
+        }
+    }
+
+    /// An error of the given kind with a message that says what went wrong, e.g. which input
+    /// was invalid.
+    pub(crate) fn msg(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Error {
+        Error::new(kind).with_message(message)
+    }
+
+    /// An error of the given kind caused by `source`.
+    pub(crate) fn with_source(
+        kind: ErrorKind,
+        source: impl Into<Box<dyn StdError + Send + Sync + 'static>>,
+    ) -> Error {
+        let mut err = Error::new(kind);
+        err.inner.source = Some(source.into());
+        err
+    }
+
+    /// The server refused a request; the kind follows from the `err_code`.
+    pub(crate) fn from_api(api: ApiError) -> Error {
+        Error::api_with_kind(api.kind(), api)
+    }
+
+    /// The server refused a request, reported as `kind` (e.g. `KeyExists` for a wrong last
+    /// sequence on a KV create); the API error stays available.
+    pub(crate) fn api_with_kind(kind: ErrorKind, api: ApiError) -> Error {
+        let mut err = Error::new(kind);
+        err.inner.api = Some(api);
+        err
+    }
+
+    /// Replaces the kind, keeping everything else (e.g. `StreamNotFound` -> `BucketNotFound`).
+    pub(crate) fn with_kind(mut self, kind: ErrorKind) -> Error {
+        self.inner.kind = kind;
+        self
+    }
+
+    /// Sets the message that says what went wrong.
+    pub(crate) fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> Error {
+        self.inner.message = Some(message.into());
+        self
+    }
+}
+
+impl Error {
+    /// What kind of error this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// The server's error, when the server refused the request.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        self.inner.api.as_ref()
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.inner.kind);
+        if let Some(api) = &self.inner.api {
+            d.field("api", api);
+        }
+        if let Some(message) = &self.inner.message {
+            d.field("message", message);
+        }
+        if let Some(source) = &self.inner.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.inner.kind, f)?;
+        if let Some(message) = &self.inner.message {
+            write!(f, ": {message}")?;
+        }
+        if let Some(api) = &self.inner.api {
+            write!(f, ": {api}")?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.inner
+            .source
+            .as_ref()
+            .map(|s| s.as_ref() as &(dyn StdError + 'static))
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(api: ApiError) -> Error {
+        Error::from_api(api)
+    }
+}
+
+/// What went wrong. Match on this; new kinds may be added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The request or operation did not complete in time.
+    Timeout,
+    /// Nobody answered the request: no JetStream behind the API prefix (or domain), or no
+    /// stream captures the published subject.
+    NoResponders,
+    /// JetStream is not enabled on the server or for the account (err_code 10076, 10039).
+    JetStreamNotEnabled,
+    /// The stream does not exist (10059).
+    StreamNotFound,
+    /// A stream with this name exists with a different configuration (10058).
+    StreamNameInUse,
+    /// The stream is sealed: no writes, deletes or purges (10109).
+    StreamSealed,
+    /// The consumer does not exist (10014, 10149).
+    ConsumerNotFound,
+    /// A consumer with this name exists with a different configuration (10148, 10013, 10105).
+    ConsumerExists,
+    /// The consumer was deleted while in use.
+    ConsumerDeleted,
+    /// The operation needs a pull consumer, and this one is push based.
+    ConsumerIsPushBased,
+    /// No message with this sequence or subject (10037).
+    MessageNotFound,
+    /// `Nats-Expected-Last-Sequence` or `Nats-Expected-Last-Subject-Sequence` did not match
+    /// (10071, 10164).
+    WrongLastSequence,
+    /// `Nats-Expected-Last-Msg-Id` did not match (10070).
+    WrongLastMsgId,
+    /// `Nats-Expected-Stream` named another stream than the one that captured the subject
+    /// (10060).
+    StreamMismatch,
+    /// The message is larger than the server or stream allows (10054).
+    MaxPayloadExceeded,
+    /// A stream, consumer or bucket name is not valid.
+    InvalidName,
+    /// A subject is not valid.
+    InvalidSubject,
+    /// A Key/Value key is not valid.
+    InvalidKey,
+    /// The server refused a stream or consumer configuration (10052, filter errors, ...), or
+    /// the client found it inconsistent before sending it.
+    InvalidConfig,
+    /// An argument is out of range or options conflict.
+    InvalidArgument,
+    /// The Key/Value bucket or object store does not exist.
+    BucketNotFound,
+    /// A Key/Value bucket or object store with this name exists with a different
+    /// configuration.
+    BucketExists,
+    /// The key does not exist, or its latest entry is a delete or purge.
+    KeyNotFound,
+    /// The key already has a value (create).
+    KeyExists,
+    /// The key's latest revision is not the expected one (update, delete, purge).
+    WrongLastRevision,
+    /// The object does not exist or was deleted.
+    ObjectNotFound,
+    /// An object with this name already exists (rename).
+    ObjectExists,
+    /// The object's data does not match its digest.
+    DigestMismatch,
+    /// The object store is sealed.
+    BucketSealed,
+    /// The message was already acknowledged (or nak'ed, or terminated).
+    AlreadyAcked,
+    /// Idle heartbeats stopped arriving.
+    HeartbeatMissed,
+    /// The feature needs a newer server (API level; 10185).
+    NotSupported,
+    /// The server's reply could not be understood.
+    InvalidResponse,
+    /// The connection is closed.
+    ConnectionClosed,
+    /// An I/O error, e.g. reading or writing a file.
+    Io,
+    /// Any other error returned by the server; see [`Error::api_error`].
+    Api,
+    /// Anything else; see the error's source.
+    Other,
+}
+
+impl ErrorKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::NoResponders => "no responders",
+            ErrorKind::JetStreamNotEnabled => "JetStream not enabled",
+            ErrorKind::StreamNotFound => "stream not found",
+            ErrorKind::StreamNameInUse => "stream name already in use",
+            ErrorKind::StreamSealed => "stream is sealed",
+            ErrorKind::ConsumerNotFound => "consumer not found",
+            ErrorKind::ConsumerExists => "consumer already exists",
+            ErrorKind::ConsumerDeleted => "consumer deleted",
+            ErrorKind::ConsumerIsPushBased => "consumer is push based",
+            ErrorKind::MessageNotFound => "message not found",
+            ErrorKind::WrongLastSequence => "wrong last sequence",
+            ErrorKind::WrongLastMsgId => "wrong last message id",
+            ErrorKind::StreamMismatch => "expected stream does not match",
+            ErrorKind::MaxPayloadExceeded => "maximum payload exceeded",
+            ErrorKind::InvalidName => "invalid name",
+            ErrorKind::InvalidSubject => "invalid subject",
+            ErrorKind::InvalidKey => "invalid key",
+            ErrorKind::InvalidConfig => "invalid configuration",
+            ErrorKind::InvalidArgument => "invalid argument",
+            ErrorKind::BucketNotFound => "bucket not found",
+            ErrorKind::BucketExists => "bucket already exists",
+            ErrorKind::KeyNotFound => "key not found",
+            ErrorKind::KeyExists => "key exists",
+            ErrorKind::WrongLastRevision => "wrong last revision",
+            ErrorKind::ObjectNotFound => "object not found",
+            ErrorKind::ObjectExists => "object already exists",
+            ErrorKind::DigestMismatch => "digest mismatch",
+            ErrorKind::BucketSealed => "bucket is sealed",
+            ErrorKind::AlreadyAcked => "message already acknowledged",
+            ErrorKind::HeartbeatMissed => "idle heartbeats missed",
+            ErrorKind::NotSupported => "not supported by the server",
+            ErrorKind::InvalidResponse => "invalid response from the server",
+            ErrorKind::ConnectionClosed => "connection closed",
+            ErrorKind::Io => "I/O error",
+            ErrorKind::Api => "JetStream API error",
+            ErrorKind::Other => "error",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error returned by the JetStream API: `{"code":404,"err_code":10059,"description":"stream
+/// not found"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApiError {
+    /// HTTP-like status: 400, 404, 409, 412, 429, 500 or 503.
+    pub code: u16,
+    /// The stable JetStream error number; match on this.
+    pub err_code: ErrorCode,
+    /// Human-readable text; varies between server versions.
+    pub description: String,
+}
+
+impl ApiError {
+    /// The [`ErrorKind`] this error maps to, from its `err_code`.
+    pub fn kind(&self) -> ErrorKind {
+        self.err_code.kind()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (err_code {}, code {})",
+            self.description, self.err_code.0, self.code
+        )
+    }
+}
+
+impl StdError for ApiError {}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn api(code: u16, err_code: u16, description: &str) -> ApiError {
+        ApiError {
+            code,
+            err_code: ErrorCode(err_code),
+            description: description.to_string(),
+        }
+    }
+
+    #[test]
+    fn kind_comes_from_err_code_not_description() {
+        let err = Error::from_api(api(404, 10014, "stream not found"));
+        assert_eq!(err.kind(), ErrorKind::ConsumerNotFound);
+        let err = Error::from_api(api(404, 12345, "stream not found"));
+        assert_eq!(err.kind(), ErrorKind::Api);
+    }
+
+    #[test]
+    fn api_error_parses_and_is_kept() {
+        let api: ApiError = serde_json::from_str(
+            r#"{"code":404,"err_code":10059,"description":"stream not found","extra":1}"#,
+        )
+        .unwrap();
+        assert_eq!(api, self::api(404, 10059, "stream not found"));
+        let err = Error::from(api.clone());
+        assert_eq!(err.kind(), ErrorKind::StreamNotFound);
+        assert_eq!(err.api_error(), Some(&api));
+        // An old server without err_code still parses.
+        let api: ApiError = serde_json::from_str(r#"{"code":503,"description":"x"}"#).unwrap();
+        assert_eq!(api.err_code, ErrorCode(0));
+    }
+
+    #[test]
+    fn display_includes_server_details_and_message() {
+        let err = Error::from_api(api(404, 10059, "stream not found"));
+        assert_eq!(
+            err.to_string(),
+            "stream not found: stream not found (err_code 10059, code 404)"
+        );
+        let err = Error::msg(ErrorKind::InvalidName, "stream name \"a.b\" contains '.'");
+        assert_eq!(
+            err.to_string(),
+            "invalid name: stream name \"a.b\" contains '.'"
+        );
+        assert_eq!(Error::new(ErrorKind::Timeout).to_string(), "timed out");
+    }
+
+    #[test]
+    fn source_and_kind_remapping() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let err = Error::with_source(ErrorKind::Io, io);
+        assert_eq!(err.kind(), ErrorKind::Io);
+        assert_eq!(err.source().unwrap().to_string(), "no such file");
+        assert!(err.api_error().is_none());
+
+        let err = Error::from_api(api(404, 10059, "stream not found"))
+            .with_kind(ErrorKind::BucketNotFound);
+        assert_eq!(err.kind(), ErrorKind::BucketNotFound);
+        assert_eq!(
+            err.api_error().unwrap().err_code,
+            ErrorCode::STREAM_NOT_FOUND
+        );
+
+        let err = Error::api_with_kind(
+            ErrorKind::KeyExists,
+            api(400, 10071, "wrong last sequence: 1"),
+        );
+        assert_eq!(err.kind(), ErrorKind::KeyExists);
+        assert_eq!(
+            err.api_error().unwrap().kind(),
+            ErrorKind::WrongLastSequence
+        );
+    }
+
+    #[test]
+    fn error_is_send_sync_and_small() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Error>();
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+}
