@@ -5,10 +5,12 @@
 //! [`Error::kind`], and use [`Error::api_error`] for the server's `err_code`.
 #![deny(missing_docs)]
 
+mod context;
 mod error;
 mod types;
 mod validate;
 
+pub use context::{new, with_domain, with_options, JetStream, JetStreamOptions};
 pub use error::{ApiError, Error, ErrorCode, ErrorKind, Result};
 pub use types::{
     AccountInfo, AccountLimits, AckPolicy, ApiStats, ClusterInfo, Compression, ConsumerConfig,
