@@ -151,7 +151,11 @@ impl JetStream {
     }
 
     /// Sends a JetStream API request with a raw body and decodes the reply.
-    pub(crate) async fn request_raw<Resp>(&self, suffix: &str, payload: Bytes) -> Result<Resp, Error>
+    pub(crate) async fn request_raw<Resp>(
+        &self,
+        suffix: &str,
+        payload: Bytes,
+    ) -> Result<Resp, Error>
     where
         Resp: DeserializeOwned,
     {

@@ -7,10 +7,12 @@
 
 mod context;
 mod error;
+mod publish;
 mod types;
 mod validate;
 
 pub use context::{new, with_domain, with_options, JetStream, JetStreamOptions};
+pub use publish::{PubAckFuture, Publish, PublishAsync};
 pub use error::{ApiError, Error, ErrorCode, ErrorKind, Result};
 pub use types::{
     AccountInfo, AccountLimits, AckPolicy, ApiStats, ClusterInfo, Compression, ConsumerConfig,

@@ -232,7 +232,22 @@ impl Client {
         headers: Option<&HeaderMap>,
         payload: Bytes,
     ) -> Result<Response, Error> {
-        request::send(self, subject, headers, &payload).await
+        request::send(self, subject, headers, &payload, None).await
+    }
+
+    /// Like [`Client::send_request`], with a `guard` value that is dropped as
+    /// soon as the request is done with: when its reply arrives (even if the
+    /// [`Response`] is not polled), when the connection is lost, or when the
+    /// `Response` is dropped. Use it to tie a resource, such as a slot in a
+    /// window of requests in flight, to the reply itself.
+    pub async fn send_request_with_guard(
+        &self,
+        subject: &str,
+        headers: Option<&HeaderMap>,
+        payload: Bytes,
+        guard: Box<dyn Send>,
+    ) -> Result<Response, Error> {
+        request::send(self, subject, headers, &payload, Some(guard)).await
     }
 
     /// Subscribes to `subject` (wildcards allowed).

@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 
 use crate::error::{Error, ErrorKind};
 use crate::message::Message;
-use crate::shared::{lock, Shared};
+use crate::shared::{lock, Shared, Waiter};
 use crate::Client;
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -91,12 +91,12 @@ impl ReplySubject {
 }
 
 /// Registers a waiter and returns its token.
-fn register(shared: &Shared) -> (u64, oneshot::Receiver<Message>) {
+fn register(shared: &Shared, guard: Option<Box<dyn Send>>) -> (u64, oneshot::Receiver<Message>) {
     let (tx, rx) = oneshot::channel();
     let mut r = lock(&shared.requests);
     let token = r.next_token;
     r.next_token += 1;
-    r.waiters.insert(token, tx);
+    r.waiters.insert(token, Waiter { tx, _guard: guard });
     (token, rx)
 }
 
@@ -105,10 +105,11 @@ pub(crate) async fn send(
     subject: &str,
     headers: Option<&HeaderMap>,
     payload: &Bytes,
+    guard: Option<Box<dyn Send>>,
 ) -> Result<Response, Error> {
     let size = client.check_message(subject, Some("_INBOX.x"), headers, payload.len())?;
     let shared = &client.shared;
-    let (token, rx) = register(shared);
+    let (token, rx) = register(shared, guard);
     let response = Response {
         rx,
         token,
@@ -141,8 +142,8 @@ pub(crate) fn deliver(shared: &Shared, msg: Message) {
         None => None,
     };
     drop(r);
-    if let Some(tx) = waiter {
-        let _ = tx.send(msg);
+    if let Some(waiter) = waiter {
+        let _ = waiter.tx.send(msg);
     }
 }
 

@@ -59,10 +59,24 @@ pub(crate) enum SubKind {
     Mux,
 }
 
+/// One request waiting for its reply.
+pub(crate) struct Waiter {
+    pub tx: oneshot::Sender<Message>,
+    /// Dropped as soon as the request is done with (reply, loss, or drop):
+    /// lets callers tie a resource, such as a window slot, to the reply.
+    pub _guard: Option<Box<dyn Send>>,
+}
+
+impl std::fmt::Debug for Waiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Waiter").finish_non_exhaustive()
+    }
+}
+
 /// Requests waiting for their reply on the shared inbox.
 #[derive(Debug, Default)]
 pub(crate) struct Requests {
-    pub waiters: HashMap<u64, oneshot::Sender<Message>>,
+    pub waiters: HashMap<u64, Waiter>,
     pub next_token: u64,
 }
 

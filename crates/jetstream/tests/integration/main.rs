@@ -1,0 +1,5 @@
+//! Integration tests of the jetstream crate against a real nats-server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod publish;
