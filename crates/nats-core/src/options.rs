@@ -123,6 +123,7 @@ impl fmt::Debug for ConnectOptions {
             .field("tls", &self.tls)
             .field("connection_timeout", &self.connection_timeout)
             .field("ping_interval", &self.ping_interval)
+            .field("max_pings_outstanding", &self.max_pings_outstanding)
             .field("max_reconnects", &self.max_reconnects)
             .field("reconnect_buffer_size", &self.reconnect_buffer_size)
             .field("write_buffer_size", &self.write_buffer_size)
@@ -131,11 +132,17 @@ impl fmt::Debug for ConnectOptions {
             .field("inbox_prefix", &self.inbox_prefix)
             .field("request_timeout", &self.request_timeout)
             .field("retry_on_initial_connect", &self.retry_on_initial_connect)
+            .field("ignore_discovered_servers", &self.ignore_discovered_servers)
+            .field("retain_servers_order", &self.retain_servers_order)
             .field(
                 "event_callback",
                 &self.event_callback.as_ref().map(|_| "<fn>"),
             )
-            .finish_non_exhaustive()
+            .field(
+                "reconnect_delay_callback",
+                &self.reconnect_delay_callback.as_ref().map(|_| "<fn>"),
+            )
+            .finish()
     }
 }
 
@@ -175,47 +182,67 @@ impl ConnectOptions {
     }
 
     /// NKey authentication with a user seed (`SU...`): the client signs the
-    /// server's nonce.
+    /// server's nonce and sends its public key. The seed is checked at
+    /// connect ([`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument)
+    /// if malformed) and never appears in `Debug` output or logs.
     pub fn nkey(mut self, seed: impl Into<String>) -> Self {
         self.auth.nkey_seed = Some(seed.into());
         self
     }
 
-    /// JWT authentication from a `.creds` file (read at connect).
+    /// JWT authentication from a `.creds` file (user JWT + nkey seed), read at
+    /// connect and at each reconnect (so rotated credentials are picked up).
+    /// A missing file fails `connect` with [`ErrorKind::Io`](crate::ErrorKind::Io)
+    /// naming the path; a malformed one with
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument).
     pub fn credentials_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.auth.credentials_file = Some(path.into());
         self
     }
 
-    /// JWT authentication from the contents of a `.creds` file.
+    /// JWT authentication from the contents of a `.creds` file (the text, not
+    /// a path).
     pub fn credentials(mut self, creds: impl Into<String>) -> Self {
         self.auth.credentials = Some(creds.into());
         self
     }
 
-    /// Require TLS even if the URL does not say `tls://`.
+    /// Require TLS even if the URL does not say `tls://`: the connection
+    /// fails with [`ErrorKind::Tls`](crate::ErrorKind::Tls) if the server does
+    /// not offer it. The server certificate is checked against the system
+    /// roots (plus [`add_root_certificates`](Self::add_root_certificates)) for
+    /// the URL's host name or IP address. A server that requires TLS gets it
+    /// even without this option.
     pub fn require_tls(mut self, required: bool) -> Self {
         self.tls.required = required;
         self
     }
 
-    /// Trust the CA certificates in this PEM file (in addition to the system roots).
+    /// Trust the CA certificates in this PEM file (in addition to the system
+    /// roots). Implies [`require_tls(true)`](Self::require_tls). The file is
+    /// read at each connection attempt; errors surface at connect.
     pub fn add_root_certificates(mut self, path: impl Into<PathBuf>) -> Self {
         self.tls.root_certificates.push(path.into());
+        self.tls.required = true;
         self
     }
 
-    /// Present this client certificate and key (PEM files): mutual TLS.
+    /// Present this client certificate chain and private key (PEM files; the
+    /// key may be PKCS#8, PKCS#1 or SEC1): mutual TLS. Implies
+    /// [`require_tls(true)`](Self::require_tls).
     pub fn add_client_certificate(
         mut self,
         cert: impl Into<PathBuf>,
         key: impl Into<PathBuf>,
     ) -> Self {
         self.tls.client_certificate = Some((cert.into(), key.into()));
+        self.tls.required = true;
         self
     }
 
-    /// Do the TLS handshake before the server's INFO (for `handshake_first` servers).
+    /// Do the TLS handshake right after the TCP connect, before the server's
+    /// INFO: for servers configured with `tls { handshake_first: true }`.
+    /// Implies [`require_tls(true)`](Self::require_tls).
     pub fn tls_first(mut self) -> Self {
         self.tls.tls_first = true;
         self.tls.required = true;

@@ -7,8 +7,9 @@ use nats_wire::{
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::creds::KeyAuth;
+use super::pool::Target;
 use super::{auth, tls};
-use crate::addr::ServerAddr;
 use crate::error::{Error, ErrorKind};
 use crate::options::ConnectOptions;
 
@@ -27,12 +28,20 @@ pub(crate) struct Established {
     pub parser: Parser,
 }
 
-/// Connects to `addr` and completes the handshake within the connection timeout.
+/// Connects to `target` and completes the handshake within the connection
+/// timeout. `key_auth` is the nkey/JWT secret loaded for this attempt.
 pub(crate) async fn establish(
-    addr: &ServerAddr,
+    target: &Target,
     opts: &ConnectOptions,
+    key_auth: Option<&KeyAuth>,
 ) -> Result<Established, Error> {
-    match tokio::time::timeout(opts.connection_timeout, establish_inner(addr, opts)).await {
+    let addr = &target.addr;
+    match tokio::time::timeout(
+        opts.connection_timeout,
+        establish_inner(target, opts, key_auth),
+    )
+    .await
+    {
         Ok(result) => result,
         Err(_) => Err(Error::with_detail(
             ErrorKind::Timeout,
@@ -44,42 +53,75 @@ pub(crate) async fn establish(
     }
 }
 
-async fn establish_inner(addr: &ServerAddr, opts: &ConnectOptions) -> Result<Established, Error> {
+async fn establish_inner(
+    target: &Target,
+    opts: &ConnectOptions,
+    key_auth: Option<&KeyAuth>,
+) -> Result<Established, Error> {
+    let addr = &target.addr;
+    let tls_wanted = opts.tls.required || opts.tls.tls_first || addr.tls_required();
+    // Certificate files are read (and their errors reported) before dialing.
+    let mut tls_config = if tls_wanted {
+        Some(tls::client_config(&opts.tls).await?)
+    } else {
+        None
+    };
     let tcp = TcpStream::connect(addr.host_port()).await.map_err(|e| {
         Error::with_source(ErrorKind::Io, e).context(format!("connecting to {addr}"))
     })?;
     tcp.set_nodelay(true)?;
     let mut rbuf = BytesMut::with_capacity(64 * 1024);
     let mut parser = Parser::new();
-    let tls_wanted = opts.tls.required || addr.tls_required();
 
-    let (mut io, mut info): (BoxIo, ServerInfo) = if opts.tls.tls_first {
-        let mut io = tls::upgrade(tcp, addr, opts).await?;
-        let info = read_info(&mut io, &mut rbuf, &mut parser).await?;
-        (io, info)
-    } else {
-        let mut tcp = tcp;
-        let info = read_info(&mut tcp, &mut rbuf, &mut parser).await?;
-        if tls_wanted || info.tls_required {
-            if !(info.tls_required || info.tls_available) {
+    let (mut io, mut info, tls_used): (BoxIo, ServerInfo, bool) = match tls_config.take() {
+        Some(config) if opts.tls.tls_first => {
+            let mut io = tls::upgrade(tcp, &target.tls_name, config).await?;
+            let info = read_info(&mut io, &mut rbuf, &mut parser).await?;
+            (io, info, true)
+        }
+        config => {
+            let mut tcp = tcp;
+            let info = read_info(&mut tcp, &mut rbuf, &mut parser).await?;
+            if tls_wanted && !(info.tls_required || info.tls_available) {
                 return Err(Error::with_detail(
                     ErrorKind::Tls,
                     format!("TLS is required but the server at {addr} does not offer it"),
                 ));
             }
-            rbuf.clear();
-            (tls::upgrade(tcp, addr, opts).await?, info)
-        } else {
-            (Box::new(tcp) as BoxIo, info)
+            if tls_wanted || info.tls_required {
+                // A server that requires TLS gets it even if the client did
+                // not ask (as nats.go does), verified against the system roots.
+                let config = match config {
+                    Some(c) => c,
+                    None => tls::client_config(&opts.tls).await?,
+                };
+                rbuf.clear();
+                let io = tls::upgrade(tcp, &target.tls_name, config)
+                    .await
+                    .map_err(|e| {
+                        if tls_wanted {
+                            return e;
+                        }
+                        let detail = format!(
+                            "the server at {addr} requires TLS, and the TLS handshake failed \
+                             (use a tls:// URL or require_tls, and add_root_certificates for a \
+                             private CA)"
+                        );
+                        e.context(detail)
+                    })?;
+                (io, info, true)
+            } else {
+                (Box::new(tcp) as BoxIo, info, false)
+            }
         }
     };
 
-    let connect: ConnectInfo = auth::connect_info(opts, addr, &info)?;
+    let connect: ConnectInfo = auth::connect_info(opts, addr, &info, key_auth, tls_used)?;
     let mut out = BytesMut::with_capacity(512);
     encode_connect(&connect, &mut out);
     encode_ping(&mut out);
-    io.write_all(&out).await?;
-    io.flush().await?;
+    io.write_all(&out).await.map_err(io_error)?;
+    io.flush().await.map_err(io_error)?;
 
     loop {
         match next_op(&mut io, &mut rbuf, &mut parser).await? {
@@ -89,7 +131,7 @@ async fn establish_inner(addr: &ServerAddr, opts: &ConnectOptions) -> Result<Est
             ServerOp::Ping => {
                 let mut pong = BytesMut::new();
                 encode_pong(&mut pong);
-                io.write_all(&pong).await?;
+                io.write_all(&pong).await.map_err(io_error)?;
             }
             ServerOp::Err(text) => return Err(server_error(&text)),
             ServerOp::Msg(_) => {}
@@ -101,6 +143,16 @@ async fn establish_inner(addr: &ServerAddr, opts: &ConnectOptions) -> Result<Est
         rbuf,
         parser,
     })
+}
+
+/// An I/O error during the handshake; TLS alerts (a refused client
+/// certificate, for example) become [`ErrorKind::Tls`].
+fn io_error(e: std::io::Error) -> Error {
+    if tls::is_tls_io_error(&e) {
+        Error::with_source(ErrorKind::Tls, e).context("TLS failure during the handshake")
+    } else {
+        Error::from(e)
+    }
 }
 
 async fn read_info<T: AsyncRead + Unpin>(
@@ -128,7 +180,7 @@ async fn next_op<T: AsyncRead + Unpin>(
             return Ok(op);
         }
         rbuf.reserve(4096);
-        if io.read_buf(rbuf).await? == 0 {
+        if io.read_buf(rbuf).await.map_err(io_error)? == 0 {
             return Err(Error::with_detail(
                 ErrorKind::Io,
                 "the server closed the connection during the handshake",

@@ -1,6 +1,7 @@
 //! The connection task: connects, runs the I/O loop, reconnects, closes.
 
 mod auth;
+mod creds;
 mod handshake;
 mod io;
 mod pool;
@@ -15,10 +16,11 @@ use nats_wire::ServerInfo;
 use rand::Rng;
 use tokio::sync::{mpsc, watch, Notify};
 
+use creds::KeyAuth;
 pub(crate) use handshake::{establish, Established};
 pub(crate) use io::Connection;
 pub(crate) use io::Exit;
-use pool::Pool;
+use pool::{Pool, Target};
 
 use crate::addr::ServerAddr;
 use crate::error::{Error, ErrorKind};
@@ -41,25 +43,42 @@ pub(crate) async fn connect(
             "no server URL given",
         ));
     }
+    // Credentials are loaded (files read, seeds checked) before any server is
+    // contacted, so their errors come back from `connect` right away.
+    let key_auth = KeyAuth::load(&options.auth).await?;
+    // Likewise the certificate files, when TLS is asked for.
+    if options.tls.required || addrs.iter().any(ServerAddr::tls_required) {
+        tls::client_config(&options.tls).await?;
+    }
     let mut pool = Pool::new(addrs, !options.retain_servers_order);
     let retry = options.retry_on_initial_connect;
     let shared = new_shared(options);
 
-    let mut last_error = None;
+    let mut last_error: Option<Error> = None;
     let mut established = None;
     for _ in 0..pool.len() {
-        let Some(addr) = pool.next_addr() else { break };
-        match establish(&addr, &shared.options).await {
+        let Some(target) = pool.next_target() else {
+            break;
+        };
+        match establish(&target, &shared.options, key_auth.as_ref()).await {
             Ok(e) => {
                 established = Some(e);
                 break;
             }
             Err(e) => {
-                tracing::debug!(server = %addr, error = %e, "connect attempt failed");
-                last_error = Some(e);
+                tracing::debug!(server = %target.addr, error = %e, "connect attempt failed");
+                // Keep the most telling error: a refused credential or a bad
+                // certificate says more than another server being down.
+                let keep_old = last_error
+                    .as_ref()
+                    .is_some_and(|old| is_config_error(old) && !is_config_error(&e));
+                if !keep_old {
+                    last_error = Some(e);
+                }
             }
         }
     }
+    drop(key_auth);
     if established.is_none() && !retry {
         return Err(last_error.unwrap_or_else(|| Error::new(ErrorKind::Io)));
     }
@@ -144,9 +163,11 @@ async fn run(shared: Arc<Shared>, mut pool: Pool, mut established: Option<Establ
             },
         };
         shared.update_info(est.info.clone());
+        // Servers the cluster announces join the pool at each connect and
+        // again when the connection is lost (from the latest async INFO, which
+        // the I/O loop stores in `shared.info`): the pool is only walked then.
         if !shared.options.ignore_discovered_servers {
-            let tls = shared.options.tls.required;
-            pool.update_discovered(&est.info.connect_urls, tls);
+            pool.update_discovered(&est.info.connect_urls, shared.options.tls.required);
         }
         let mut conn = Connection::new(est.io, shared.clone(), est.rbuf, est.parser);
         conn.resubscribe();
@@ -201,42 +222,75 @@ fn reconnect_delay(shared: &Shared, attempt: usize, pool_len: usize) -> Duration
     base + Duration::from_millis(jitter)
 }
 
-/// Tries servers until one accepts, the attempts run out, or the client is closed.
+/// Errors that come from the configuration (credentials, certificates) or a
+/// server refusing it, rather than from a server being unreachable: these are
+/// reported as [`Event::ClientError`] while reconnecting.
+fn is_config_error(e: &Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Authorization
+            | ErrorKind::Tls
+            | ErrorKind::InvalidArgument
+            | ErrorKind::PermissionDenied
+            | ErrorKind::Protocol
+    )
+}
+
+/// One connection attempt: loads the credentials (re-reading a creds file, so
+/// rotated credentials are picked up) and runs the handshake.
+async fn attempt(shared: &Shared, target: &Target) -> Result<Established, Error> {
+    let key_auth = KeyAuth::load(&shared.options.auth).await.map_err(|e| {
+        // A missing or bad credentials file is a configuration error even
+        // when it surfaces as an I/O error.
+        if e.kind() == ErrorKind::Io {
+            Error::with_detail(ErrorKind::InvalidArgument, e.to_string())
+        } else {
+            e
+        }
+    })?;
+    establish(target, &shared.options, key_auth.as_ref()).await
+}
+
+/// Tries servers until one accepts, the attempts run out, or the client is
+/// closed. The first pass over the pool is immediate, then attempts back off
+/// (see [`reconnect_delay`]).
 async fn reconnect(shared: &Arc<Shared>, pool: &mut Pool) -> Option<Established> {
-    let mut attempt = 0usize;
+    let mut attempts = 0usize;
     loop {
         if let Some(max) = shared.options.max_reconnects {
-            if attempt >= max {
+            if attempts >= max {
                 shared.emit(Event::ClientError(format!(
-                    "giving up after {attempt} reconnect attempts"
+                    "giving up after {attempts} reconnect attempts"
                 )));
                 return None;
             }
         }
-        let delay = reconnect_delay(shared, attempt, pool.len());
-        if !delay.is_zero() {
-            let closing = shared.closing.notified();
-            tokio::pin!(closing);
-            closing.as_mut().enable();
-            if shared.close_requested.load(Ordering::Acquire) {
-                return None;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = closing => return None,
-            }
-        }
+        let delay = reconnect_delay(shared, attempts, pool.len());
+        let closing = shared.closing.notified();
+        tokio::pin!(closing);
+        closing.as_mut().enable();
         if shared.close_requested.load(Ordering::Acquire) {
             return None;
         }
-        attempt += 1;
-        let addr = pool.next_addr()?;
-        match establish(&addr, &shared.options).await {
+        if !delay.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = closing.as_mut() => return None,
+            }
+        }
+        attempts += 1;
+        let target = pool.next_target()?;
+        // Closing the client cuts a slow attempt short.
+        let result = tokio::select! {
+            r = attempt(shared, &target) => r,
+            _ = closing => return None,
+        };
+        match result {
             Ok(e) => return Some(e),
             Err(e) => {
-                tracing::debug!(server = %addr, error = %e, "reconnect attempt failed");
-                if e.kind() == ErrorKind::Authorization {
-                    shared.emit(Event::ClientError(e.to_string()));
+                tracing::debug!(server = %target.addr, error = %e, attempts, "reconnect attempt failed");
+                if is_config_error(&e) {
+                    shared.emit(Event::ClientError(format!("{}: {e}", target.addr)));
                 }
             }
         }

@@ -1,6 +1,10 @@
 //! Integration tests of the core client against a real nats-server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
 mod basics;
+mod cluster;
+mod reconnect;
 mod requests;
 mod subscriptions;
+mod tls;
