@@ -5,15 +5,31 @@
 //! [`Error::kind`], and use [`Error::api_error`] for the server's `err_code`.
 #![deny(missing_docs)]
 
+mod consumer;
+mod consumers_api;
 mod context;
+mod direct_get;
 mod error;
+mod list;
+mod message;
 mod publish;
+mod pull;
+mod stream;
+mod streams_api;
 mod types;
 mod validate;
 
+pub use consumer::{Consumer, ConsumerPauseResponse};
 pub use context::{new, with_domain, with_options, JetStream, JetStreamOptions};
-pub use publish::{PubAckFuture, Publish, PublishAsync};
+pub use direct_get::StoredMessage;
 pub use error::{ApiError, Error, ErrorCode, ErrorKind, Result};
+pub use list::{ConsumerList, ConsumerNames, StreamList, StreamNames};
+pub use message::{Msg, MsgMetadata, SequencePair};
+pub use publish::{PubAckFuture, Publish, PublishAsync};
+pub use pull::{
+    Consume, ConsumeContext, Fetch, MessageBatch, Messages, MessagesBuilder, OrderedConsumer,
+};
+pub use stream::{Purge, Stream, StreamInfoBuilder};
 pub use types::{
     AccountInfo, AccountLimits, AckPolicy, ApiStats, ClusterInfo, Compression, ConsumerConfig,
     ConsumerInfo, ConsumerLimits, DeliverPolicy, DiscardPolicy, External, LostStreamData,

@@ -37,9 +37,9 @@ pub(crate) mod headers {
 /// Formats a TTL as a Go duration string, keeping sub-second precision.
 pub(crate) fn ttl_string(ttl: Duration) -> String {
     let nanos = ttl.as_nanos();
-    if nanos % 1_000_000_000 == 0 {
+    if nanos.is_multiple_of(1_000_000_000) {
         format!("{}s", ttl.as_secs())
-    } else if nanos % 1_000_000 == 0 {
+    } else if nanos.is_multiple_of(1_000_000) {
         format!("{}ms", nanos / 1_000_000)
     } else {
         format!("{nanos}ns")

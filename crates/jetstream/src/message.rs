@@ -1,0 +1,319 @@
+//! Messages delivered by consumers, their metadata, and acknowledgements.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use jiff::Timestamp;
+use nats_core::{Client, HeaderMap, Message};
+
+use crate::error::{Error, ErrorKind};
+
+/// A message delivered by a consumer, with the acknowledgement calls.
+///
+/// ```no_run
+/// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
+/// let msg = consumer.next().await?;
+/// let meta = msg.metadata()?;
+/// println!("stream seq {} delivered {} times", meta.sequence.stream, meta.num_delivered);
+/// msg.ack().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Msg {
+    message: Message,
+    client: Client,
+    acked: AtomicBool,
+    ack_none: bool,
+}
+
+/// Stream and consumer sequence of a delivered message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SequencePair {
+    /// The message's sequence in the stream.
+    pub stream: u64,
+    /// The delivery sequence of the consumer (grows with redeliveries too).
+    pub consumer: u64,
+}
+
+/// What the `$JS.ACK` reply subject says about a delivered message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MsgMetadata {
+    /// Stream and consumer sequences.
+    pub sequence: SequencePair,
+    /// How many times the message has been delivered (1 the first time).
+    pub num_delivered: u64,
+    /// How many messages are still pending for the consumer after this one.
+    pub num_pending: u64,
+    /// When the message was stored.
+    pub timestamp: Timestamp,
+    /// The stream name.
+    pub stream: String,
+    /// The consumer name.
+    pub consumer: String,
+    /// The JetStream domain, if any.
+    pub domain: Option<String>,
+}
+
+/// The tokens of a `$JS.ACK` subject, in either form (9 tokens, or 11+ with
+/// domain and account hash). Borrowed: no allocation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AckTokens<'a> {
+    pub domain: Option<&'a str>,
+    pub stream: &'a str,
+    pub consumer: &'a str,
+    pub delivered: u64,
+    pub stream_seq: u64,
+    pub consumer_seq: u64,
+    pub timestamp: i64,
+    pub pending: u64,
+}
+
+impl<'a> AckTokens<'a> {
+    pub(crate) fn parse(reply: &'a str) -> Option<AckTokens<'a>> {
+        let rest = reply.strip_prefix("$JS.ACK.")?;
+        let mut t = [""; 12];
+        let mut n = 0;
+        for token in rest.split('.') {
+            if n < t.len() {
+                t[n] = token;
+            }
+            n += 1;
+        }
+        let num = |s: &str| s.parse::<u64>().ok();
+        // 9 tokens in all (7 after `$JS.ACK.`) or 11+ (9+ after it).
+        let (domain, base) = match n {
+            7 => (None, 0),
+            n if n >= 9 => {
+                let d = t[0];
+                (
+                    if d == "_" || d.is_empty() {
+                        None
+                    } else {
+                        Some(d)
+                    },
+                    2,
+                )
+            }
+            _ => return None,
+        };
+        Some(AckTokens {
+            domain,
+            stream: t[base],
+            consumer: t[base + 1],
+            delivered: num(t[base + 2])?,
+            stream_seq: num(t[base + 3])?,
+            consumer_seq: num(t[base + 4])?,
+            timestamp: t[base + 5].parse::<i64>().ok()?,
+            pending: num(t[base + 6])?,
+        })
+    }
+}
+
+const ACK: &[u8] = b"+ACK";
+const NAK: &[u8] = b"-NAK";
+const WPI: &[u8] = b"+WPI";
+const TERM: &[u8] = b"+TERM";
+
+impl Msg {
+    pub(crate) fn new(message: Message, client: Client, ack_none: bool) -> Msg {
+        Msg {
+            message,
+            client,
+            acked: AtomicBool::new(false),
+            ack_none,
+        }
+    }
+
+    /// The subject the message was stored under.
+    pub fn subject(&self) -> &str {
+        &self.message.subject
+    }
+
+    /// The payload.
+    pub fn data(&self) -> &Bytes {
+        &self.message.payload
+    }
+
+    /// The headers, if any.
+    pub fn headers(&self) -> Option<&HeaderMap> {
+        self.message.headers.as_ref()
+    }
+
+    /// The `$JS.ACK` reply subject.
+    pub fn reply(&self) -> Option<&str> {
+        self.message.reply.as_deref()
+    }
+
+    /// The underlying core message.
+    pub fn message(&self) -> &Message {
+        &self.message
+    }
+
+    /// Consumes the `Msg`, returning the core message.
+    pub fn into_message(self) -> Message {
+        self.message
+    }
+
+    /// The size the server counts for byte budgets: subject, reply, headers and payload.
+    pub fn size(&self) -> usize {
+        message_size(&self.message)
+    }
+
+    pub(crate) fn tokens(&self) -> Option<AckTokens<'_>> {
+        self.message.reply.as_deref().and_then(AckTokens::parse)
+    }
+
+    /// Delivery metadata parsed from the reply subject.
+    pub fn metadata(&self) -> Result<MsgMetadata, Error> {
+        let t = self.tokens().ok_or_else(|| {
+            Error::msg(
+                ErrorKind::InvalidArgument,
+                "not a JetStream message (no $JS.ACK reply)",
+            )
+        })?;
+        let timestamp = Timestamp::from_nanosecond(i128::from(t.timestamp))
+            .map_err(|e| Error::with_source(ErrorKind::InvalidResponse, e))?;
+        Ok(MsgMetadata {
+            sequence: SequencePair {
+                stream: t.stream_seq,
+                consumer: t.consumer_seq,
+            },
+            num_delivered: t.delivered,
+            num_pending: t.pending,
+            timestamp,
+            stream: t.stream.to_string(),
+            consumer: t.consumer.to_string(),
+            domain: t.domain.map(str::to_string),
+        })
+    }
+
+    fn ack_subject(&self) -> Result<&str, Error> {
+        if self.ack_none {
+            return Err(Error::msg(
+                ErrorKind::InvalidArgument,
+                "the consumer's ack policy is none: its messages cannot be acknowledged",
+            ));
+        }
+        self.message
+            .reply
+            .as_deref()
+            .filter(|r| r.starts_with("$JS.ACK."))
+            .ok_or_else(|| Error::msg(ErrorKind::InvalidArgument, "message has no ack subject"))
+    }
+
+    async fn send_terminal(&self, body: Bytes) -> Result<(), Error> {
+        let subject = self.ack_subject()?;
+        if self.acked.swap(true, Ordering::AcqRel) {
+            return Err(Error::new(ErrorKind::AlreadyAcked));
+        }
+        if let Err(e) = self.client.publish(subject, body).await {
+            self.acked.store(false, Ordering::Release);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Acknowledges the message.
+    pub async fn ack(&self) -> Result<(), Error> {
+        self.send_terminal(Bytes::from_static(ACK)).await
+    }
+
+    /// Acknowledges and waits for the server to confirm it applied the ack.
+    pub async fn double_ack(&self) -> Result<(), Error> {
+        let subject = self.ack_subject()?;
+        if self.acked.swap(true, Ordering::AcqRel) {
+            return Err(Error::new(ErrorKind::AlreadyAcked));
+        }
+        let timeout = self
+            .client
+            .request_timeout()
+            .unwrap_or(Duration::from_secs(5));
+        match self
+            .client
+            .request_with_timeout(subject, None, Bytes::from_static(ACK), timeout)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.acked.store(false, Ordering::Release);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Asks for redelivery now.
+    pub async fn nak(&self) -> Result<(), Error> {
+        self.send_terminal(Bytes::from_static(NAK)).await
+    }
+
+    /// Asks for redelivery after `delay`.
+    pub async fn nak_with_delay(&self, delay: Duration) -> Result<(), Error> {
+        let body = format!("-NAK {{\"delay\": {}}}", delay.as_nanos());
+        self.send_terminal(Bytes::from(body)).await
+    }
+
+    /// Says the message is still being worked on: restarts the ack timer. May be
+    /// sent any number of times before a final ack.
+    pub async fn in_progress(&self) -> Result<(), Error> {
+        let subject = self.ack_subject()?;
+        if self.acked.load(Ordering::Acquire) {
+            return Err(Error::new(ErrorKind::AlreadyAcked));
+        }
+        self.client
+            .publish(subject, Bytes::from_static(WPI))
+            .await
+            .map_err(Error::from)
+    }
+
+    /// Stops redelivery of the message for good.
+    pub async fn term(&self) -> Result<(), Error> {
+        self.send_terminal(Bytes::from_static(TERM)).await
+    }
+
+    /// Stops redelivery, with a reason carried into the server's advisory (2.10.4+).
+    pub async fn term_with_reason(&self, reason: impl AsRef<str>) -> Result<(), Error> {
+        let body = format!("+TERM {}", reason.as_ref());
+        self.send_terminal(Bytes::from(body)).await
+    }
+}
+
+/// Size as the server counts it for `max_bytes`.
+pub(crate) fn message_size(m: &Message) -> usize {
+    m.subject.len() + m.reply.as_ref().map_or(0, |r| r.len()) + m.length
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v1_ack_subject() {
+        let t = AckTokens::parse("$JS.ACK.ORDERS.worker.3.42.17.1700000000123456789.5").unwrap();
+        assert_eq!((t.stream, t.consumer), ("ORDERS", "worker"));
+        assert_eq!((t.delivered, t.stream_seq, t.consumer_seq), (3, 42, 17));
+        assert_eq!((t.timestamp, t.pending), (1_700_000_000_123_456_789, 5));
+        assert_eq!(t.domain, None);
+    }
+
+    #[test]
+    fn v2_ack_subject_with_domain_and_extra_tokens() {
+        let t = AckTokens::parse("$JS.ACK.hub.ACCHASH.S.C.1.2.3.4.0.rand").unwrap();
+        assert_eq!(t.domain, Some("hub"));
+        assert_eq!((t.stream, t.consumer, t.stream_seq), ("S", "C", 2));
+        let t = AckTokens::parse("$JS.ACK._.ACCHASH.S.C.1.2.3.4.0").unwrap();
+        assert_eq!(t.domain, None);
+    }
+
+    #[test]
+    fn invalid_ack_subjects() {
+        for bad in [
+            "foo.bar",
+            "$JS.ACK.S.C.1.2.3.4",
+            "$JS.ACK.S.C.1.2.3.4.5.6",
+            "$JS.ACK.S.C.x.2.3.4.5",
+        ] {
+            assert!(AckTokens::parse(bad).is_none(), "{bad}");
+        }
+    }
+}

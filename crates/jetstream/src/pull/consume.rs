@@ -1,0 +1,480 @@
+//! Continuous consumption: [`Messages`] (a stream) and [`Consume`] (a handler on
+//! a task), both driven by the pull [`Engine`].
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use futures_util::future::BoxFuture;
+use tokio::sync::watch;
+
+use super::engine::{Control, Event, PullConfig};
+use super::{AnyEngine, Source};
+use super::{PriorityOptions, DEFAULT_BYTES_BATCH, DEFAULT_EXPIRES, DEFAULT_MAX_MESSAGES};
+use crate::error::{Error, ErrorKind};
+use crate::message::Msg;
+use crate::Consumer;
+
+/// Options common to `messages()` and `consume()`.
+#[derive(Debug, Clone, Default)]
+struct PullOptions {
+    max_messages: Option<usize>,
+    max_bytes: Option<usize>,
+    expires: Option<Duration>,
+    heartbeat: Option<Duration>,
+    threshold_messages: Option<usize>,
+    threshold_bytes: Option<usize>,
+    priority: PriorityOptions,
+}
+
+impl PullOptions {
+    /// Validated settings; `ordered` consumers get a shorter default heartbeat
+    /// (5 s when the expiry is at least 10 s), so recovery is quick.
+    fn config(&self, ordered: bool) -> Result<PullConfig, Error> {
+        let bad = |m: &'static str| Err(Error::msg(ErrorKind::InvalidArgument, m));
+        if self.max_messages.is_some() && self.max_bytes.is_some() {
+            return bad("max_messages and max_bytes cannot both be set");
+        }
+        if self.max_messages == Some(0) || self.max_bytes == Some(0) {
+            return bad("max_messages and max_bytes must be positive");
+        }
+        let max_bytes = self.max_bytes.unwrap_or(0);
+        let max_messages = match (self.max_messages, max_bytes) {
+            (Some(n), _) => n,
+            (None, 0) => DEFAULT_MAX_MESSAGES,
+            (None, _) => DEFAULT_BYTES_BATCH,
+        };
+        let expires = self.expires.unwrap_or(DEFAULT_EXPIRES);
+        if expires < Duration::from_secs(1) {
+            return bad("expiry must be at least 1 s");
+        }
+        let heartbeat = match self.heartbeat {
+            Some(hb) if hb < Duration::from_millis(500) || hb > Duration::from_secs(30) => {
+                return bad("heartbeat must be between 500 ms and 30 s")
+            }
+            Some(hb) if hb * 2 > expires => return bad("heartbeat must be at most half of expiry"),
+            Some(hb) => hb,
+            None if ordered && expires >= Duration::from_secs(10) => Duration::from_secs(5),
+            None => (expires / 2).min(Duration::from_secs(30)),
+        };
+        let threshold_messages = self.threshold_messages.unwrap_or(max_messages.div_ceil(2));
+        if threshold_messages > max_messages {
+            return bad("threshold_messages cannot exceed max_messages");
+        }
+        let threshold_bytes = self.threshold_bytes.unwrap_or(max_bytes.div_ceil(2));
+        if max_bytes > 0 && threshold_bytes > max_bytes {
+            return bad("threshold_bytes cannot exceed max_bytes");
+        }
+        if self.priority.priority.is_some_and(|p| p > 9) {
+            return bad("priority must be 0 to 9");
+        }
+        Ok(PullConfig {
+            max_messages,
+            max_bytes,
+            expires,
+            heartbeat,
+            threshold_messages,
+            threshold_bytes,
+            priority: self.priority.clone(),
+        })
+    }
+}
+
+macro_rules! pull_options {
+    ($ty:ident) => {
+        impl $ty {
+            /// How many messages to keep requested (default 500). Exclusive with `max_bytes`.
+            pub fn max_messages(mut self, n: usize) -> Self {
+                self.options.max_messages = Some(n);
+                self
+            }
+
+            /// How many bytes to keep requested. Exclusive with `max_messages`.
+            pub fn max_bytes(mut self, n: usize) -> Self {
+                self.options.max_bytes = Some(n);
+                self
+            }
+
+            /// Lifetime of each pull request on the server (default 30 s, at least 1 s).
+            pub fn expiry(mut self, expiry: Duration) -> Self {
+                self.options.expires = Some(expiry);
+                self
+            }
+
+            /// Pull again when fewer than this many messages are outstanding (default half).
+            pub fn threshold_messages(mut self, n: usize) -> Self {
+                self.options.threshold_messages = Some(n);
+                self
+            }
+
+            /// Pull again when fewer than this many bytes are outstanding (default half).
+            pub fn threshold_bytes(mut self, n: usize) -> Self {
+                self.options.threshold_bytes = Some(n);
+                self
+            }
+
+            /// Idle heartbeat interval (default half the expiry, at most 30 s; 500 ms to 30 s).
+            pub fn heartbeat(mut self, heartbeat: Duration) -> Self {
+                self.options.heartbeat = Some(heartbeat);
+                self
+            }
+
+            /// The priority group to pull from (2.11+).
+            pub fn group(mut self, group: impl Into<String>) -> Self {
+                self.options.priority.group = Some(group.into());
+                self
+            }
+
+            /// Overflow policy: pull only when the consumer has this many pending messages.
+            pub fn min_pending(mut self, n: i64) -> Self {
+                self.options.priority.min_pending = Some(n);
+                self
+            }
+
+            /// Overflow policy: pull only when this many acks are pending.
+            pub fn min_ack_pending(mut self, n: i64) -> Self {
+                self.options.priority.min_ack_pending = Some(n);
+                self
+            }
+
+            /// Prioritized policy: 0 (first) to 9 (2.12+).
+            pub fn priority(mut self, priority: u8) -> Self {
+                self.options.priority.priority = Some(priority);
+                self
+            }
+        }
+    };
+}
+
+/// Options of [`Consumer::messages`]; awaiting it starts pulling and returns [`Messages`].
+#[derive(Debug)]
+#[must_use = "nothing is pulled until awaited"]
+pub struct MessagesBuilder {
+    source: Source,
+    options: PullOptions,
+}
+
+pull_options!(MessagesBuilder);
+
+impl IntoFuture for MessagesBuilder {
+    type Output = Result<Messages, Error>;
+    type IntoFuture = BoxFuture<'static, Result<Messages, Error>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let cfg = self
+                .options
+                .config(matches!(self.source, Source::Ordered(_)))?;
+            let control = Arc::new(Control::default());
+            let engine = AnyEngine::start(&self.source, cfg, control.clone()).await?;
+            let stream = futures_util::stream::unfold(engine, |mut engine| async move {
+                loop {
+                    match engine.next_event().await? {
+                        Event::Msg(m) => return Some((Ok(m), engine)),
+                        Event::Warning(e) if e.kind() == ErrorKind::HeartbeatMissed => {
+                            return Some((Err(e), engine))
+                        }
+                        Event::Warning(e) => tracing::warn!(error = %e, "pull consumer warning"),
+                        Event::Reconnected => {}
+                        Event::Terminal(e) => return Some((Err(e), engine)),
+                    }
+                }
+            });
+            Ok(Messages {
+                inner: Box::pin(stream),
+                control,
+            })
+        })
+    }
+}
+
+/// A continuous stream of messages from a consumer; pulls are kept outstanding
+/// in the background as it is read. Memory is bounded by the pull budget.
+///
+/// Yields `Err(HeartbeatMissed)` when the server went quiet (it pulls again and
+/// goes on), and a terminal error (`ConsumerDeleted`, `ConnectionClosed`) as its
+/// last item. Dropping it unsubscribes.
+///
+/// ```no_run
+/// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
+/// use futures_util::StreamExt;
+///
+/// let mut messages = consumer.messages().max_messages(200).await?;
+/// while let Some(msg) = messages.next().await {
+///     let msg = msg?;
+///     msg.ack().await?;
+/// }
+/// # Ok(()) }
+/// ```
+pub struct Messages {
+    inner: Pin<Box<dyn Stream<Item = Result<Msg, Error>> + Send>>,
+    control: Arc<Control>,
+}
+
+impl std::fmt::Debug for Messages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Messages").finish_non_exhaustive()
+    }
+}
+
+impl Messages {
+    /// Stops pulling; the stream then yields what already arrived and ends.
+    pub fn stop(&mut self) {
+        self.control.stop();
+    }
+
+    /// Stops pulling and lets in-flight messages arrive; the stream then
+    /// yields them and ends.
+    pub async fn drain(&mut self) {
+        self.control.stop();
+    }
+}
+
+impl Stream for Messages {
+    type Item = Result<Msg, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+type ErrorHandler = Box<dyn FnMut(Error) + Send>;
+
+/// A consume loop being set up: options, then `.await` to start it. Made by
+/// [`Consumer::consume`].
+#[must_use = "nothing is consumed until awaited"]
+pub struct Consume<F> {
+    source: Source,
+    handler: F,
+    options: PullOptions,
+    error_handler: Option<ErrorHandler>,
+}
+
+impl<F> std::fmt::Debug for Consume<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consume")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> Consume<F> {
+    /// Called with warnings (missed heartbeats, server warnings) and with the
+    /// error that ends the loop.
+    pub fn error_handler(mut self, handler: impl FnMut(Error) + Send + 'static) -> Self {
+        self.error_handler = Some(Box::new(handler));
+        self
+    }
+}
+
+macro_rules! consume_options {
+    () => {
+        impl<F> Consume<F> {
+            /// How many messages to keep requested (default 500). Exclusive with `max_bytes`.
+            pub fn max_messages(mut self, n: usize) -> Self {
+                self.options.max_messages = Some(n);
+                self
+            }
+
+            /// How many bytes to keep requested. Exclusive with `max_messages`.
+            pub fn max_bytes(mut self, n: usize) -> Self {
+                self.options.max_bytes = Some(n);
+                self
+            }
+
+            /// Lifetime of each pull request on the server (default 30 s, at least 1 s).
+            pub fn expiry(mut self, expiry: Duration) -> Self {
+                self.options.expires = Some(expiry);
+                self
+            }
+
+            /// Pull again when fewer than this many messages are outstanding (default half).
+            pub fn threshold_messages(mut self, n: usize) -> Self {
+                self.options.threshold_messages = Some(n);
+                self
+            }
+
+            /// Pull again when fewer than this many bytes are outstanding (default half).
+            pub fn threshold_bytes(mut self, n: usize) -> Self {
+                self.options.threshold_bytes = Some(n);
+                self
+            }
+
+            /// Idle heartbeat interval (default half the expiry, at most 30 s; 500 ms to 30 s).
+            pub fn heartbeat(mut self, heartbeat: Duration) -> Self {
+                self.options.heartbeat = Some(heartbeat);
+                self
+            }
+
+            /// The priority group to pull from (2.11+).
+            pub fn group(mut self, group: impl Into<String>) -> Self {
+                self.options.priority.group = Some(group.into());
+                self
+            }
+
+            /// Overflow policy: pull only when the consumer has this many pending messages.
+            pub fn min_pending(mut self, n: i64) -> Self {
+                self.options.priority.min_pending = Some(n);
+                self
+            }
+
+            /// Overflow policy: pull only when this many acks are pending.
+            pub fn min_ack_pending(mut self, n: i64) -> Self {
+                self.options.priority.min_ack_pending = Some(n);
+                self
+            }
+
+            /// Prioritized policy: 0 (first) to 9 (2.12+).
+            pub fn priority(mut self, priority: u8) -> Self {
+                self.options.priority.priority = Some(priority);
+                self
+            }
+        }
+    };
+}
+
+consume_options!();
+
+impl<F, Fut> IntoFuture for Consume<F>
+where
+    F: FnMut(Msg) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    type Output = Result<ConsumeContext, Error>;
+    type IntoFuture = BoxFuture<'static, Result<ConsumeContext, Error>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let cfg = self
+                .options
+                .config(matches!(self.source, Source::Ordered(_)))?;
+            let control = Arc::new(Control::default());
+            let mut engine = AnyEngine::start(&self.source, cfg, control.clone()).await?;
+            let (done_tx, done_rx) = watch::channel(false);
+            let mut handler = self.handler;
+            let mut on_error = self.error_handler;
+            tokio::spawn(async move {
+                while let Some(event) = engine.next_event().await {
+                    match event {
+                        Event::Msg(m) => handler(m).await,
+                        Event::Reconnected => {}
+                        Event::Warning(e) => match &mut on_error {
+                            Some(h) => h(e),
+                            None => tracing::warn!(error = %e, "consume warning"),
+                        },
+                        Event::Terminal(e) => {
+                            match &mut on_error {
+                                Some(h) => h(e),
+                                None => tracing::warn!(error = %e, "consume ended"),
+                            }
+                            break;
+                        }
+                    }
+                }
+                let _ = done_tx.send(true);
+            });
+            Ok(ConsumeContext {
+                control,
+                done: done_rx,
+            })
+        })
+    }
+}
+
+/// The handle of a running consume loop. Dropping it stops the loop.
+#[derive(Debug)]
+pub struct ConsumeContext {
+    control: Arc<Control>,
+    done: watch::Receiver<bool>,
+}
+
+impl ConsumeContext {
+    /// Stops pulling; messages that already arrived are still handled.
+    pub fn stop(&self) {
+        self.control.stop();
+    }
+
+    /// Stops pulling and waits until every message that arrived was handled.
+    pub async fn drain(&self) {
+        self.control.stop();
+        self.closed().await;
+    }
+
+    /// Waits until the loop has ended (stopped, drained, or failed for good).
+    pub async fn closed(&self) {
+        let mut done = self.done.clone();
+        let _ = done.wait_for(|d| *d).await;
+    }
+
+    /// Whether the loop has ended.
+    pub fn is_closed(&self) -> bool {
+        *self.done.borrow()
+    }
+}
+
+impl Drop for ConsumeContext {
+    fn drop(&mut self) {
+        self.control.stop();
+    }
+}
+
+impl<F> Consume<F> {
+    pub(crate) fn from_source(source: Source, handler: F) -> Consume<F> {
+        Consume {
+            source,
+            handler,
+            options: PullOptions::default(),
+            error_handler: None,
+        }
+    }
+}
+
+impl MessagesBuilder {
+    pub(crate) fn from_source(source: Source) -> MessagesBuilder {
+        MessagesBuilder {
+            source,
+            options: PullOptions::default(),
+        }
+    }
+}
+
+impl Consumer {
+    /// Runs `handler` for every message, one at a time and in order, on a task
+    /// of its own, keeping pulls outstanding. Await the returned builder to start.
+    ///
+    /// ```no_run
+    /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
+    /// let ctx = consumer
+    ///     .consume(|msg| async move {
+    ///         let _ = msg.ack().await;
+    ///     })
+    ///     .error_handler(|err| eprintln!("consume: {err}"))
+    ///     .await?;
+    /// // ... later
+    /// ctx.drain().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn consume<F, Fut>(&self, handler: F) -> Consume<F>
+    where
+        F: FnMut(Msg) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        Consume {
+            source: Source::Consumer(self.clone()),
+            handler,
+            options: PullOptions::default(),
+            error_handler: None,
+        }
+    }
+
+    /// A continuous stream of messages; await the builder to start.
+    pub fn messages(&self) -> MessagesBuilder {
+        MessagesBuilder {
+            source: Source::Consumer(self.clone()),
+            options: PullOptions::default(),
+        }
+    }
+}

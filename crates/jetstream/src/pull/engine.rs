@@ -1,0 +1,265 @@
+//! The continuous pull loop shared by `messages()` and `consume()`.
+//!
+//! It keeps pull requests outstanding: a budget of `max_messages` (or
+//! `max_bytes`) is requested, tracked as messages and status messages arrive
+//! (`Nats-Pending-Messages` / `Nats-Pending-Bytes` give back what an ended
+//! request did not use), and refilled once it falls below the threshold. Missed
+//! heartbeats and reconnects reset the budget so a fresh pull goes out.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use nats_core::{Client, State, Subscriber};
+use tokio::sync::{watch, Notify};
+use tokio::time::{Instant, Sleep};
+
+use super::{classify, PriorityOptions, PullRequest, Status};
+use crate::error::{Error, ErrorKind};
+use crate::message::{message_size, Msg};
+use crate::types::AckPolicy;
+use crate::Consumer;
+
+/// Validated settings of a pull loop.
+#[derive(Debug, Clone)]
+pub(crate) struct PullConfig {
+    pub max_messages: usize,
+    pub max_bytes: usize,
+    pub expires: Duration,
+    pub heartbeat: Duration,
+    pub threshold_messages: usize,
+    pub threshold_bytes: usize,
+    pub priority: PriorityOptions,
+}
+
+/// Stop/drain requests from the handle (`Messages`, `ConsumeContext`).
+#[derive(Debug, Default)]
+pub(crate) struct Control {
+    pub stop: AtomicBool,
+    pub notify: Notify,
+}
+
+impl Control {
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+}
+
+/// What the loop produced.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // messages are the common case: no extra box for them
+pub(crate) enum Event {
+    Msg(Msg),
+    /// Not fatal (missed heartbeats, warnings from the server).
+    Warning(Error),
+    /// The loop is over (consumer deleted, connection closed, bad request).
+    Terminal(Error),
+    /// The connection came back; a fresh pull is going out.
+    Reconnected,
+}
+
+pub(crate) struct Engine {
+    client: Client,
+    sub: Subscriber,
+    inbox: String,
+    next_subject: String,
+    cfg: PullConfig,
+    ack_none: bool,
+    pending_msgs: usize,
+    pending_bytes: usize,
+    heartbeat: Pin<Box<Sleep>>,
+    state: watch::Receiver<State>,
+    disconnected: bool,
+    control: Arc<Control>,
+    pin_id: Option<String>,
+    stopping: bool,
+    finished: bool,
+}
+
+use std::pin::Pin;
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("inbox", &self.inbox)
+            .field("pending_msgs", &self.pending_msgs)
+            .field("pending_bytes", &self.pending_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    pub(crate) async fn start(
+        consumer: &Consumer,
+        cfg: PullConfig,
+        control: Arc<Control>,
+    ) -> Result<Engine, Error> {
+        let client = consumer.js.client().clone();
+        let inbox = client.new_inbox();
+        let sub = client.subscribe(&inbox).await?;
+        let ack_none = consumer.cached_info().config.ack_policy == AckPolicy::None;
+        let hb = cfg.heartbeat * 2;
+        let mut engine = Engine {
+            state: client.state_changes(),
+            client,
+            sub,
+            inbox,
+            next_subject: consumer.next_subject(),
+            cfg,
+            ack_none,
+            pending_msgs: 0,
+            pending_bytes: 0,
+            heartbeat: Box::pin(tokio::time::sleep(hb)),
+            disconnected: false,
+            control,
+            pin_id: None,
+            stopping: false,
+            finished: false,
+        };
+        // The first pull goes out at once, as the handle is created.
+        engine.pull().await?;
+        Ok(engine)
+    }
+
+    fn reset_heartbeat(&mut self) {
+        let next = Instant::now() + self.cfg.heartbeat * 2;
+        self.heartbeat.as_mut().reset(next);
+    }
+
+    fn needs_pull(&self) -> bool {
+        self.pending_msgs < self.cfg.threshold_messages
+            || (self.cfg.max_bytes > 0 && self.pending_bytes < self.cfg.threshold_bytes)
+    }
+
+    async fn pull(&mut self) -> Result<(), Error> {
+        let (batch, max_bytes) = if self.cfg.max_bytes > 0 {
+            (
+                self.cfg.max_messages,
+                self.cfg.max_bytes.saturating_sub(self.pending_bytes),
+            )
+        } else {
+            (self.cfg.max_messages.saturating_sub(self.pending_msgs), 0)
+        };
+        let request = PullRequest {
+            batch,
+            max_bytes,
+            expires: Some(self.cfg.expires),
+            idle_heartbeat: Some(self.cfg.heartbeat),
+            group: self.cfg.priority.group.clone(),
+            min_pending: self.cfg.priority.min_pending,
+            min_ack_pending: self.cfg.priority.min_ack_pending,
+            priority: self.cfg.priority.priority,
+            id: self.pin_id.clone(),
+            ..Default::default()
+        };
+        let body = serde_json::to_vec(&request)
+            .map_err(|e| Error::with_source(ErrorKind::InvalidArgument, e))?;
+        self.client
+            .publish_with_reply(&self.next_subject, &self.inbox, Bytes::from(body))
+            .await?;
+        self.pending_msgs = self.cfg.max_messages;
+        self.pending_bytes = self.cfg.max_bytes;
+        Ok(())
+    }
+
+    /// The next message or event; `None` once the loop is over.
+    pub(crate) async fn next_event(&mut self) -> Option<Event> {
+        loop {
+            if self.finished {
+                return None;
+            }
+            if !self.stopping && self.control.stop.load(Ordering::Acquire) {
+                self.stopping = true;
+                // Unsubscribe and let what the server already sent arrive.
+                let _ = self.sub.drain().await;
+            }
+            if !self.stopping && !self.disconnected && self.needs_pull() {
+                if let Err(e) = self.pull().await {
+                    if e.kind() == ErrorKind::ConnectionClosed {
+                        self.finished = true;
+                        return Some(Event::Terminal(e));
+                    }
+                    return Some(Event::Warning(e));
+                }
+            }
+            let watching = !self.stopping && !self.disconnected;
+            tokio::select! {
+                biased;
+                m = self.sub.next() => {
+                    let Some(m) = m else {
+                        self.finished = true;
+                        if self.stopping {
+                            return None;
+                        }
+                        return Some(Event::Terminal(Error::new(ErrorKind::ConnectionClosed)));
+                    };
+                    self.reset_heartbeat();
+                    match classify(&m) {
+                        Status::Message => {
+                            self.pending_msgs = self.pending_msgs.saturating_sub(1);
+                            if self.cfg.max_bytes > 0 {
+                                self.pending_bytes =
+                                    self.pending_bytes.saturating_sub(message_size(&m));
+                            }
+                            if let Some(pin) = m.headers.as_ref().and_then(|h| h.get("Nats-Pin-Id")) {
+                                if self.pin_id.as_deref() != Some(pin) {
+                                    self.pin_id = Some(pin.to_string());
+                                }
+                            }
+                            let msg = Msg::new(m, self.client.clone(), self.ack_none);
+                            return Some(Event::Msg(msg));
+                        }
+                        Status::Heartbeat => {}
+                        Status::RequestEnded { messages, bytes } => {
+                            self.pending_msgs = self.pending_msgs.saturating_sub(messages);
+                            self.pending_bytes = self.pending_bytes.saturating_sub(bytes);
+                        }
+                        Status::Reset(e) => {
+                            self.pending_msgs = 0;
+                            self.pending_bytes = 0;
+                            self.pin_id = None;
+                            return Some(Event::Warning(e));
+                        }
+                        Status::Warning(e) => return Some(Event::Warning(e)),
+                        Status::Terminal(e) => {
+                            self.finished = true;
+                            return Some(Event::Terminal(e));
+                        }
+                    }
+                }
+                _ = self.heartbeat.as_mut(), if watching => {
+                    self.pending_msgs = 0;
+                    self.pending_bytes = 0;
+                    self.reset_heartbeat();
+                    return Some(Event::Warning(Error::msg(
+                        ErrorKind::HeartbeatMissed,
+                        "no heartbeat within twice the interval; pulling again",
+                    )));
+                }
+                changed = self.state.changed() => {
+                    let state = if changed.is_ok() { *self.state.borrow_and_update() } else { State::Closed };
+                    match state {
+                        State::Connected => {
+                            if self.disconnected {
+                                self.disconnected = false;
+                                self.pending_msgs = 0;
+                                self.pending_bytes = 0;
+                                self.reset_heartbeat();
+                                return Some(Event::Reconnected);
+                            }
+                        }
+                        State::Closed => {
+                            self.finished = true;
+                            return Some(Event::Terminal(Error::new(ErrorKind::ConnectionClosed)));
+                        }
+                        _ => self.disconnected = true,
+                    }
+                }
+                _ = self.control.notify.notified() => {}
+            }
+        }
+    }
+}

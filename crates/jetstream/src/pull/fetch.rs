@@ -1,0 +1,370 @@
+//! One-shot pulls: [`Fetch`] and the [`MessageBatch`] it yields.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use futures_util::future::BoxFuture;
+use nats_core::{Client, Subscriber};
+use tokio::time::{Instant, Sleep};
+
+use super::{
+    classify, OrderedConsumer, PriorityOptions, PullRequest, Source, Status, DEFAULT_BYTES_BATCH,
+    DEFAULT_EXPIRES,
+};
+use crate::error::{Error, ErrorKind};
+use crate::message::{message_size, Msg};
+use crate::types::AckPolicy;
+use crate::Consumer;
+
+/// A single pull of up to `n` messages (or bytes). Made by
+/// [`Consumer::fetch`], [`Consumer::fetch_bytes`] and [`Consumer::fetch_no_wait`].
+///
+/// Awaiting it sends the pull request and returns a [`MessageBatch`].
+///
+/// ```no_run
+/// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
+/// use futures_util::StreamExt;
+/// use std::time::Duration;
+///
+/// let mut batch = consumer.fetch(10).max_wait(Duration::from_secs(2)).await?;
+/// while let Some(msg) = batch.next().await {
+///     let msg = msg?;
+///     msg.ack().await?;
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "a fetch does nothing until awaited"]
+pub struct Fetch {
+    source: Source,
+    batch: usize,
+    max_bytes: usize,
+    expires: Duration,
+    heartbeat: Option<Duration>,
+    no_wait: bool,
+    priority: PriorityOptions,
+}
+
+impl Fetch {
+    pub(crate) fn new(source: Source, batch: usize, max_bytes: usize, no_wait: bool) -> Fetch {
+        Fetch {
+            source,
+            batch,
+            max_bytes,
+            expires: DEFAULT_EXPIRES,
+            heartbeat: None,
+            no_wait,
+            priority: PriorityOptions::default(),
+        }
+    }
+
+    /// How long the server keeps the pull open (default 30 s). The batch ends
+    /// then with what has arrived.
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.expires = wait;
+        self
+    }
+
+    /// Idle heartbeat interval; at most half of `max_wait`. Default: 5 s when
+    /// `max_wait` is at least 10 s, else none.
+    pub fn heartbeat(mut self, heartbeat: Duration) -> Self {
+        self.heartbeat = Some(heartbeat);
+        self
+    }
+
+    /// The priority group to pull from (consumers with priority groups, 2.11+).
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.priority.group = Some(group.into());
+        self
+    }
+
+    /// Overflow policy: only serve this pull when the consumer has at least
+    /// this many pending messages.
+    pub fn min_pending(mut self, n: i64) -> Self {
+        self.priority.min_pending = Some(n);
+        self
+    }
+
+    /// Overflow policy: only serve this pull when at least this many acks are pending.
+    pub fn min_ack_pending(mut self, n: i64) -> Self {
+        self.priority.min_ack_pending = Some(n);
+        self
+    }
+
+    /// Prioritized policy: 0 (first) to 9 (server 2.12+).
+    pub fn priority(mut self, priority: u8) -> Self {
+        self.priority.priority = Some(priority);
+        self
+    }
+
+    fn request(&self) -> Result<PullRequest, Error> {
+        if self.batch == 0 && self.max_bytes == 0 {
+            return Err(Error::msg(
+                ErrorKind::InvalidArgument,
+                "fetch of zero messages",
+            ));
+        }
+        if self.priority.priority.is_some_and(|p| p > 9) {
+            return Err(Error::msg(
+                ErrorKind::InvalidArgument,
+                "priority must be 0 to 9",
+            ));
+        }
+        let mut req = PullRequest {
+            batch: self.batch,
+            max_bytes: self.max_bytes,
+            no_wait: self.no_wait,
+            group: self.priority.group.clone(),
+            min_pending: self.priority.min_pending,
+            min_ack_pending: self.priority.min_ack_pending,
+            priority: self.priority.priority,
+            ..Default::default()
+        };
+        if self.no_wait {
+            return Ok(req);
+        }
+        if self.expires < Duration::from_millis(1) {
+            return Err(Error::msg(
+                ErrorKind::InvalidArgument,
+                "max_wait must be positive",
+            ));
+        }
+        let heartbeat = match self.heartbeat {
+            Some(hb) if hb.is_zero() => {
+                return Err(Error::msg(
+                    ErrorKind::InvalidArgument,
+                    "heartbeat must be positive",
+                ))
+            }
+            Some(hb) if hb * 2 > self.expires => {
+                return Err(Error::msg(
+                    ErrorKind::InvalidArgument,
+                    "heartbeat must be at most half of max_wait",
+                ))
+            }
+            Some(hb) => Some(hb),
+            None if self.expires >= Duration::from_secs(10) => Some(Duration::from_secs(5)),
+            None => None,
+        };
+        req.expires = Some(self.expires);
+        req.idle_heartbeat = heartbeat;
+        Ok(req)
+    }
+}
+
+impl IntoFuture for Fetch {
+    type Output = Result<MessageBatch, Error>;
+    type IntoFuture = BoxFuture<'static, Result<MessageBatch, Error>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let request = self.request()?;
+            let (consumer, ordered) = match &self.source {
+                Source::Consumer(c) => (c.clone(), None),
+                Source::Ordered(o) => (o.next_consumer().await?, Some(o.clone())),
+            };
+            let consumer = &consumer;
+            let client = consumer.js.client().clone();
+            let inbox = client.new_inbox();
+            let sub = client.subscribe(&inbox).await?;
+            let body = serde_json::to_vec(&request)
+                .map_err(|e| Error::with_source(ErrorKind::InvalidArgument, e))?;
+            client
+                .publish_with_reply(consumer.next_subject(), &inbox, Bytes::from(body))
+                .await?;
+            let ack_none = consumer.cached_info().config.ack_policy == AckPolicy::None;
+            let deadline = if self.no_wait {
+                // A no-wait pull is answered at once; bound the wait anyway.
+                consumer.js.timeout()
+            } else {
+                self.expires + Duration::from_secs(1)
+            };
+            Ok(MessageBatch {
+                sub,
+                client,
+                ack_none,
+                remaining: if self.batch == 0 {
+                    usize::MAX
+                } else {
+                    self.batch
+                },
+                bytes_left: self.max_bytes,
+                deadline: Box::pin(tokio::time::sleep(deadline)),
+                heartbeat: request
+                    .idle_heartbeat
+                    .map(|hb| (hb * 2, Box::pin(tokio::time::sleep(hb * 2)))),
+                done: false,
+                last_stream_sequence: None,
+                ordered,
+                consumer_seq: 0,
+            })
+        })
+    }
+}
+
+/// The messages of one fetch, as a [`Stream`]. Ends when the batch is full,
+/// the pull expired, or no messages were available (no-wait); a failure that
+/// ends the batch early (e.g. `ConsumerDeleted`, `HeartbeatMissed`) is its last item.
+pub struct MessageBatch {
+    sub: Subscriber,
+    client: Client,
+    ack_none: bool,
+    remaining: usize,
+    bytes_left: usize,
+    deadline: Pin<Box<Sleep>>,
+    heartbeat: Option<(Duration, Pin<Box<Sleep>>)>,
+    done: bool,
+    last_stream_sequence: Option<u64>,
+    /// For an ordered consumer: where to record progress, and the last
+    /// consumer sequence seen (a gap ends the batch).
+    ordered: Option<OrderedConsumer>,
+    consumer_seq: u64,
+}
+
+impl std::fmt::Debug for MessageBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageBatch")
+            .field("remaining", &self.remaining)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MessageBatch {
+    /// The stream sequence of the last message yielded, if any.
+    pub fn last_stream_sequence(&self) -> Option<u64> {
+        self.last_stream_sequence
+    }
+
+    fn finish(&mut self) {
+        self.done = true;
+    }
+}
+
+impl Stream for MessageBatch {
+    type Item = Result<Msg, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        loop {
+            match Pin::new(&mut this.sub).poll_next(cx) {
+                Poll::Ready(Some(m)) => {
+                    if let Some((interval, sleep)) = &mut this.heartbeat {
+                        sleep.as_mut().reset(Instant::now() + *interval);
+                    }
+                    match classify(&m) {
+                        Status::Message => {
+                            let size = message_size(&m);
+                            let msg = Msg::new(m, this.client.clone(), this.ack_none);
+                            let tokens = msg.tokens().map(|t| (t.stream_seq, t.consumer_seq));
+                            if let Some(ordered) = &this.ordered {
+                                match tokens {
+                                    Some((stream_seq, consumer_seq))
+                                        if consumer_seq == this.consumer_seq + 1 =>
+                                    {
+                                        this.consumer_seq = consumer_seq;
+                                        ordered.record(stream_seq);
+                                    }
+                                    // A gap: end here; the next fetch starts after
+                                    // the last message delivered.
+                                    _ => {
+                                        this.finish();
+                                        return Poll::Ready(None);
+                                    }
+                                }
+                            }
+                            this.last_stream_sequence = tokens.map(|t| t.0);
+                            this.remaining = this.remaining.saturating_sub(1);
+                            if this.bytes_left > 0 {
+                                this.bytes_left = this.bytes_left.saturating_sub(size);
+                                if this.bytes_left == 0 {
+                                    this.finish();
+                                }
+                            }
+                            if this.remaining == 0 {
+                                this.finish();
+                            }
+                            return Poll::Ready(Some(Ok(msg)));
+                        }
+                        Status::Heartbeat => continue,
+                        Status::RequestEnded { .. } => {
+                            this.finish();
+                            return Poll::Ready(None);
+                        }
+                        Status::Reset(e) | Status::Warning(e) | Status::Terminal(e) => {
+                            this.finish();
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                    }
+                }
+                Poll::Ready(None) => {
+                    this.finish();
+                    return Poll::Ready(Some(Err(Error::new(ErrorKind::ConnectionClosed))));
+                }
+                Poll::Pending => break,
+            }
+        }
+        if this.deadline.as_mut().poll(cx).is_ready() {
+            this.finish();
+            return Poll::Ready(None);
+        }
+        if let Some((_, sleep)) = &mut this.heartbeat {
+            if sleep.as_mut().poll(cx).is_ready() {
+                this.finish();
+                return Poll::Ready(Some(Err(Error::msg(
+                    ErrorKind::HeartbeatMissed,
+                    "no heartbeat from the server within twice the interval",
+                ))));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Consumer {
+    /// Pulls up to `max_messages` messages, waiting up to `max_wait` (default 30 s).
+    pub fn fetch(&self, max_messages: usize) -> Fetch {
+        Fetch::new(Source::Consumer(self.clone()), max_messages, 0, false)
+    }
+
+    /// Pulls messages up to a budget of `max_bytes` bytes.
+    pub fn fetch_bytes(&self, max_bytes: usize) -> Fetch {
+        Fetch::new(
+            Source::Consumer(self.clone()),
+            DEFAULT_BYTES_BATCH,
+            max_bytes.max(1),
+            false,
+        )
+    }
+
+    /// Pulls up to `max_messages` that are available now; ends at once when
+    /// there are none.
+    pub fn fetch_no_wait(&self, max_messages: usize) -> Fetch {
+        Fetch::new(Source::Consumer(self.clone()), max_messages, 0, true)
+    }
+
+    /// One message, waiting up to 30 s (then `Timeout`).
+    pub async fn next(&self) -> Result<Msg, Error> {
+        let mut batch = self.fetch(1).await?;
+        match futures_util::StreamExt::next(&mut batch).await {
+            Some(result) => result,
+            None => Err(Error::msg(ErrorKind::Timeout, "no message arrived in time")),
+        }
+    }
+
+    /// `$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`.
+    pub(crate) fn next_subject(&self) -> String {
+        self.js.api_subject(&format!(
+            "CONSUMER.MSG.NEXT.{}.{}",
+            &self.stream[..],
+            &self.name[..]
+        ))
+    }
+}

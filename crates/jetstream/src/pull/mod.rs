@@ -1,0 +1,201 @@
+//! The pull engine behind `fetch`, `fetch_bytes`, `fetch_no_wait`, `next`,
+//! `messages` and `consume`.
+//!
+//! Every fetch and every messages/consume loop has its own inbox subscription;
+//! pull requests are core publishes to `CONSUMER.MSG.NEXT.<stream>.<consumer>`
+//! with that inbox as reply. Status messages (heartbeats, expiries, conflicts)
+//! arrive on the same inbox and are classified by [`classify`].
+
+mod consume;
+mod engine;
+mod fetch;
+mod ordered;
+
+use std::time::Duration;
+
+use nats_core::{Message, StatusCode};
+use serde::Serialize;
+
+pub use consume::{Consume, ConsumeContext, Messages, MessagesBuilder};
+pub use fetch::{Fetch, MessageBatch};
+pub use ordered::OrderedConsumer;
+
+use std::sync::Arc;
+
+use crate::Consumer;
+use engine::{Control, Engine, Event, PullConfig};
+use ordered::OrderedEngine;
+
+/// What a receive call pulls from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    Consumer(Consumer),
+    Ordered(OrderedConsumer),
+}
+
+/// A pull loop over a consumer or an ordered consumer.
+#[derive(Debug)]
+pub(crate) enum AnyEngine {
+    Plain(Engine),
+    Ordered(OrderedEngine),
+}
+
+impl AnyEngine {
+    pub(crate) async fn start(
+        source: &Source,
+        cfg: PullConfig,
+        control: Arc<Control>,
+    ) -> Result<AnyEngine, Error> {
+        Ok(match source {
+            Source::Consumer(c) => AnyEngine::Plain(Engine::start(c, cfg, control).await?),
+            Source::Ordered(o) => {
+                AnyEngine::Ordered(OrderedEngine::start(o.clone(), cfg, control).await?)
+            }
+        })
+    }
+
+    pub(crate) async fn next_event(&mut self) -> Option<Event> {
+        match self {
+            AnyEngine::Plain(e) => e.next_event().await,
+            AnyEngine::Ordered(e) => e.next_event().await,
+        }
+    }
+}
+
+use crate::error::{Error, ErrorKind};
+
+/// The body of a pull request.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct PullRequest {
+    pub batch: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_bytes: usize,
+    #[serde(skip_serializing_if = "Option::is_none", with = "opt_nanos")]
+    pub expires: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none", with = "opt_nanos")]
+    pub idle_heartbeat: Option<Duration>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_wait: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_pending: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_ack_pending: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u8>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+mod opt_nanos {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_u64(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+/// Priority group options of pulls (server 2.11+).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PriorityOptions {
+    pub group: Option<String>,
+    pub min_pending: Option<i64>,
+    pub min_ack_pending: Option<i64>,
+    pub priority: Option<u8>,
+}
+
+/// What a message on a pull inbox means.
+#[derive(Debug)]
+pub(crate) enum Status {
+    /// A message for the user.
+    Message,
+    /// Idle heartbeat: only proves liveness.
+    Heartbeat,
+    /// The request ended (404, 408, 409 size/batch completed/server shutdown);
+    /// carries the budget the server gave back.
+    RequestEnded { messages: usize, bytes: usize },
+    /// Leadership change or pin mismatch: outstanding pulls are gone.
+    Reset(Error),
+    /// Something the user should hear about; not fatal.
+    Warning(Error),
+    /// The consumer is gone or the request is invalid: stop.
+    Terminal(Error),
+}
+
+fn pending_header(m: &Message, name: &str) -> usize {
+    m.headers
+        .as_ref()
+        .and_then(|h| h.get(name))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Classifies a message received on a pull inbox.
+pub(crate) fn classify(m: &Message) -> Status {
+    let Some(status) = m.status else {
+        return Status::Message;
+    };
+    if !m.payload.is_empty() && status != StatusCode::IDLE_HEARTBEAT {
+        return Status::Message;
+    }
+    let desc = m.description.as_deref().unwrap_or("");
+    let lower = desc.to_ascii_lowercase();
+    let ended = || Status::RequestEnded {
+        messages: pending_header(m, "Nats-Pending-Messages"),
+        bytes: pending_header(m, "Nats-Pending-Bytes"),
+    };
+    match status.as_u16() {
+        100 => Status::Heartbeat,
+        404 | 408 => ended(),
+        409 if lower.contains("message size exceeds maxbytes")
+            || lower.contains("batch completed")
+            || lower.contains("server shutdown") =>
+        {
+            ended()
+        }
+        409 if lower.contains("consumer deleted") => Status::Terminal(Error::msg(
+            ErrorKind::ConsumerDeleted,
+            "the consumer was deleted",
+        )),
+        409 if lower.contains("push based") => Status::Terminal(Error::msg(
+            ErrorKind::ConsumerIsPushBased,
+            "the consumer is push based",
+        )),
+        409 if lower.contains("leadership change") => Status::Reset(Error::msg(
+            ErrorKind::Other,
+            "consumer leadership changed; pulling again",
+        )),
+        423 => Status::Reset(Error::msg(
+            ErrorKind::Other,
+            format!("pin id mismatch ({desc}); pulling again"),
+        )),
+        409 => Status::Warning(Error::msg(ErrorKind::Other, format!("409 {desc}"))),
+        400 => Status::Terminal(Error::msg(
+            ErrorKind::InvalidArgument,
+            format!("pull request refused: 400 {desc}"),
+        )),
+        503 => Status::Warning(Error::msg(
+            ErrorKind::NoResponders,
+            "no responders for the pull request",
+        )),
+        code => Status::Warning(Error::msg(
+            ErrorKind::Other,
+            format!("unexpected status {code} {desc}"),
+        )),
+    }
+}
+
+/// Defaults of the simplified API.
+pub(crate) const DEFAULT_EXPIRES: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_MAX_MESSAGES: usize = 500;
+pub(crate) const DEFAULT_BYTES_BATCH: usize = 1_000_000;

@@ -1,0 +1,421 @@
+//! Ordered consumers: strictly in-order, gap-free delivery without acks.
+//!
+//! An [`OrderedConsumer`] owns a chain of ephemeral, AckNone, R1, memory-stored
+//! consumers. Whenever continuity is in doubt (a consumer sequence gap, missed
+//! heartbeats, a reconnect, the consumer deleted, no responders), the current
+//! consumer is dropped and a new one is created starting right after the last
+//! stream sequence delivered. Users never see a gap or a duplicate.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use super::engine::{Control, Engine, Event, PullConfig};
+use crate::error::{Error, ErrorKind};
+use crate::types::{AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, OrderedConsumerConfig};
+use crate::{Consumer, JetStream};
+
+const DEFAULT_INACTIVE_THRESHOLD: Duration = Duration::from_secs(300);
+const RESET_BACKOFF_START: Duration = Duration::from_secs(1);
+const RESET_BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// A consumer that delivers a stream (or its filtered subset) in order, exactly
+/// once, recreating its server-side consumer as needed. Made by
+/// [`JetStream::ordered_consumer`] or [`crate::Stream::ordered_consumer`].
+///
+/// Use one receive mode at a time (`fetch`/`next`, `messages`, or `consume`).
+///
+/// ```no_run
+/// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
+/// use futures_util::StreamExt;
+///
+/// let ordered = js
+///     .ordered_consumer("ORDERS", jetstream::OrderedConsumerConfig::default())
+///     .await?;
+/// let mut messages = ordered.messages().await?;
+/// while let Some(msg) = messages.next().await {
+///     let msg = msg?;
+///     println!("{}", msg.metadata()?.sequence.stream);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct OrderedConsumer {
+    pub(crate) inner: Arc<OrderedInner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct OrderedInner {
+    js: JetStream,
+    stream: String,
+    config: OrderedConsumerConfig,
+    prefix: String,
+    state: Mutex<OrderedState>,
+}
+
+#[derive(Debug)]
+struct OrderedState {
+    serial: u64,
+    /// The stream sequence of the last message delivered (0: none yet).
+    stream_seq: u64,
+    current: Option<Consumer>,
+    /// The current consumer has not served any receive call yet.
+    fresh: bool,
+}
+
+impl OrderedConsumer {
+    pub(crate) async fn create(
+        js: JetStream,
+        stream: &str,
+        config: OrderedConsumerConfig,
+    ) -> Result<OrderedConsumer, Error> {
+        crate::validate::validate_stream_name(stream)?;
+        if let Some(prefix) = &config.name_prefix {
+            crate::validate::validate_consumer_name(prefix)?;
+        }
+        for filter in &config.filter_subjects {
+            crate::validate::validate_subject(filter, true)?;
+        }
+        let prefix = config.name_prefix.clone().unwrap_or_else(|| {
+            js.client()
+                .new_inbox()
+                .rsplit('.')
+                .next()
+                .unwrap_or("ordered")
+                .to_string()
+        });
+        let oc = OrderedConsumer {
+            inner: Arc::new(OrderedInner {
+                js,
+                stream: stream.to_string(),
+                config,
+                prefix,
+                state: Mutex::new(OrderedState {
+                    serial: 0,
+                    stream_seq: 0,
+                    current: None,
+                    fresh: false,
+                }),
+            }),
+        };
+        let consumer = oc.create_consumer().await?;
+        let mut state = oc.state();
+        state.current = Some(consumer);
+        state.fresh = true;
+        drop(state);
+        Ok(oc)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, OrderedState> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The stream this consumer reads.
+    pub fn stream_name(&self) -> &str {
+        &self.inner.stream
+    }
+
+    /// The info of the current server-side consumer, as last fetched.
+    pub fn cached_info(&self) -> Arc<ConsumerInfo> {
+        match &self.state().current {
+            Some(c) => c.cached_info(),
+            None => Arc::new(ConsumerInfo::default()),
+        }
+    }
+
+    /// Fetches the info of the current server-side consumer.
+    pub async fn info(&self) -> Result<ConsumerInfo, Error> {
+        let current = self.state().current.clone();
+        match current {
+            Some(c) => c.info().await,
+            None => Err(Error::msg(
+                ErrorKind::ConsumerNotFound,
+                "the ordered consumer has no server-side consumer right now",
+            )),
+        }
+    }
+
+    /// The stream sequence of the last message delivered (0 when none was).
+    pub fn last_stream_sequence(&self) -> u64 {
+        self.state().stream_seq
+    }
+
+    pub(crate) fn record(&self, stream_seq: u64) {
+        self.state().stream_seq = stream_seq;
+    }
+
+    fn consumer_config(&self, serial: u64, stream_seq: u64) -> ConsumerConfig {
+        let c = &self.inner.config;
+        let deliver_policy = if stream_seq > 0 {
+            DeliverPolicy::ByStartSequence {
+                start_sequence: stream_seq + 1,
+            }
+        } else {
+            c.deliver_policy
+        };
+        let mut config = ConsumerConfig {
+            name: Some(format!("{}_{serial}", self.inner.prefix)),
+            deliver_policy,
+            ack_policy: AckPolicy::None,
+            replay_policy: c.replay_policy,
+            inactive_threshold: Some(c.inactive_threshold.unwrap_or(DEFAULT_INACTIVE_THRESHOLD)),
+            headers_only: c.headers_only,
+            num_replicas: 1,
+            mem_storage: true,
+            ..Default::default()
+        };
+        match c.filter_subjects.len() {
+            0 if matches!(deliver_policy, DeliverPolicy::LastPerSubject) => {
+                config.filter_subjects = vec![">".to_string()];
+            }
+            0 => {}
+            1 => config.filter_subject = Some(c.filter_subjects[0].clone()),
+            _ => config.filter_subjects = c.filter_subjects.clone(),
+        }
+        config
+    }
+
+    /// Creates the next server-side consumer, starting after the last delivered
+    /// message, retrying with backoff up to `max_reset_attempts`.
+    async fn create_consumer(&self) -> Result<Consumer, Error> {
+        let mut backoff = RESET_BACKOFF_START;
+        let mut attempt = 0usize;
+        loop {
+            let (serial, stream_seq) = {
+                let mut s = self.state();
+                s.serial += 1;
+                (s.serial, s.stream_seq)
+            };
+            let config = self.consumer_config(serial, stream_seq);
+            match self
+                .inner
+                .js
+                .create_or_update_consumer(&self.inner.stream, config)
+                .await
+            {
+                Ok(c) => return Ok(c),
+                Err(e) if is_final(&e) => return Err(e),
+                Err(e) => {
+                    attempt += 1;
+                    if self
+                        .inner
+                        .config
+                        .max_reset_attempts
+                        .is_some_and(|max| attempt >= max)
+                    {
+                        return Err(e);
+                    }
+                    tracing::debug!(error = %e, attempt, "recreating ordered consumer failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(RESET_BACKOFF_MAX);
+                }
+            }
+        }
+    }
+
+    /// The consumer to use for the next receive call: the fresh one made at
+    /// creation, or a new one starting after the last delivered message.
+    pub(crate) async fn next_consumer(&self) -> Result<Consumer, Error> {
+        let (fresh, old) = {
+            let mut s = self.state();
+            let fresh = s.fresh.then(|| s.current.clone()).flatten();
+            s.fresh = false;
+            (fresh, s.current.take())
+        };
+        if let Some(c) = fresh {
+            self.state().current = Some(c.clone());
+            return Ok(c);
+        }
+        if let Some(old) = old {
+            delete_in_background(old);
+        }
+        let c = self.create_consumer().await?;
+        self.state().current = Some(c.clone());
+        Ok(c)
+    }
+}
+
+/// Errors that recreating cannot fix.
+fn is_final(e: &Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::StreamNotFound
+            | ErrorKind::InvalidConfig
+            | ErrorKind::InvalidName
+            | ErrorKind::InvalidSubject
+            | ErrorKind::ConnectionClosed
+            | ErrorKind::JetStreamNotEnabled
+    )
+}
+
+/// Best effort: the inactive threshold removes it anyway.
+fn delete_in_background(consumer: Consumer) {
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(10),
+            consumer
+                .js
+                .delete_consumer(consumer.stream_name(), consumer.name()),
+        )
+        .await;
+    });
+}
+
+/// The continuous loop of an ordered consumer.
+pub(crate) struct OrderedEngine {
+    oc: OrderedConsumer,
+    cfg: PullConfig,
+    control: Arc<Control>,
+    engine: Option<Engine>,
+    consumer_seq: u64,
+}
+
+impl std::fmt::Debug for OrderedEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrderedEngine")
+            .field("consumer_seq", &self.consumer_seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OrderedEngine {
+    pub(crate) async fn start(
+        oc: OrderedConsumer,
+        cfg: PullConfig,
+        control: Arc<Control>,
+    ) -> Result<OrderedEngine, Error> {
+        let consumer = oc.next_consumer().await?;
+        let engine = Engine::start(&consumer, cfg.clone(), control.clone()).await?;
+        Ok(OrderedEngine {
+            oc,
+            cfg,
+            control,
+            engine: Some(engine),
+            consumer_seq: 0,
+        })
+    }
+
+    fn reset(&mut self) {
+        self.engine = None;
+        self.consumer_seq = 0;
+    }
+
+    pub(crate) async fn next_event(&mut self) -> Option<Event> {
+        loop {
+            let stopping = self.control.stop.load(std::sync::atomic::Ordering::Acquire);
+            if self.engine.is_none() {
+                if stopping {
+                    return None;
+                }
+                let started = async {
+                    let consumer = self.oc.next_consumer().await?;
+                    Engine::start(&consumer, self.cfg.clone(), self.control.clone()).await
+                };
+                match started.await {
+                    Ok(e) => self.engine = Some(e),
+                    Err(e) => return Some(Event::Terminal(e)),
+                }
+            }
+            let engine = self.engine.as_mut()?;
+            match engine.next_event().await {
+                None => return None,
+                Some(Event::Msg(m)) => {
+                    let Some(t) = m.tokens() else { continue };
+                    if t.consumer_seq != self.consumer_seq + 1 {
+                        tracing::debug!(
+                            expected = self.consumer_seq + 1,
+                            got = t.consumer_seq,
+                            "ordered consumer gap; recreating"
+                        );
+                        self.reset();
+                        continue;
+                    }
+                    self.consumer_seq = t.consumer_seq;
+                    self.oc.record(t.stream_seq);
+                    return Some(Event::Msg(m));
+                }
+                Some(Event::Reconnected) => self.reset(),
+                Some(Event::Warning(e))
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::HeartbeatMissed | ErrorKind::NoResponders
+                    ) =>
+                {
+                    self.reset();
+                }
+                Some(Event::Warning(e)) => return Some(Event::Warning(e)),
+                Some(Event::Terminal(e)) if e.kind() == ErrorKind::ConsumerDeleted => self.reset(),
+                Some(Event::Terminal(e)) => return Some(Event::Terminal(e)),
+            }
+        }
+    }
+}
+
+impl JetStream {
+    /// An ordered consumer on `stream`: in-order, gap-free delivery without acks.
+    pub async fn ordered_consumer(
+        &self,
+        stream: impl AsRef<str>,
+        config: OrderedConsumerConfig,
+    ) -> Result<OrderedConsumer, Error> {
+        OrderedConsumer::create(self.clone(), stream.as_ref(), config).await
+    }
+}
+
+impl crate::Stream {
+    /// An ordered consumer on this stream.
+    pub async fn ordered_consumer(
+        &self,
+        config: OrderedConsumerConfig,
+    ) -> Result<OrderedConsumer, Error> {
+        OrderedConsumer::create(self.js.clone(), self.name(), config).await
+    }
+}
+
+impl OrderedConsumer {
+    /// Pulls up to `max_messages` messages in order, continuing after the last
+    /// message any earlier call delivered.
+    pub fn fetch(&self, max_messages: usize) -> super::Fetch {
+        super::Fetch::new(super::Source::Ordered(self.clone()), max_messages, 0, false)
+    }
+
+    /// Pulls messages up to a budget of `max_bytes` bytes, in order.
+    pub fn fetch_bytes(&self, max_bytes: usize) -> super::Fetch {
+        super::Fetch::new(
+            super::Source::Ordered(self.clone()),
+            super::DEFAULT_BYTES_BATCH,
+            max_bytes.max(1),
+            false,
+        )
+    }
+
+    /// Pulls up to `max_messages` available now, in order.
+    pub fn fetch_no_wait(&self, max_messages: usize) -> super::Fetch {
+        super::Fetch::new(super::Source::Ordered(self.clone()), max_messages, 0, true)
+    }
+
+    /// The next message in order (waits up to 30 s, then `Timeout`).
+    pub async fn next(&self) -> Result<crate::Msg, Error> {
+        let mut batch = self.fetch(1).await?;
+        match futures_util::StreamExt::next(&mut batch).await {
+            Some(result) => result,
+            None => Err(Error::msg(ErrorKind::Timeout, "no message arrived in time")),
+        }
+    }
+
+    /// A continuous, ordered stream of messages; await the builder to start.
+    pub fn messages(&self) -> super::MessagesBuilder {
+        super::MessagesBuilder::from_source(super::Source::Ordered(self.clone()))
+    }
+
+    /// Runs `handler` for every message in order on a task of its own.
+    pub fn consume<F, Fut>(&self, handler: F) -> super::Consume<F>
+    where
+        F: FnMut(crate::Msg) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        super::Consume::from_source(super::Source::Ordered(self.clone()), handler)
+    }
+}

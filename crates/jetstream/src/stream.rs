@@ -1,0 +1,368 @@
+//! The [`Stream`] handle: info, purge, message get and delete. Consumer management scoped to a
+//! stream lives in `consumers_api.rs`.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures_core::future::BoxFuture;
+use serde::Deserialize;
+
+use crate::context::JetStream;
+use crate::direct_get::StoredMessage;
+use crate::error::{Error, ErrorKind, Result};
+use crate::types::api::{
+    ApiPaging, MsgDeleteRequest, MsgGetRequest, PurgeRequest, PurgeResponse, StreamInfoRequest,
+    SuccessResponse,
+};
+use crate::types::StreamInfo;
+use crate::validate::validate_subject;
+
+/// A handle to a stream: cheap to clone, holding the last fetched [`StreamInfo`].
+///
+/// Get one from [`JetStream::create_stream`], [`JetStream::stream`] and friends.
+///
+/// ```no_run
+/// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
+/// let stream = js.stream("ORDERS").await?;
+/// println!("{} messages", stream.cached_info().state.messages);
+/// let purged = stream.purge().subject("orders.cancelled").await?;
+/// let msg = stream.get_msg(1).await?;
+/// # let _ = (purged, msg);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Stream {
+    pub(crate) js: JetStream,
+    pub(crate) name: Arc<str>,
+    pub(crate) info: Arc<Mutex<Arc<StreamInfo>>>,
+}
+
+impl Stream {
+    pub(crate) fn new(js: JetStream, info: StreamInfo) -> Stream {
+        Stream {
+            js,
+            name: Arc::from(info.config.name.as_str()),
+            info: Arc::new(Mutex::new(Arc::new(info))),
+        }
+    }
+
+    pub(crate) fn set_info(&self, info: StreamInfo) -> Arc<StreamInfo> {
+        let info = Arc::new(info);
+        *self.info.lock().unwrap_or_else(PoisonError::into_inner) = info.clone();
+        info
+    }
+
+    /// The stream's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The JetStream context this handle uses.
+    pub fn context(&self) -> &JetStream {
+        &self.js
+    }
+
+    /// The last fetched info, without asking the server. Clones share it, so an
+    /// [`info`](Self::info) through any clone refreshes it for all.
+    pub fn cached_info(&self) -> Arc<StreamInfo> {
+        self.info
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Fetches the stream's current info and refreshes the cache.
+    ///
+    /// ```no_run
+    /// # async fn run(stream: jetstream::Stream) -> Result<(), jetstream::Error> {
+    /// let info = stream.info().await?;
+    /// println!("last sequence {}", info.state.last_seq);
+    /// # Ok(()) }
+    /// ```
+    pub async fn info(&self) -> Result<StreamInfo> {
+        self.info_with().await
+    }
+
+    /// Fetches the stream's info with options: per-subject message counts
+    /// ([`subjects_filter`](StreamInfoBuilder::subjects_filter), all pages are collected into
+    /// `state.subjects`) and the deleted sequences
+    /// ([`deleted_details`](StreamInfoBuilder::deleted_details), into `state.deleted`).
+    /// Refreshes the cache.
+    ///
+    /// ```no_run
+    /// # async fn run(stream: jetstream::Stream) -> Result<(), jetstream::Error> {
+    /// let info = stream.info_with().subjects_filter("orders.>").deleted_details(true).await?;
+    /// for (subject, count) in &info.state.subjects {
+    ///     println!("{subject}: {count}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn info_with(&self) -> StreamInfoBuilder {
+        StreamInfoBuilder {
+            stream: self.clone(),
+            subjects_filter: None,
+            deleted_details: false,
+        }
+    }
+
+    /// Purges messages: all of them, or those selected with the builder's options.
+    /// Resolves to the number of messages purged.
+    ///
+    /// ```no_run
+    /// # async fn run(stream: jetstream::Stream) -> Result<(), jetstream::Error> {
+    /// let all = stream.purge().await?;
+    /// let old = stream.purge().subject("orders.new").keep(10).await?;
+    /// let below = stream.purge().sequence(1000).await?;
+    /// # let _ = (all, old, below);
+    /// # Ok(()) }
+    /// ```
+    pub fn purge(&self) -> Purge {
+        Purge {
+            stream: self.clone(),
+            request: PurgeRequest::default(),
+        }
+    }
+
+    /// Gets the message with stream sequence `sequence`; missing or deleted:
+    /// [`ErrorKind::MessageNotFound`].
+    ///
+    /// Uses a direct get (`$JS.API.DIRECT.GET.<stream>`, answered by any replica) when the
+    /// cached info says the stream has `allow_direct`, else `STREAM.MSG.GET` (the leader).
+    pub async fn get_msg(&self, sequence: u64) -> Result<StoredMessage> {
+        self.get_message(MsgGetRequest {
+            sequence: Some(sequence),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Gets the last message stored on `subject` (wildcards allowed); none:
+    /// [`ErrorKind::MessageNotFound`].
+    ///
+    /// With `allow_direct`, a literal subject uses `$JS.API.DIRECT.GET.<stream>.<subject>`.
+    ///
+    /// ```no_run
+    /// # async fn run(stream: jetstream::Stream) -> Result<(), jetstream::Error> {
+    /// let last = stream.get_last_msg_for_subject("orders.new").await?;
+    /// println!("latest order: #{}", last.sequence);
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_last_msg_for_subject(
+        &self,
+        subject: impl AsRef<str>,
+    ) -> Result<StoredMessage> {
+        let subject = subject.as_ref();
+        validate_subject(subject, true)?;
+        self.get_message(MsgGetRequest {
+            last_by_subj: Some(subject.to_string()),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Gets the first message at or after stream sequence `from_sequence` whose subject
+    /// matches `subject` (wildcards allowed); none: [`ErrorKind::MessageNotFound`].
+    ///
+    /// ```no_run
+    /// # async fn run(stream: jetstream::Stream) -> Result<(), jetstream::Error> {
+    /// let first = stream.get_next_msg_for_subject("orders.*", 1).await?;
+    /// let second = stream.get_next_msg_for_subject("orders.*", first.sequence + 1).await?;
+    /// # let _ = second;
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_next_msg_for_subject(
+        &self,
+        subject: impl AsRef<str>,
+        from_sequence: u64,
+    ) -> Result<StoredMessage> {
+        let subject = subject.as_ref();
+        validate_subject(subject, true)?;
+        self.get_message(MsgGetRequest {
+            sequence: Some(from_sequence),
+            next_by_subj: Some(subject.to_string()),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Deletes the message with stream sequence `sequence` (its data is not overwritten;
+    /// see [`secure_delete_msg`](Self::secure_delete_msg)). Missing:
+    /// [`ErrorKind::MessageNotFound`].
+    pub async fn delete_msg(&self, sequence: u64) -> Result<()> {
+        self.delete_message(sequence, true).await
+    }
+
+    /// Deletes the message with stream sequence `sequence` and overwrites its data in
+    /// storage. Missing: [`ErrorKind::MessageNotFound`].
+    pub async fn secure_delete_msg(&self, sequence: u64) -> Result<()> {
+        self.delete_message(sequence, false).await
+    }
+
+    async fn delete_message(&self, sequence: u64, no_erase: bool) -> Result<()> {
+        let suffix = format!("STREAM.MSG.DELETE.{}", self.name);
+        let request = MsgDeleteRequest { sequence, no_erase };
+        let response: SuccessResponse = self.js.request(&suffix, &request).await?;
+        check_success(response.success, "message delete")
+    }
+}
+
+/// Turns a `{"success":false}` reply (without an error) into an error.
+pub(crate) fn check_success(success: bool, what: &str) -> Result<()> {
+    if success {
+        Ok(())
+    } else {
+        Err(Error::msg(
+            ErrorKind::InvalidResponse,
+            format!("{what}: the server did not report success"),
+        ))
+    }
+}
+
+/// A `STREAM.INFO` reply: the info plus, with a subjects filter, paging of the subjects.
+#[derive(Deserialize)]
+struct StreamInfoPage {
+    #[serde(flatten)]
+    info: StreamInfo,
+    #[serde(flatten)]
+    paging: ApiPaging,
+}
+
+/// Options of [`Stream::info_with`]; await it to fetch the info.
+#[derive(Debug)]
+#[must_use = "a builder does nothing until awaited"]
+pub struct StreamInfoBuilder {
+    stream: Stream,
+    subjects_filter: Option<String>,
+    deleted_details: bool,
+}
+
+impl StreamInfoBuilder {
+    /// Fills `state.subjects` with the message count of every subject matching `filter`
+    /// (wildcards allowed; `>` for all). Large results come in pages, all of which are
+    /// fetched.
+    pub fn subjects_filter(mut self, filter: impl Into<String>) -> Self {
+        self.subjects_filter = Some(filter.into());
+        self
+    }
+
+    /// Fills `state.deleted` with the sequences of deleted messages.
+    pub fn deleted_details(mut self, deleted_details: bool) -> Self {
+        self.deleted_details = deleted_details;
+        self
+    }
+
+    async fn run(self) -> Result<StreamInfo> {
+        if let Some(filter) = &self.subjects_filter {
+            validate_subject(filter, true)?;
+        }
+        let stream = &self.stream;
+        let suffix = format!("STREAM.INFO.{}", stream.name);
+        let mut request = StreamInfoRequest {
+            deleted_details: self.deleted_details,
+            subjects_filter: self.subjects_filter,
+            offset: 0,
+        };
+        let page: StreamInfoPage = stream.js.request(&suffix, &request).await?;
+        let (mut info, mut paging) = (page.info, page.paging);
+        if request.subjects_filter.is_some() {
+            // Keep asking while the server says there are more subjects than collected, and
+            // stop if a page brings nothing new (so a misbehaving server can not loop us).
+            while info.state.subjects.len() < paging.total {
+                let collected = info.state.subjects.len();
+                request.offset = collected;
+                let page: StreamInfoPage = stream.js.request(&suffix, &request).await?;
+                paging = page.paging;
+                info.state.subjects.extend(page.info.state.subjects);
+                if info.state.subjects.len() == collected {
+                    break;
+                }
+            }
+        }
+        stream.set_info(info.clone());
+        Ok(info)
+    }
+}
+
+impl IntoFuture for StreamInfoBuilder {
+    type Output = Result<StreamInfo>;
+    type IntoFuture = BoxFuture<'static, Result<StreamInfo>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+/// A purge of a stream, from [`Stream::purge`]; await it for the number of messages purged.
+///
+/// Without options it removes every message. [`subject`](Self::subject) limits it to
+/// messages on matching subjects; [`sequence`](Self::sequence) removes those below a
+/// sequence, [`keep`](Self::keep) all but the newest `n` (`sequence` and `keep` are
+/// exclusive: [`ErrorKind::InvalidArgument`]).
+#[derive(Debug)]
+#[must_use = "a purge does nothing until awaited"]
+pub struct Purge {
+    stream: Stream,
+    request: PurgeRequest,
+}
+
+impl Purge {
+    /// Purges only messages whose subject matches `subject` (wildcards allowed).
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.request.subject = Some(subject.into());
+        self
+    }
+
+    /// Purges messages with a stream sequence below `sequence` (exclusive).
+    pub fn sequence(mut self, sequence: u64) -> Self {
+        self.request.sequence = Some(sequence);
+        self
+    }
+
+    /// Keeps the newest `keep` messages (per the subject filter, if one is set).
+    pub fn keep(mut self, keep: u64) -> Self {
+        self.request.keep = Some(keep);
+        self
+    }
+
+    async fn run(self) -> Result<u64> {
+        if self.request.sequence.is_some() && self.request.keep.is_some() {
+            return Err(Error::msg(
+                ErrorKind::InvalidArgument,
+                "purge: sequence and keep can not be used together",
+            ));
+        }
+        if let Some(subject) = &self.request.subject {
+            validate_subject(subject, true)?;
+        }
+        let suffix = format!("STREAM.PURGE.{}", self.stream.name);
+        let response: PurgeResponse = self.stream.js.request(&suffix, &self.request).await?;
+        check_success(response.success, "purge")?;
+        Ok(response.purged)
+    }
+}
+
+impl IntoFuture for Purge {
+    type Output = Result<u64>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<u64>> + Send + 'static>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_and_builders_are_send_sync_static() {
+        fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
+        fn assert_send<T: Send + 'static>() {}
+        assert_send_sync::<Stream>();
+        assert_send::<Purge>();
+        assert_send::<StreamInfoBuilder>();
+        assert_send::<<Purge as IntoFuture>::IntoFuture>();
+        assert_send::<<StreamInfoBuilder as IntoFuture>::IntoFuture>();
+    }
+}
