@@ -5,6 +5,7 @@
 //! [`Error::kind`], and use [`Error::api_error`] for the server's `err_code`.
 #![deny(missing_docs)]
 
+mod batch;
 mod consumer;
 mod consumers_api;
 mod context;
@@ -19,6 +20,7 @@ mod streams_api;
 mod types;
 mod validate;
 
+pub use batch::{Batch, MAX_BATCH_SIZE};
 pub use consumer::{Consumer, ConsumerPauseResponse};
 pub use context::{new, with_domain, with_options, JetStream, JetStreamOptions};
 pub use direct_get::StoredMessage;

@@ -337,7 +337,7 @@ impl Future for PubAckFuture {
     }
 }
 
-fn publish_error(e: nats_core::Error, subject: &str) -> Error {
+pub(crate) fn publish_error(e: nats_core::Error, subject: &str) -> Error {
     if e.kind() == nats_core::ErrorKind::NoResponders {
         Error::msg(
             ErrorKind::NoResponders,

@@ -1,10 +1,12 @@
 //! Integration tests of the jetstream crate against a real nats-server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod batch;
 mod common;
 mod compat;
 mod consumers_mgmt;
 mod ordered;
+mod priority;
 mod publish;
 mod pull;
 mod streams;
