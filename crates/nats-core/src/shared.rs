@@ -141,47 +141,69 @@ impl Shared {
         F: FnOnce(&mut BytesMut),
     {
         let mut encode = Some(encode);
+        // Fast path: room in the buffer, no waiter registration at all.
+        if self.try_write(len, stats, &mut encode, false)? {
+            return Ok(());
+        }
         loop {
             let notified = self.space.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            {
-                let mut w = lock(&self.write);
-                if w.closed {
-                    return Err(Error::closed());
-                }
-                let used = w.buf.len();
-                let fits = if w.connected {
-                    used == 0 || used + len <= self.options.write_buffer_size
-                } else {
-                    if used + len > self.options.reconnect_buffer_size {
-                        return Err(Error::with_detail(
-                            ErrorKind::ReconnectBufferFull,
-                            format!(
-                                "disconnected and the reconnect buffer of {} bytes is full",
-                                self.options.reconnect_buffer_size
-                            ),
-                        ));
-                    }
-                    true
-                };
-                if fits {
-                    if let Some(encode) = encode.take() {
-                        encode(&mut w.buf);
-                    }
-                    w.out_messages += stats.0;
-                    w.out_bytes += stats.1;
-                    let wake = used == 0 && w.connected;
-                    drop(w);
-                    if wake {
-                        self.writer_waker.wake();
-                    }
-                    return Ok(());
-                }
-                w.space_waiters = true;
+            if self.try_write(len, stats, &mut encode, true)? {
+                return Ok(());
             }
             notified.await;
         }
+    }
+
+    /// Encodes if the buffer has room; otherwise (when `register` is set) marks
+    /// that a publisher waits for space.
+    fn try_write<F>(
+        &self,
+        len: usize,
+        stats: (u64, u64),
+        encode: &mut Option<F>,
+        register: bool,
+    ) -> Result<bool, Error>
+    where
+        F: FnOnce(&mut BytesMut),
+    {
+        let mut w = lock(&self.write);
+        if w.closed {
+            return Err(Error::closed());
+        }
+        let used = w.buf.len();
+        let fits = if w.connected {
+            used == 0 || used + len <= self.options.write_buffer_size
+        } else {
+            if used + len > self.options.reconnect_buffer_size {
+                return Err(Error::with_detail(
+                    ErrorKind::ReconnectBufferFull,
+                    format!(
+                        "disconnected and the reconnect buffer of {} bytes is full",
+                        self.options.reconnect_buffer_size
+                    ),
+                ));
+            }
+            true
+        };
+        if !fits {
+            if register {
+                w.space_waiters = true;
+            }
+            return Ok(false);
+        }
+        if let Some(encode) = encode.take() {
+            encode(&mut w.buf);
+        }
+        w.out_messages += stats.0;
+        w.out_bytes += stats.1;
+        let wake = used == 0 && w.connected;
+        drop(w);
+        if wake {
+            self.writer_waker.wake();
+        }
+        Ok(true)
     }
 
     /// Like [`Shared::write`] but never waits: control messages (UNSUB from
