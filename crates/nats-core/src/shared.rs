@@ -143,6 +143,10 @@ impl Shared {
         let mut encode = Some(encode);
         // Fast path: room in the buffer, no waiter registration at all.
         if self.try_write(len, stats, &mut encode, false)? {
+            // Publishing never blocks while there is room, so give other tasks
+            // (subscribers, the connection task on a current-thread runtime) a
+            // turn now and then, as tokio's own resources do.
+            tokio::task::consume_budget().await;
             return Ok(());
         }
         loop {

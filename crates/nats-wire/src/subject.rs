@@ -139,36 +139,48 @@ pub fn validate_publish_subject(subject: &str) -> Result<(), SubjectError> {
 }
 
 fn check_tokens(subject: &str, wildcards: bool) -> Result<(), SubjectError> {
-    if subject.is_empty() {
+    // One pass over the bytes: the common valid case does no allocation and
+    // no per-token iterator work.
+    let bytes = subject.as_bytes();
+    if bytes.is_empty() {
         return Err(SubjectError::new("subject is empty"));
     }
-    let mut tokens = subject.split('.').peekable();
-    while let Some(token) = tokens.next() {
-        if token.is_empty() {
-            return Err(SubjectError::new(format!(
-                "subject {subject:?} has an empty token"
-            )));
-        }
-        if token.bytes().any(is_ws) {
-            return Err(SubjectError::new(format!(
-                "subject {subject:?} contains whitespace"
-            )));
-        }
-        match token {
-            "*" | ">" if !wildcards => {
-                return Err(SubjectError::new(format!(
-                    "subject {subject:?} contains a wildcard, not allowed here"
-                )));
+    let mut token_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'.' => {
+                check_token(subject, &bytes[token_start..i], wildcards, false)?;
+                token_start = i + 1;
             }
-            ">" if tokens.peek().is_some() => {
+            b' ' | b'\t' | b'\r' | b'\n' => {
                 return Err(SubjectError::new(format!(
-                    "subject {subject:?}: '>' must be the last token"
+                    "subject {subject:?} contains whitespace"
                 )));
             }
             _ => {}
         }
     }
-    Ok(())
+    check_token(subject, &bytes[token_start..], wildcards, true)
+}
+
+fn check_token(
+    subject: &str,
+    token: &[u8],
+    wildcards: bool,
+    last: bool,
+) -> Result<(), SubjectError> {
+    match token {
+        [] => Err(SubjectError::new(format!(
+            "subject {subject:?} has an empty token"
+        ))),
+        [b'*'] | [b'>'] if !wildcards => Err(SubjectError::new(format!(
+            "subject {subject:?} contains a wildcard, not allowed here"
+        ))),
+        [b'>'] if !last => Err(SubjectError::new(format!(
+            "subject {subject:?}: '>' must be the last token"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Checks a reply subject: like a publish subject.

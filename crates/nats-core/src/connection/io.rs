@@ -28,6 +28,8 @@ use crate::request;
 use crate::shared::{lock, Shared, SubKind, SubSlot};
 
 const READ_CHUNK: usize = 64 * 1024;
+/// Reads handled in one poll before yielding to other tasks.
+const MAX_READS_PER_POLL: usize = 8;
 const SLOW_CONSUMER_EVENT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Why the I/O loop stopped.
@@ -115,6 +117,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
     }
 
     fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<Exit> {
+        let mut reads = 0;
         loop {
             let mut progress = false;
 
@@ -123,7 +126,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             }
 
             match self.poll_read(cx) {
-                Poll::Ready(Ok(())) => progress = true,
+                Poll::Ready(Ok(())) => {
+                    progress = true;
+                    reads += 1;
+                }
                 Poll::Ready(Err(e)) => return Poll::Ready(Exit::Lost(e)),
                 Poll::Pending => {}
             }
@@ -155,6 +161,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             }
 
             if !progress {
+                return Poll::Pending;
+            }
+            if reads >= MAX_READS_PER_POLL {
+                // Let subscribers drain their channels before reading on: on
+                // a busy runtime this keeps their buffers from overflowing.
+                let _ = self.poll_write(cx);
+                cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
         }
