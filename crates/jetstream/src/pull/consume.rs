@@ -84,8 +84,8 @@ impl PullOptions {
 }
 
 macro_rules! pull_options {
-    ($ty:ident) => {
-        impl $ty {
+    ($($head:tt)*) => {
+        $($head)* {
             /// How many messages to keep requested (default 500). Exclusive with `max_bytes`.
             pub fn max_messages(mut self, n: usize) -> Self {
                 self.options.max_messages = Some(n);
@@ -157,7 +157,7 @@ pub struct MessagesBuilder {
     options: PullOptions,
 }
 
-pull_options!(MessagesBuilder);
+pull_options!(impl MessagesBuilder);
 
 impl IntoFuture for MessagesBuilder {
     type Output = Result<Messages, Error>;
@@ -261,6 +261,8 @@ impl<F> std::fmt::Debug for Consume<F> {
     }
 }
 
+pull_options!(impl<F> Consume<F>);
+
 impl<F> Consume<F> {
     /// Called with warnings (missed heartbeats, server warnings) and with the
     /// error that ends the loop.
@@ -269,74 +271,6 @@ impl<F> Consume<F> {
         self
     }
 }
-
-macro_rules! consume_options {
-    () => {
-        impl<F> Consume<F> {
-            /// How many messages to keep requested (default 500). Exclusive with `max_bytes`.
-            pub fn max_messages(mut self, n: usize) -> Self {
-                self.options.max_messages = Some(n);
-                self
-            }
-
-            /// How many bytes to keep requested. Exclusive with `max_messages`.
-            pub fn max_bytes(mut self, n: usize) -> Self {
-                self.options.max_bytes = Some(n);
-                self
-            }
-
-            /// Lifetime of each pull request on the server (default 30 s, at least 1 s).
-            pub fn expiry(mut self, expiry: Duration) -> Self {
-                self.options.expires = Some(expiry);
-                self
-            }
-
-            /// Pull again when fewer than this many messages are outstanding (default half).
-            pub fn threshold_messages(mut self, n: usize) -> Self {
-                self.options.threshold_messages = Some(n);
-                self
-            }
-
-            /// Pull again when fewer than this many bytes are outstanding (default half).
-            pub fn threshold_bytes(mut self, n: usize) -> Self {
-                self.options.threshold_bytes = Some(n);
-                self
-            }
-
-            /// Idle heartbeat interval (default half the expiry, at most 30 s; 500 ms to 30 s).
-            pub fn heartbeat(mut self, heartbeat: Duration) -> Self {
-                self.options.heartbeat = Some(heartbeat);
-                self
-            }
-
-            /// The priority group to pull from (2.11+).
-            pub fn group(mut self, group: impl Into<String>) -> Self {
-                self.options.priority.group = Some(group.into());
-                self
-            }
-
-            /// Overflow policy: pull only when the consumer has this many pending messages.
-            pub fn min_pending(mut self, n: i64) -> Self {
-                self.options.priority.min_pending = Some(n);
-                self
-            }
-
-            /// Overflow policy: pull only when this many acks are pending.
-            pub fn min_ack_pending(mut self, n: i64) -> Self {
-                self.options.priority.min_ack_pending = Some(n);
-                self
-            }
-
-            /// Prioritized policy: 0 (first) to 9 (2.12+).
-            pub fn priority(mut self, priority: u8) -> Self {
-                self.options.priority.priority = Some(priority);
-                self
-            }
-        }
-    };
-}
-
-consume_options!();
 
 impl<F, Fut> IntoFuture for Consume<F>
 where
