@@ -40,6 +40,41 @@ impl Message {
         }
     }
 
+    /// A message built by hand, e.g. to test code that handles messages.
+    ///
+    /// ```
+    /// let msg = nats_core::Message::new("orders.new", "payload").with_reply("reply.to");
+    /// assert_eq!(msg.subject, "orders.new");
+    /// assert_eq!(msg.length, 7);
+    /// ```
+    pub fn new(subject: impl Into<Subject>, payload: impl Into<Bytes>) -> Message {
+        let payload = payload.into();
+        Message {
+            subject: subject.into(),
+            reply: None,
+            length: payload.len(),
+            payload,
+            headers: None,
+            status: None,
+            description: None,
+        }
+    }
+
+    /// Sets the reply subject.
+    pub fn with_reply(mut self, reply: impl Into<Subject>) -> Message {
+        self.reply = Some(reply.into());
+        self
+    }
+
+    /// Sets the headers (and the status and description they carry).
+    pub fn with_headers(mut self, headers: HeaderMap) -> Message {
+        self.status = headers.status();
+        self.description = headers.description().map(str::to_owned);
+        self.length = self.payload.len() + headers.encoded_len();
+        self.headers = Some(headers);
+        self
+    }
+
     /// Whether this is a "no responders" status message (503, empty payload).
     pub fn is_no_responders(&self) -> bool {
         self.status == Some(StatusCode::NO_RESPONDERS) && self.payload.is_empty()

@@ -199,3 +199,109 @@ pub(crate) fn classify(m: &Message) -> Status {
 pub(crate) const DEFAULT_EXPIRES: Duration = Duration::from_secs(30);
 pub(crate) const DEFAULT_MAX_MESSAGES: usize = 500;
 pub(crate) const DEFAULT_BYTES_BATCH: usize = 1_000_000;
+
+#[cfg(test)]
+mod tests {
+    use nats_core::{HeaderMap, Message, StatusCode};
+
+    use super::*;
+
+    fn status(code: u16, desc: &str, pending: Option<(usize, usize)>) -> Message {
+        let mut h = HeaderMap::new();
+        h.set_status(
+            StatusCode::from_u16(code),
+            (!desc.is_empty()).then_some(desc),
+        );
+        if let Some((m, b)) = pending {
+            h.insert("Nats-Pending-Messages", m.to_string());
+            h.insert("Nats-Pending-Bytes", b.to_string());
+        }
+        Message::new("_INBOX.x", "").with_headers(h)
+    }
+
+    #[test]
+    fn every_status_is_classified_as_the_spec_says() {
+        assert!(matches!(
+            classify(&Message::new("s", "data")),
+            Status::Message
+        ));
+        assert!(matches!(
+            classify(&status(100, "Idle Heartbeat", None)),
+            Status::Heartbeat
+        ));
+        assert!(matches!(
+            classify(&status(404, "No Messages", None)),
+            Status::RequestEnded {
+                messages: 0,
+                bytes: 0
+            }
+        ));
+        assert!(matches!(
+            classify(&status(408, "Request Timeout", Some((7, 700)))),
+            Status::RequestEnded {
+                messages: 7,
+                bytes: 700
+            }
+        ));
+        for desc in [
+            "Batch Completed",
+            "Message Size Exceeds MaxBytes",
+            "Server Shutdown",
+        ] {
+            assert!(
+                matches!(
+                    classify(&status(409, desc, Some((3, 30)))),
+                    Status::RequestEnded {
+                        messages: 3,
+                        bytes: 30
+                    }
+                ),
+                "{desc}"
+            );
+        }
+        match classify(&status(409, "Consumer Deleted", None)) {
+            Status::Terminal(e) => assert_eq!(e.kind(), ErrorKind::ConsumerDeleted),
+            other => panic!("{other:?}"),
+        }
+        match classify(&status(409, "Consumer is push based", None)) {
+            Status::Terminal(e) => assert_eq!(e.kind(), ErrorKind::ConsumerIsPushBased),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            classify(&status(409, "Leadership Change", None)),
+            Status::Reset(_)
+        ));
+        assert!(matches!(
+            classify(&status(423, "Nats-Pin-Id mismatch", None)),
+            Status::Reset(_)
+        ));
+        assert!(matches!(
+            classify(&status(409, "Exceeded MaxWaiting", None)),
+            Status::Warning(_)
+        ));
+        match classify(&status(400, "Bad Request", None)) {
+            Status::Terminal(e) => assert_eq!(e.kind(), ErrorKind::InvalidArgument),
+            other => panic!("{other:?}"),
+        }
+        match classify(&status(503, "", None)) {
+            Status::Warning(e) => assert_eq!(e.kind(), ErrorKind::NoResponders),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn pull_requests_serialize_durations_as_nanos() {
+        let req = PullRequest {
+            batch: 10,
+            expires: Some(Duration::from_secs(30)),
+            idle_heartbeat: Some(Duration::from_secs(5)),
+            ..Default::default()
+        };
+        let json = serde_json::to_value(&req).unwrap();
+        assert_eq!(json["batch"], 10);
+        assert_eq!(json["expires"], 30_000_000_000u64);
+        assert_eq!(json["idle_heartbeat"], 5_000_000_000u64);
+        assert!(json.get("no_wait").is_none());
+        assert!(json.get("max_bytes").is_none());
+    }
+}

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod batch;
+mod cluster;
 mod common;
 mod compat;
 mod consumers_mgmt;
