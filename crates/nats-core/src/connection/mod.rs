@@ -4,6 +4,8 @@ mod auth;
 mod creds;
 mod handshake;
 mod io;
+#[cfg(test)]
+mod io_tests;
 mod pool;
 mod tls;
 

@@ -1,0 +1,162 @@
+//! The connection task driven over `tokio::io::duplex`: the test plays the
+//! server's side of the socket byte by byte.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures_util::StreamExt;
+use nats_wire::Parser;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+use super::{new_shared, Connection, Exit};
+use crate::options::ConnectOptions;
+use crate::shared::lock;
+use crate::Client;
+
+/// A connected client whose connection task runs over a duplex pipe; returns
+/// the client, the server's end of the pipe, and the task.
+fn connected() -> (Client, DuplexStream, tokio::task::JoinHandle<Exit>) {
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let shared = new_shared(ConnectOptions::new());
+    lock(&shared.write).connected = true;
+    let client = Client::from_shared(shared.clone());
+    let task = tokio::spawn(async move {
+        let mut conn = Connection::new(client_io, shared, BytesMut::new(), Parser::new());
+        conn.run().await
+    });
+    (client, server_io, task)
+}
+
+/// Reads from the server's end until `needle` has been seen.
+async fn read_until(server: &mut DuplexStream, seen: &mut Vec<u8>, needle: &[u8]) {
+    let found = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut buf = [0u8; 4096];
+        while !seen.windows(needle.len()).any(|w| w == needle) {
+            let n = server.read(&mut buf).await.expect("read");
+            assert!(n > 0, "client closed the pipe");
+            seen.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    assert!(
+        found.is_ok(),
+        "never saw {:?} in {:?}",
+        String::from_utf8_lossy(needle),
+        String::from_utf8_lossy(seen)
+    );
+}
+
+#[tokio::test]
+async fn server_pings_are_answered() {
+    let (_client, mut server, _task) = connected();
+    let mut seen = Vec::new();
+    server.write_all(b"PING\r\n").await.unwrap();
+    read_until(&mut server, &mut seen, b"PONG\r\n").await;
+    // Split across writes, too.
+    seen.clear();
+    server.write_all(b"PI").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    server.write_all(b"NG\r\n").await.unwrap();
+    read_until(&mut server, &mut seen, b"PONG\r\n").await;
+}
+
+#[tokio::test]
+async fn partial_frames_are_reassembled_and_dispatched_by_sid() {
+    let (client, mut server, _task) = connected();
+    let mut sub = client.subscribe("greet.*").await.unwrap();
+    let mut seen = Vec::new();
+    read_until(&mut server, &mut seen, b"SUB greet.* 2\r\n").await;
+    // A message arriving in pieces, split inside the control line and the payload.
+    for piece in [
+        &b"MS"[..],
+        b"G greet.joe 2 5\r",
+        b"\nhel",
+        b"lo\r",
+        b"\nMSG other 2 r.1 0\r\n\r\n",
+    ] {
+        server.write_all(piece).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let m = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.subject, "greet.joe");
+    assert_eq!(&m.payload[..], b"hello");
+    // Routed by sid even though the subject does not match the pattern.
+    let m = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.subject, "other");
+    assert_eq!(m.reply.as_deref(), Some("r.1"));
+    assert!(m.payload.is_empty());
+    // A message for an unknown sid is ignored.
+    server.write_all(b"MSG x 99 1\r\nz\r\n").await.unwrap();
+    assert!(tokio::time::timeout(Duration::from_millis(100), sub.next())
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn publishes_and_flushes_reach_the_socket() {
+    let (client, mut server, _task) = connected();
+    client.publish("a.b", "xyz").await.unwrap();
+    let mut seen = Vec::new();
+    read_until(&mut server, &mut seen, b"PUB a.b 3\r\nxyz\r\n").await;
+    let flusher = {
+        let client = client.clone();
+        tokio::spawn(async move { client.flush().await })
+    };
+    seen.clear();
+    read_until(&mut server, &mut seen, b"PING\r\n").await;
+    assert!(!flusher.is_finished());
+    server.write_all(b"PONG\r\n").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), flusher)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn server_errors_and_eof_end_the_connection() {
+    let (_client, mut server, task) = connected();
+    server
+        .write_all(b"-ERR 'Permissions Violation for Publish to \"x\"'\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!task.is_finished(), "a permissions violation is not fatal");
+    server
+        .write_all(b"-ERR 'Unknown Protocol Operation'\r\n")
+        .await
+        .unwrap();
+    let exit = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(exit, Exit::Lost(_)));
+
+    let (_client, server, task) = connected();
+    drop(server);
+    let exit = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(exit, Exit::Lost(_)));
+}
+
+#[tokio::test]
+async fn garbage_from_the_server_is_a_protocol_error() {
+    let (_client, mut server, task) = connected();
+    server.write_all(b"HELLO\r\n").await.unwrap();
+    match tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        Exit::Lost(e) => assert_eq!(e.kind(), crate::ErrorKind::Protocol),
+        Exit::Closed => panic!("expected a protocol error"),
+    }
+}
