@@ -39,3 +39,10 @@ pub use types::{
     PubAck, RePublish, ReplayPolicy, RetentionPolicy, SequenceInfo, StorageType, StreamAlternate,
     StreamConfig, StreamInfo, StreamSource, StreamSourceInfo, StreamState, SubjectTransform, Tier,
 };
+
+#[cfg(feature = "kv")]
+pub mod kv;
+#[cfg(feature = "kv")]
+pub use kv::{
+    Entry, KeyValue, KeyValueConfig, KeyValueNames, KeyValueStatus, KeyValueStores, Operation,
+};

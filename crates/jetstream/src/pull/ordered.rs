@@ -270,6 +270,8 @@ pub(crate) struct OrderedEngine {
     control: Arc<Control>,
     engine: Option<Engine>,
     consumer_seq: u64,
+    /// Set once a terminal error was returned: the loop is over.
+    finished: bool,
 }
 
 impl std::fmt::Debug for OrderedEngine {
@@ -294,6 +296,7 @@ impl OrderedEngine {
             control,
             engine: Some(engine),
             consumer_seq: 0,
+            finished: false,
         })
     }
 
@@ -304,6 +307,9 @@ impl OrderedEngine {
 
     pub(crate) async fn next_event(&mut self) -> Option<Event> {
         loop {
+            if self.finished {
+                return None;
+            }
             let stopping = self.control.stop.load(std::sync::atomic::Ordering::Acquire);
             if self.engine.is_none() {
                 if stopping {
@@ -315,7 +321,10 @@ impl OrderedEngine {
                 };
                 match started.await {
                     Ok(e) => self.engine = Some(e),
-                    Err(e) => return Some(Event::Terminal(e)),
+                    Err(e) => {
+                        self.finished = true;
+                        return Some(Event::Terminal(e));
+                    }
                 }
             }
             let engine = self.engine.as_mut()?;
@@ -347,7 +356,10 @@ impl OrderedEngine {
                 }
                 Some(Event::Warning(e)) => return Some(Event::Warning(e)),
                 Some(Event::Terminal(e)) if e.kind() == ErrorKind::ConsumerDeleted => self.reset(),
-                Some(Event::Terminal(e)) => return Some(Event::Terminal(e)),
+                Some(Event::Terminal(e)) => {
+                    self.finished = true;
+                    return Some(Event::Terminal(e));
+                }
             }
         }
     }

@@ -6,6 +6,7 @@ mod cluster;
 mod common;
 mod compat;
 mod consumers_mgmt;
+mod kv;
 mod ordered;
 mod priority;
 mod publish;
