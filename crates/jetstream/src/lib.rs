@@ -46,3 +46,11 @@ pub mod kv;
 pub use kv::{
     Entry, KeyValue, KeyValueConfig, KeyValueNames, KeyValueStatus, KeyValueStores, Operation,
 };
+
+#[cfg(feature = "object-store")]
+pub mod object_store;
+#[cfg(feature = "object-store")]
+pub use object_store::{
+    Object, ObjectInfo, ObjectLink, ObjectMeta, ObjectStore, ObjectStoreConfig, ObjectStoreNames,
+    ObjectStoreStatus, ObjectStores, ObjectWatch, ObjectWatcher,
+};

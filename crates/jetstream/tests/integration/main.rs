@@ -7,6 +7,7 @@ mod common;
 mod compat;
 mod consumers_mgmt;
 mod kv;
+mod object_store;
 mod ordered;
 mod priority;
 mod publish;
