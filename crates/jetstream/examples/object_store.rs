@@ -7,6 +7,9 @@
 //! provisions the pinned server binary if needed.
 #![allow(clippy::print_stdout)]
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -15,20 +18,7 @@ use tokio::io::AsyncReadExt;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (_local_server, url) = match std::env::var("NATS_URL") {
-        Ok(url) => (None, url),
-        Err(_) => {
-            let server = nats_testkit::Server::jetstream().start();
-            println!(
-                "NATS_URL is not set: started a local nats-server at {}",
-                server.url()
-            );
-            let url = server.url();
-            (Some(server), url)
-        }
-    };
-
-    let client = nats_core::connect(url.as_str()).await?;
+    let (_local_server, client) = support::connect().await?;
     let js = jetstream::new(client);
 
     // A bucket is a stream (OBJ_configs); creating it again with the same config is fine.

@@ -5,6 +5,9 @@
 //! the test kit, which provisions the pinned server binary if needed.
 #![allow(clippy::print_stdout)]
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -12,20 +15,7 @@ use jetstream::{ConsumerConfig, StreamConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (_local_server, url) = match std::env::var("NATS_URL") {
-        Ok(url) => (None, url),
-        Err(_) => {
-            let server = nats_testkit::Server::jetstream().start();
-            println!(
-                "NATS_URL is not set: started a local nats-server at {}",
-                server.url()
-            );
-            let url = server.url();
-            (Some(server), url)
-        }
-    };
-
-    let client = nats_core::connect(url.as_str()).await?;
+    let (_local_server, client) = support::connect().await?;
     let js = jetstream::new(client);
 
     // A stream captures subjects; creating it again with the same config is fine.

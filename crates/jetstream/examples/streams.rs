@@ -5,6 +5,9 @@
 //! otherwise starts a local nats-server (with JetStream) through the test kit.
 #![allow(clippy::print_stdout)]
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
@@ -12,19 +15,7 @@ use jetstream::{ErrorKind, StorageType, StreamConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (_local_server, url) = match std::env::var("NATS_URL") {
-        Ok(url) => (None, url),
-        Err(_) => {
-            let server = nats_testkit::Server::jetstream().start();
-            println!(
-                "NATS_URL is not set: started a local nats-server at {}",
-                server.url()
-            );
-            let url = server.url();
-            (Some(server), url)
-        }
-    };
-    let client = nats_core::connect(url.as_str()).await?;
+    let (_local_server, client) = support::connect().await?;
     let js = jetstream::new(client);
 
     // Start clean when running against a shared server.

@@ -334,3 +334,34 @@ mod tests {
         assert_send_unpin::<ConsumerNames>();
     }
 }
+
+/// The names of the streams that back buckets (`KV_<bucket>`, `OBJ_<bucket>`),
+/// with the prefix removed; other streams are skipped.
+#[derive(Debug)]
+pub(crate) struct BucketNames {
+    names: StreamNames,
+    prefix: &'static str,
+}
+
+impl BucketNames {
+    pub(crate) fn new(names: StreamNames, prefix: &'static str) -> BucketNames {
+        BucketNames { names, prefix }
+    }
+}
+
+impl futures_core::Stream for BucketNames {
+    type Item = Result<String>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            match Pin::new(&mut self.names).poll_next(cx) {
+                Poll::Ready(Some(Ok(name))) => {
+                    if let Some(bucket) = name.strip_prefix(self.prefix) {
+                        return Poll::Ready(Some(Ok(bucket.to_string())));
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+}

@@ -8,7 +8,7 @@ use super::status::KeyValueStatus;
 use super::{bucket_not_found, KeyValue, STREAM_PREFIX};
 use crate::context::JetStream;
 use crate::error::{Error, ErrorKind, Result};
-use crate::list::{StreamList, StreamNames};
+use crate::list::{BucketNames, StreamList, StreamNames};
 use crate::types::StreamConfig;
 use crate::validate::validate_bucket_name;
 
@@ -148,7 +148,10 @@ impl JetStream {
     /// ```
     pub fn key_value_store_names(&self) -> KeyValueNames {
         KeyValueNames {
-            names: StreamNames::new(self.clone()).subject(ALL_BUCKETS),
+            names: BucketNames::new(
+                StreamNames::new(self.clone()).subject(ALL_BUCKETS),
+                STREAM_PREFIX,
+            ),
         }
     }
 
@@ -193,23 +196,14 @@ impl JetStream {
 #[derive(Debug)]
 #[must_use = "a listing does nothing until polled"]
 pub struct KeyValueNames {
-    names: StreamNames,
+    names: BucketNames,
 }
 
 impl futures_core::Stream for KeyValueNames {
     type Item = Result<String>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        loop {
-            match Pin::new(&mut self.names).poll_next(cx) {
-                Poll::Ready(Some(Ok(name))) => {
-                    if let Some(bucket) = name.strip_prefix(STREAM_PREFIX) {
-                        return Poll::Ready(Some(Ok(bucket.to_string())));
-                    }
-                }
-                other => return other,
-            }
-        }
+        Pin::new(&mut self.names).poll_next(cx)
     }
 }
 

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use super::{ObjectStore, ObjectStoreConfig, ObjectStoreStatus, STREAM_PREFIX};
 use crate::error::{Error, ErrorKind, Result};
-use crate::list::{StreamList, StreamNames};
+use crate::list::{BucketNames, StreamList};
 use crate::validate::validate_bucket_name;
 use crate::JetStream;
 
@@ -149,7 +149,7 @@ impl JetStream {
     /// ```
     pub fn object_store_names(&self) -> ObjectStoreNames {
         ObjectStoreNames {
-            inner: self.stream_names().subject(CHUNKS_FILTER),
+            inner: BucketNames::new(self.stream_names().subject(CHUNKS_FILTER), STREAM_PREFIX),
         }
     }
 
@@ -189,23 +189,14 @@ impl JetStream {
 #[derive(Debug)]
 #[must_use = "a listing does nothing until polled"]
 pub struct ObjectStoreNames {
-    inner: StreamNames,
+    inner: BucketNames,
 }
 
 impl futures_core::Stream for ObjectStoreNames {
     type Item = Result<String>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        loop {
-            match Pin::new(&mut self.inner).poll_next(cx) {
-                Poll::Ready(Some(Ok(name))) => {
-                    if let Some(bucket) = name.strip_prefix(STREAM_PREFIX) {
-                        return Poll::Ready(Some(Ok(bucket.to_string())));
-                    }
-                }
-                other => return other,
-            }
-        }
+        Pin::new(&mut self.inner).poll_next(cx)
     }
 }
 
