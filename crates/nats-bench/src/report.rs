@@ -5,13 +5,10 @@ use std::fmt::Write as _;
 use serde_json::{json, Value};
 
 use crate::runner::{Report, Stats, WorkloadResult};
-use crate::workloads::{ClientKind, Metric};
+use crate::workloads::{ClientKind, Metric, WORKLOADS};
 
 /// Within this relative distance of each other two medians count as a tie.
 const TIE: f64 = 0.02;
-
-/// The name of the workload that is the ceiling of `pub-16b`.
-const WIRE_LIMIT: &str = "wire-limit";
 
 /// Formats one value of `metric`: rates as `1.23 M`, latencies as `45.6`.
 pub fn format_value(metric: &Metric, v: f64) -> String {
@@ -50,15 +47,33 @@ fn compare(result: &WorkloadResult, index: usize) -> Option<(f64, &'static str)>
     Some((ratio, better))
 }
 
-/// Median msgs/s of the wire-limit workload, if it ran.
-fn wire_limit_median(report: &Report) -> Option<f64> {
+/// Median msgs/s of the raw-TCP ceiling workload `name`, if it ran.
+fn ceiling_median(report: &Report, name: &str) -> Option<f64> {
     report
         .results
         .iter()
-        .find(|r| r.workload.name == WIRE_LIMIT)?
+        .find(|r| r.workload.name == name)?
         .series(ClientKind::Wire)?
         .stats(0)
         .map(|s| s.median)
+}
+
+/// The workloads (in registry order) that name `ceiling` as their ceiling.
+fn ceiling_of(ceiling: &str) -> Vec<&'static str> {
+    WORKLOADS
+        .iter()
+        .filter(|w| w.ceiling == Some(ceiling))
+        .map(|w| w.name)
+        .collect()
+}
+
+/// `812 ns` or `12.3 µs`.
+fn format_nanos(ns: f64) -> String {
+    if ns >= 10_000.0 {
+        format!("{:.1} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
 }
 
 /// Payload MB/s (10^6 bytes) of a msgs/s median.
@@ -75,29 +90,45 @@ fn notes(report: &Report, result: &WorkloadResult, client: ClientKind, stats: &S
             mb_per_sec(result, stats.median)
         ));
     }
-    if w.compare_to_wire_limit {
-        if let Some(limit) = wire_limit_median(report) {
-            notes.push(format!(
-                "{:.0}% of wire limit",
-                100.0 * stats.median / limit
-            ));
+    if let Some(ceiling) = w.ceiling {
+        if let Some(limit) = ceiling_median(report, ceiling) {
+            notes.push(format!("{:.0}% of {ceiling}", 100.0 * stats.median / limit));
         }
     }
-    if w.name == WIRE_LIMIT {
-        notes.push("ceiling for pub-16b (no client library)".to_string());
+    if client != ClientKind::Wire && w.metrics.first().is_some_and(|m| m.higher_is_better) {
+        if let Some(raw) = result.series(ClientKind::Wire).and_then(|s| s.stats(0)) {
+            if raw.median > 0.0 {
+                notes.push(format!(
+                    "{:.0}% of raw TCP here",
+                    100.0 * stats.median / raw.median
+                ));
+            }
+        }
+    }
+    let below = ceiling_of(w.name);
+    if !below.is_empty() {
+        notes.push(format!(
+            "ceiling for {} (no client library)",
+            below.join(", ")
+        ));
     }
     if let Some(series) = result.series(client) {
+        let unit = if w.metrics.iter().any(|m| !m.higher_is_better) {
+            "request"
+        } else {
+            "msg"
+        };
         if let Some(ns) = series.cpu_nanos_per_message(result.messages) {
-            let unit = if w.metrics.iter().any(|m| !m.higher_is_better) {
-                "request"
-            } else {
-                "msg"
-            };
-            if ns >= 10_000.0 {
-                notes.push(format!("CPU {:.1} µs/{unit}", ns / 1e3));
-            } else {
-                notes.push(format!("CPU {ns:.0} ns/{unit}"));
-            }
+            notes.push(format!("CPU {}/{unit}", format_nanos(ns)));
+        }
+        if let Some(ns) = series.server_cpu_nanos_per_message(result.messages) {
+            notes.push(format!("server CPU {}/{unit}", format_nanos(ns)));
+        }
+        if let Some(bytes) = series.peak_rss_bytes() {
+            notes.push(format!(
+                "peak RSS +{:.1} MiB over the run's start (max of runs)",
+                bytes / 1_048_576.0
+            ));
         }
         let drops = series.drops();
         if !drops.is_empty() {
@@ -184,7 +215,8 @@ pub fn markdown(report: &Report) -> String {
          above 1 means ours is faster for ↑ rows and slower for ↓ rows; `better` names the client \
          with the better median (`tie` within ±{:.0}%). `CPU` in the notes is the median CPU time \
          of the whole benchmark process (all threads: publisher, subscriber or responder, \
-         runtime workers; not the server) per message or request.\n",
+         runtime workers; not the server) per message or request; `server CPU` the same for the \
+         nats-server process (its setup work for the run included).\n",
         TIE * 100.0
     );
     for result in &report.results {
@@ -207,7 +239,6 @@ fn stats_json(stats: Option<Stats>) -> Value {
 
 /// The JSON report.
 pub fn json(report: &Report) -> Value {
-    let wire = wire_limit_median(report);
     let workloads: Vec<Value> = report
         .results
         .iter()
@@ -263,15 +294,26 @@ pub fn json(report: &Report) -> Value {
             }
             obj["cpu_nanos_per_message_median"] =
                 per_client(&|s| s.cpu_nanos_per_message(result.messages).map(|n| json!(n)));
+            obj["server_cpu_nanos_per_message_median"] = per_client(&|s| {
+                s.server_cpu_nanos_per_message(result.messages)
+                    .map(|n| json!(n))
+            });
             obj["server_slow_consumers"] =
                 per_client(&|s| s.server_slow_consumers().map(|n| json!(n)));
             if w.show_throughput {
                 obj["mb_per_sec_median"] =
                     per_client(&|s| s.stats(0).map(|st| json!(mb_per_sec(result, st.median))));
             }
-            if let (true, Some(limit)) = (w.compare_to_wire_limit, wire) {
+            if let Some((ceiling, limit)) = w
+                .ceiling
+                .and_then(|c| ceiling_median(report, c).map(|l| (c, l)))
+            {
+                obj["ceiling"] = json!(ceiling);
                 obj["percent_of_wire_limit"] =
                     per_client(&|s| s.stats(0).map(|st| json!(100.0 * st.median / limit)));
+            }
+            if result.series.iter().any(|s| s.peak_rss_bytes().is_some()) {
+                obj["peak_rss_bytes_max"] = per_client(&|s| s.peak_rss_bytes().map(|b| json!(b)));
             }
             obj
         })

@@ -1,6 +1,8 @@
 //! Runs workloads: one nats-server per workload, contenders interleaved
 //! A B A B … for the requested number of rounds, and the statistics.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::workloads::{ClientKind, Ctx, Sample, Workload};
@@ -8,6 +10,10 @@ use crate::Result;
 
 /// A run that takes longer than this is a hang, not a result.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+/// The same for a workload's one-off setup.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(300);
+/// How often [`RssSampler`] reads `VmRSS`.
+const RSS_INTERVAL: Duration = Duration::from_millis(10);
 
 /// The tokio runtime flavour both clients run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +142,30 @@ impl Series {
         Stats::of(&per).map(|s| s.median)
     }
 
+    /// Median CPU nanoseconds of the server process per message (or request).
+    pub fn server_cpu_nanos_per_message(&self, messages: u64) -> Option<f64> {
+        let per: Vec<f64> = self
+            .samples
+            .iter()
+            .filter_map(|s| s.server_cpu_nanos)
+            .map(|n| n as f64 / messages.max(1) as f64)
+            .collect();
+        Stats::of(&per).map(|s| s.median)
+    }
+
+    /// The largest peak RSS growth of any run, in bytes, if sampled. (Not
+    /// the median: only a process's first run of a kind grows the heap;
+    /// later runs reuse what the allocator kept.)
+    pub fn peak_rss_bytes(&self) -> Option<f64> {
+        let per: Vec<f64> = self
+            .samples
+            .iter()
+            .filter_map(|s| s.peak_rss_bytes)
+            .map(|b| b as f64)
+            .collect();
+        Stats::of(&per).map(|s| s.max)
+    }
+
     /// Slow consumers the server saw, summed over the rounds.
     pub fn server_slow_consumers(&self) -> Option<u64> {
         self.samples
@@ -186,8 +216,21 @@ pub fn run(config: &Config, workloads: &[&'static Workload]) -> Result<Report> {
     let mut results = Vec::new();
     for &workload in workloads {
         let began = Instant::now();
+        let contenders: Vec<_> = workload
+            .contenders
+            .iter()
+            .filter(|c| config.clients.is_empty() || config.clients.contains(&c.kind))
+            .collect();
+        if contenders.is_empty() {
+            continue;
+        }
         // One server per workload, shared by every run of every contender.
-        let server = nats_testkit::Server::new().try_start()?;
+        let builder = if workload.jetstream {
+            nats_testkit::Server::jetstream()
+        } else {
+            nats_testkit::Server::new()
+        };
+        let server = builder.try_start()?;
         let url = server.url();
         if server_version.is_empty() {
             server_version = rt.block_on(query_server_version(&url))?;
@@ -197,13 +240,13 @@ pub fn run(config: &Config, workloads: &[&'static Workload]) -> Result<Report> {
             messages: config.messages(workload),
             payload: workload.payload,
         };
-        let contenders: Vec<_> = workload
-            .contenders
-            .iter()
-            .filter(|c| config.clients.is_empty() || config.clients.contains(&c.kind))
-            .collect();
-        if contenders.is_empty() {
-            continue;
+        if let Some(setup) = workload.setup {
+            eprint!("{} setup ", workload.name);
+            let t = Instant::now();
+            rt.block_on(async { tokio::time::timeout(SETUP_TIMEOUT, setup(ctx.clone())).await })
+                .map_err(|_| format!("{}: setup timed out", workload.name))?
+                .map_err(|e| format!("{}: setup: {e}", workload.name))?;
+            eprintln!("{:.1} s", t.elapsed().as_secs_f64());
         }
         let mut series: Vec<Series> = contenders
             .iter()
@@ -217,6 +260,9 @@ pub fn run(config: &Config, workloads: &[&'static Workload]) -> Result<Report> {
             for (contender, series) in contenders.iter().zip(series.iter_mut()) {
                 let label = contender.kind.label();
                 eprint!("{} [{round}/{}] {label:<10} ", workload.name, config.runs);
+                let rss = workload.sample_rss.then(RssSampler::start);
+                let server_pid = server.pid();
+                let server_before = server_cpu_nanos(server_pid);
                 let cpu_before = process_cpu_nanos();
                 let sample = rt
                     .block_on(async {
@@ -225,8 +271,12 @@ pub fn run(config: &Config, workloads: &[&'static Workload]) -> Result<Report> {
                     .map_err(|_| format!("{} / {label}: run timed out", workload.name))?
                     .map_err(|e| format!("{} / {label}: {e}", workload.name))?;
                 let mut sample = sample;
+                sample.peak_rss_bytes = rss.and_then(RssSampler::finish);
                 if let (Some(before), Some(after)) = (cpu_before, process_cpu_nanos()) {
                     sample.cpu_nanos = Some(after.saturating_sub(before));
+                }
+                if let (Some(before), Some(after)) = (server_before, server_cpu_nanos(server_pid)) {
+                    sample.server_cpu_nanos = Some(after.saturating_sub(before));
                 }
                 let now = slow_consumers(&server);
                 if let (Some(before), Some(after)) = (slow_before, now) {
@@ -259,8 +309,19 @@ pub fn run(config: &Config, workloads: &[&'static Workload]) -> Result<Report> {
 /// them. Clients' own threads, if any, count too; the server (another
 /// process) does not.
 fn process_cpu_nanos() -> Option<u64> {
+    cpu_nanos_of("self")
+}
+
+/// The same for the server process `pid`: its Go runtime threads live as long
+/// as it does, so differences are the server's work during a run.
+fn server_cpu_nanos(pid: Option<u32>) -> Option<u64> {
+    cpu_nanos_of(&pid?.to_string())
+}
+
+/// Sum of `/proc/<proc>/task/*/schedstat` run times.
+fn cpu_nanos_of(proc: &str) -> Option<u64> {
     let mut total = 0u64;
-    for entry in std::fs::read_dir("/proc/self/task").ok()? {
+    for entry in std::fs::read_dir(format!("/proc/{proc}/task")).ok()? {
         let Ok(entry) = entry else { continue };
         let Ok(text) = std::fs::read_to_string(entry.path().join("schedstat")) else {
             continue;
@@ -272,6 +333,51 @@ fn process_cpu_nanos() -> Option<u64> {
             .unwrap_or(0);
     }
     Some(total)
+}
+
+/// Samples this process's resident set size (`VmRSS` in `/proc/self/status`)
+/// every [`RSS_INTERVAL`] on a thread of its own, so the runtime's workers are
+/// not disturbed; [`finish`](Self::finish) gives the peak above the first
+/// sample. Resident memory, not live heap: memory the allocator kept from an
+/// earlier run and reuses does not show up again.
+#[derive(Debug)]
+struct RssSampler {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Option<u64>>,
+}
+
+impl RssSampler {
+    fn start() -> RssSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let baseline = rss_bytes();
+        let thread = std::thread::spawn({
+            let stop = stop.clone();
+            move || {
+                let baseline = baseline?;
+                let mut peak = baseline;
+                while !stop.load(Ordering::Acquire) {
+                    peak = peak.max(rss_bytes().unwrap_or(0));
+                    std::thread::sleep(RSS_INTERVAL);
+                }
+                peak = peak.max(rss_bytes().unwrap_or(0));
+                Some(peak - baseline)
+            }
+        });
+        RssSampler { stop, thread }
+    }
+
+    fn finish(self) -> Option<u64> {
+        self.stop.store(true, Ordering::Release);
+        self.thread.join().ok().flatten()
+    }
+}
+
+/// `VmRSS` of this process in bytes (Linux only).
+fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// The server's cumulative count of slow consumers (`/varz`).
@@ -296,6 +402,12 @@ fn describe(workload: &Workload, sample: &Sample) -> String {
     }
     if let Some(cpu) = sample.cpu_nanos {
         parts.push(format!("CPU {:.2} s", cpu as f64 / 1e9));
+    }
+    if let Some(cpu) = sample.server_cpu_nanos {
+        parts.push(format!("server CPU {:.2} s", cpu as f64 / 1e9));
+    }
+    if let Some(rss) = sample.peak_rss_bytes {
+        parts.push(format!("peak RSS +{:.1} MiB", rss as f64 / 1048576.0));
     }
     if let Some(n) = sample.server_slow_consumers.filter(|n| *n > 0) {
         parts.push(format!("server slow consumers {n}"));

@@ -33,7 +33,7 @@ fn payload(size: usize) -> Bytes {
 }
 
 /// Our confirmation: `flush` is a PING/PONG round trip.
-async fn confirm_ours(client: &nats_core::Client) -> Result<()> {
+pub(crate) async fn confirm_ours(client: &nats_core::Client) -> Result<()> {
     client.flush().await?;
     Ok(())
 }
@@ -41,7 +41,7 @@ async fn confirm_ours(client: &nats_core::Client) -> Result<()> {
 /// async-nats' `flush` only drains its socket buffer, so confirm with a
 /// request nobody answers: the server sends "no responders" only after it
 /// processed everything the connection sent before.
-async fn confirm_async_nats(client: &async_nats::Client) -> Result<()> {
+pub(crate) async fn confirm_async_nats(client: &async_nats::Client) -> Result<()> {
     match client.request(NOBODY_SUBJECT, Bytes::new()).await {
         Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => Ok(()),
         Err(e) => Err(e.into()),
@@ -234,16 +234,14 @@ fn percentile_us(sorted: &[Duration], p: f64) -> f64 {
     sorted[idx].as_secs_f64() * 1e6
 }
 
-fn latency_sample(mut latencies: Vec<Duration>) -> Sample {
+pub(crate) fn latency_sample(mut latencies: Vec<Duration>) -> Sample {
     latencies.sort_unstable();
     Sample {
         values: vec![
             percentile_us(&latencies, 0.50),
             percentile_us(&latencies, 0.99),
         ],
-        drops: None,
-        server_slow_consumers: None,
-        cpu_nanos: None,
+        ..Sample::default()
     }
 }
 

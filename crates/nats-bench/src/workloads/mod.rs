@@ -12,6 +12,9 @@ use std::pin::Pin;
 use crate::Result;
 
 pub mod core;
+pub mod js_common;
+pub mod js_consume;
+pub mod js_publish;
 pub mod wire_limit;
 
 /// One timed run's future.
@@ -19,6 +22,13 @@ pub type RunFuture = Pin<Box<dyn Future<Output = Result<Sample>> + Send>>;
 
 /// Performs one timed run.
 pub type RunFn = fn(Ctx) -> RunFuture;
+
+/// A workload's one-off preparation's future.
+pub type SetupFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+
+/// Prepares the server once per workload (e.g. fills a stream), before the
+/// first run; never timed.
+pub type SetupFn = fn(Ctx) -> SetupFuture;
 
 /// What a run gets: where the server is and how much to do.
 #[derive(Debug, Clone)]
@@ -47,7 +57,7 @@ pub const MSGS_PER_SEC: Metric = Metric {
 };
 
 /// The result of one run: one value per [`Workload::metrics`] entry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Sample {
     /// Values, in the order of the workload's metrics.
     pub values: Vec<f64>,
@@ -59,6 +69,13 @@ pub struct Sample {
     /// CPU time all threads of this process used during the run (connecting
     /// included), in nanoseconds; filled in by the runner where the OS tells.
     pub cpu_nanos: Option<u64>,
+    /// CPU time the server process used during the run (setup and checks
+    /// included), in nanoseconds; filled in by the runner where the OS tells.
+    pub server_cpu_nanos: Option<u64>,
+    /// Peak resident memory of this process during the run above its level
+    /// when the run started, in bytes (sampled every 10 ms; filled in by the
+    /// runner for workloads with [`Workload::sample_rss`]).
+    pub peak_rss_bytes: Option<u64>,
 }
 
 impl Sample {
@@ -66,9 +83,7 @@ impl Sample {
     pub fn rate(messages: u64, seconds: f64) -> Sample {
         Sample {
             values: vec![messages as f64 / seconds.max(1e-9)],
-            drops: None,
-            server_slow_consumers: None,
-            cpu_nanos: None,
+            ..Sample::default()
         }
     }
 }
@@ -129,11 +144,54 @@ pub struct Workload {
     pub metrics: &'static [Metric],
     /// Run in this order within each round (A B A B …).
     pub contenders: &'static [Contender],
-    /// Show our median as a percentage of the `wire-limit` median.
-    pub compare_to_wire_limit: bool,
+    /// The raw-TCP ceiling workload (by name) to show each client's median
+    /// rate against, as a percentage.
+    pub ceiling: Option<&'static str>,
     /// Show MB/s (payload bytes) next to the msgs/s rate.
     pub show_throughput: bool,
+    /// Start the server with JetStream enabled.
+    pub jetstream: bool,
+    /// Runs once after the workload's server started, before the first run.
+    pub setup: Option<SetupFn>,
+    /// Sample this process's RSS during each run and note the peak.
+    pub sample_rss: bool,
 }
+
+/// Defaults for the fields a workload does not set.
+const BASE: Workload = Workload {
+    name: "",
+    description: "",
+    messages: 0,
+    payload: 0,
+    metrics: &[MSGS_PER_SEC],
+    contenders: &[],
+    ceiling: None,
+    show_throughput: false,
+    jetstream: false,
+    setup: None,
+    sample_rss: false,
+};
+
+/// Our client and async-nats, in that order.
+macro_rules! pair {
+    ($ours:path, $theirs:path) => {
+        &[
+            Contender {
+                kind: ClientKind::Ours,
+                run: $ours,
+            },
+            Contender {
+                kind: ClientKind::AsyncNats,
+                run: $theirs,
+            },
+        ]
+    };
+}
+
+/// The ceiling of the async publish workloads.
+const JS_WIRE_PUB: &str = "js-wire-limit-pub";
+/// The ceiling of the consume workloads.
+const JS_WIRE_CONSUME: &str = "js-wire-limit-consume";
 
 /// Every workload, in the order they run.
 pub static WORKLOADS: &[Workload] = &[
@@ -148,8 +206,7 @@ pub static WORKLOADS: &[Workload] = &[
             kind: ClientKind::Wire,
             run: wire_limit::run,
         }],
-        compare_to_wire_limit: false,
-        show_throughput: false,
+        ..BASE
     },
     Workload {
         name: "pub-16b",
@@ -168,8 +225,8 @@ pub static WORKLOADS: &[Workload] = &[
                 run: core::publish_async_nats,
             },
         ],
-        compare_to_wire_limit: true,
-        show_throughput: false,
+        ceiling: Some("wire-limit"),
+        ..BASE
     },
     Workload {
         name: "pub-1k",
@@ -188,8 +245,8 @@ pub static WORKLOADS: &[Workload] = &[
                 run: core::publish_async_nats,
             },
         ],
-        compare_to_wire_limit: false,
         show_throughput: true,
+        ..BASE
     },
     Workload {
         name: "pubsub-16b",
@@ -208,8 +265,7 @@ pub static WORKLOADS: &[Workload] = &[
                 run: core::pubsub_async_nats,
             },
         ],
-        compare_to_wire_limit: false,
-        show_throughput: false,
+        ..BASE
     },
     Workload {
         name: "req-reply",
@@ -237,8 +293,230 @@ pub static WORKLOADS: &[Workload] = &[
                 run: core::req_reply_async_nats,
             },
         ],
-        compare_to_wire_limit: false,
-        show_throughput: false,
+        ..BASE
+    },
+    // ------------------------------------------------------------ JetStream
+    Workload {
+        name: "js-pub-sync",
+        description: "JetStream publish to a file stream, each awaited to its ack (one in \
+                      flight); rate and per-publish latency after 200 untimed warm-ups; raw TCP: \
+                      the same with pre-encoded frames on a bare socket (the floor)",
+        messages: 20_000,
+        payload: 128,
+        metrics: &[
+            MSGS_PER_SEC,
+            Metric {
+                name: "p50 µs",
+                higher_is_better: false,
+            },
+            Metric {
+                name: "p99 µs",
+                higher_is_better: false,
+            },
+        ],
+        contenders: &[
+            Contender {
+                kind: ClientKind::Ours,
+                run: js_publish::sync_ours,
+            },
+            Contender {
+                kind: ClientKind::AsyncNats,
+                run: js_publish::sync_async_nats,
+            },
+            Contender {
+                kind: ClientKind::Wire,
+                run: js_publish::sync_wire,
+            },
+        ],
+        jetstream: true,
+        ..BASE
+    },
+    Workload {
+        name: "js-pub-async-file-4096",
+        description: "async JetStream publish to a file stream, at most 4096 acks in flight \
+                      (client window and drain queue), timed until every ack arrived; raw TCP: \
+                      the js-wire-limit-pub loop against this file stream (its ceiling)",
+        messages: 300_000,
+        payload: 128,
+        contenders: &[
+            Contender {
+                kind: ClientKind::Ours,
+                run: js_publish::async_file_4096_ours,
+            },
+            Contender {
+                kind: ClientKind::AsyncNats,
+                run: js_publish::async_file_4096_async_nats,
+            },
+            Contender {
+                kind: ClientKind::Wire,
+                run: js_publish::wire_limit_file,
+            },
+        ],
+        ceiling: Some(JS_WIRE_PUB),
+        jetstream: true,
+        ..BASE
+    },
+    Workload {
+        name: "js-pub-async-file-256",
+        description: "async JetStream publish to a file stream, at most 256 acks in flight, \
+                      timed until every ack arrived",
+        messages: 300_000,
+        payload: 128,
+        contenders: pair!(
+            js_publish::async_file_256_ours,
+            js_publish::async_file_256_async_nats
+        ),
+        ceiling: Some(JS_WIRE_PUB),
+        jetstream: true,
+        ..BASE
+    },
+    Workload {
+        name: "js-pub-async-mem-4096",
+        description: "async JetStream publish to a memory stream, at most 4096 acks in flight, \
+                      timed until every ack arrived",
+        messages: 300_000,
+        payload: 128,
+        contenders: pair!(
+            js_publish::async_mem_4096_ours,
+            js_publish::async_mem_4096_async_nats
+        ),
+        ceiling: Some(JS_WIRE_PUB),
+        jetstream: true,
+        ..BASE
+    },
+    Workload {
+        name: "js-pub-async-mem-256",
+        description: "async JetStream publish to a memory stream, at most 256 acks in flight, \
+                      timed until every ack arrived",
+        messages: 300_000,
+        payload: 128,
+        contenders: pair!(
+            js_publish::async_mem_256_ours,
+            js_publish::async_mem_256_async_nats
+        ),
+        ceiling: Some(JS_WIRE_PUB),
+        jetstream: true,
+        ..BASE
+    },
+    Workload {
+        name: JS_WIRE_PUB,
+        description: "ceiling of async publish: pre-encoded PUB frames with reply subjects \
+                      _INBOX.bench.<n> written in large chunks to a raw TCP socket, at most \
+                      4096 acks outstanding, acks counted on SUB _INBOX.bench.*; memory stream",
+        messages: 300_000,
+        payload: 128,
+        contenders: &[Contender {
+            kind: ClientKind::Wire,
+            run: js_publish::wire_limit,
+        }],
+        jetstream: true,
+        ..BASE
+    },
+    Workload {
+        name: "js-consume-none-200",
+        description: "read a memory stream with a durable AckNone pull consumer: \
+                      messages() with 200 messages per pull (stream filled once, untimed)",
+        messages: 300_000,
+        payload: 128,
+        contenders: pair!(js_consume::none_200_ours, js_consume::none_200_async_nats),
+        ceiling: Some(JS_WIRE_CONSUME),
+        jetstream: true,
+        setup: Some(js_consume::setup),
+        ..BASE
+    },
+    Workload {
+        name: "js-consume-none-1000",
+        description: "the same with 1000 messages per pull; notes give the largest peak RSS \
+                      growth of this process during a run (VmRSS sampled every 10 ms; only a \
+                      first run grows the heap: run one client alone for a clean figure)",
+        messages: 300_000,
+        payload: 128,
+        contenders: pair!(js_consume::none_1000_ours, js_consume::none_1000_async_nats),
+        ceiling: Some(JS_WIRE_CONSUME),
+        jetstream: true,
+        setup: Some(js_consume::setup),
+        sample_rss: true,
+        ..BASE
+    },
+    Workload {
+        name: "js-consume-explicit-200",
+        description: "AckExplicit durable pull consumer, messages() with 200 per pull, every \
+                      message acked; timed until the server read the last ack",
+        messages: 300_000,
+        payload: 128,
+        contenders: pair!(
+            js_consume::explicit_200_ours,
+            js_consume::explicit_200_async_nats
+        ),
+        ceiling: Some(JS_WIRE_CONSUME),
+        jetstream: true,
+        setup: Some(js_consume::setup),
+        ..BASE
+    },
+    Workload {
+        name: "js-consume-explicit-1000",
+        description: "the same with 1000 messages per pull; raw TCP: the AckExplicit ceiling \
+                      (the js-wire-limit-consume loop acking every message, acks of one socket \
+                      read written together, ended by PING/PONG)",
+        messages: 300_000,
+        payload: 128,
+        contenders: &[
+            Contender {
+                kind: ClientKind::Ours,
+                run: js_consume::explicit_1000_ours,
+            },
+            Contender {
+                kind: ClientKind::AsyncNats,
+                run: js_consume::explicit_1000_async_nats,
+            },
+            Contender {
+                kind: ClientKind::Wire,
+                run: js_consume::wire_explicit,
+            },
+        ],
+        ceiling: Some(JS_WIRE_CONSUME),
+        jetstream: true,
+        setup: Some(js_consume::setup),
+        ..BASE
+    },
+    Workload {
+        name: "js-fetch-100",
+        description: "AckExplicit durable pull consumer read by one-shot fetches of 100 \
+                      (ours: fetch(100); async-nats: fetch().max_messages(100), a no-wait \
+                      pull), every message acked",
+        messages: 100_000,
+        payload: 128,
+        contenders: pair!(js_consume::fetch_ours, js_consume::fetch_async_nats),
+        jetstream: true,
+        setup: Some(js_consume::setup),
+        ..BASE
+    },
+    Workload {
+        name: "js-consume-ordered",
+        description: "read the whole memory stream with an ordered consumer (default options; \
+                      created before the clock starts)",
+        messages: 300_000,
+        payload: 128,
+        contenders: pair!(js_consume::ordered_ours, js_consume::ordered_async_nats),
+        ceiling: Some(JS_WIRE_CONSUME),
+        jetstream: true,
+        setup: Some(js_consume::setup),
+        ..BASE
+    },
+    Workload {
+        name: JS_WIRE_CONSUME,
+        description: "ceiling of pull consumption: raw TCP, SUB an inbox and publish pull \
+                      requests {\"batch\":1000,\"expires\":30s} for an AckNone durable \
+                      consumer, two outstanding, counting MSG frames",
+        messages: 300_000,
+        payload: 128,
+        contenders: &[Contender {
+            kind: ClientKind::Wire,
+            run: js_consume::wire_limit,
+        }],
+        jetstream: true,
+        setup: Some(js_consume::setup),
+        ..BASE
     },
 ];
 
