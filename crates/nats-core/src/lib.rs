@@ -40,6 +40,7 @@ mod options;
 mod request;
 mod shared;
 mod subscriber;
+mod waiters;
 
 pub use addr::{ServerAddr, ToServerAddrs};
 pub use client::Client;

@@ -138,7 +138,7 @@ pub(crate) fn deliver(shared: &Shared, msg: Message) {
         .and_then(decode_token);
     let mut r = lock(&shared.requests);
     let waiter = match token {
-        Some(t) => r.waiters.remove(&t),
+        Some(t) => r.waiters.remove(t),
         None => None,
     };
     drop(r);
@@ -149,7 +149,7 @@ pub(crate) fn deliver(shared: &Shared, msg: Message) {
 
 /// Fails every waiting request (the connection was lost or closed).
 pub(crate) fn fail_all(shared: &Shared) {
-    let waiters = std::mem::take(&mut lock(&shared.requests).waiters);
+    let waiters = lock(&shared.requests).waiters.take_all();
     drop(waiters);
 }
 
@@ -189,7 +189,7 @@ impl Future for Response {
 impl Drop for Response {
     fn drop(&mut self) {
         if !self.done {
-            lock(&self.shared.requests).waiters.remove(&self.token);
+            lock(&self.shared.requests).waiters.remove(self.token);
         }
     }
 }

@@ -76,7 +76,7 @@ impl std::fmt::Debug for Waiter {
 /// Requests waiting for their reply on the shared inbox.
 #[derive(Debug, Default)]
 pub(crate) struct Requests {
-    pub waiters: HashMap<u64, Waiter>,
+    pub waiters: crate::waiters::Waiters,
     pub next_token: u64,
 }
 

@@ -365,9 +365,12 @@ impl Iterator for Tokens<'_> {
             return None;
         }
         let start = self.pos;
-        while self.pos < self.line.len() && !is_sep(self.line[self.pos]) {
-            self.pos += 1;
-        }
+        // Tokens such as `$JS.ACK...` reply subjects are long: find the end
+        // with memchr rather than byte by byte.
+        self.pos = match memchr::memchr2(b' ', b'\t', &self.line[start..]) {
+            Some(i) => start + i,
+            None => self.line.len(),
+        };
         Some((start, self.pos))
     }
 }

@@ -170,7 +170,7 @@ impl IntoFuture for MessagesBuilder {
                 .config(matches!(self.source, Source::Ordered(_)))?;
             let control = Arc::new(Control::default());
             let engine = AnyEngine::start(&self.source, cfg, control.clone()).await?;
-            let stream = futures_util::stream::unfold(engine, |mut engine| async move {
+            let stream = futures_util::stream::unfold(Box::new(engine), |mut engine| async move {
                 loop {
                     match engine.next_event().await? {
                         Event::Msg(m) => return Some((Ok(m), engine)),

@@ -14,9 +14,8 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use nats_core::{Client, State, Subscriber};
 use tokio::sync::{watch, Notify};
-use tokio::time::{Instant, Sleep};
 
-use super::{classify, PriorityOptions, PullRequest, Status};
+use super::{classify, IdleWatch, PriorityOptions, PullRequest, Status};
 use crate::error::{Error, ErrorKind};
 use crate::message::{message_size, Msg};
 use crate::types::AckPolicy;
@@ -70,7 +69,7 @@ pub(crate) struct Engine {
     ack_none: bool,
     pending_msgs: usize,
     pending_bytes: usize,
-    heartbeat: Pin<Box<Sleep>>,
+    heartbeat: IdleWatch,
     state: watch::Receiver<State>,
     disconnected: bool,
     control: Arc<Control>,
@@ -78,8 +77,6 @@ pub(crate) struct Engine {
     stopping: bool,
     finished: bool,
 }
-
-use std::pin::Pin;
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -101,8 +98,9 @@ impl Engine {
         let inbox = client.new_inbox();
         let sub = client.subscribe(&inbox).await?;
         let ack_none = consumer.cached_info().config.ack_policy == AckPolicy::None;
-        let hb = cfg.heartbeat * 2;
+        let heartbeat = IdleWatch::new(cfg.heartbeat);
         let mut engine = Engine {
+            heartbeat,
             state: client.state_changes(),
             client,
             sub,
@@ -112,7 +110,6 @@ impl Engine {
             ack_none,
             pending_msgs: 0,
             pending_bytes: 0,
-            heartbeat: Box::pin(tokio::time::sleep(hb)),
             disconnected: false,
             control,
             pin_id: None,
@@ -125,8 +122,7 @@ impl Engine {
     }
 
     fn reset_heartbeat(&mut self) {
-        let next = Instant::now() + self.cfg.heartbeat * 2;
-        self.heartbeat.as_mut().reset(next);
+        self.heartbeat.reset();
     }
 
     fn needs_pull(&self) -> bool {
@@ -196,7 +192,7 @@ impl Engine {
                         }
                         return Some(Event::Terminal(Error::new(ErrorKind::ConnectionClosed)));
                     };
-                    self.reset_heartbeat();
+                    self.heartbeat.activity();
                     match classify(&m) {
                         Status::Message => {
                             self.pending_msgs = self.pending_msgs.saturating_sub(1);
@@ -230,7 +226,7 @@ impl Engine {
                         }
                     }
                 }
-                _ = self.heartbeat.as_mut(), if watching => {
+                _ = std::future::poll_fn(|cx| self.heartbeat.poll_missed(cx)), if watching => {
                     self.pending_msgs = 0;
                     self.pending_bytes = 0;
                     self.reset_heartbeat();

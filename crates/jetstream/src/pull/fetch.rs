@@ -9,11 +9,11 @@ use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::future::BoxFuture;
 use nats_core::{Client, Subscriber};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 
 use super::{
-    classify, OrderedConsumer, PriorityOptions, PullRequest, Source, Status, DEFAULT_BYTES_BATCH,
-    DEFAULT_EXPIRES,
+    classify, IdleWatch, OrderedConsumer, PriorityOptions, PullRequest, Source, Status,
+    DEFAULT_BYTES_BATCH, DEFAULT_EXPIRES,
 };
 use crate::error::{Error, ErrorKind};
 use crate::message::{message_size, Msg};
@@ -194,9 +194,7 @@ impl IntoFuture for Fetch {
                 },
                 bytes_left: self.max_bytes,
                 deadline: Box::pin(tokio::time::sleep(deadline)),
-                heartbeat: request
-                    .idle_heartbeat
-                    .map(|hb| (hb * 2, Box::pin(tokio::time::sleep(hb * 2)))),
+                heartbeat: request.idle_heartbeat.map(IdleWatch::new),
                 done: false,
                 last_stream_sequence: None,
                 ordered,
@@ -216,7 +214,7 @@ pub struct MessageBatch {
     remaining: usize,
     bytes_left: usize,
     deadline: Pin<Box<Sleep>>,
-    heartbeat: Option<(Duration, Pin<Box<Sleep>>)>,
+    heartbeat: Option<IdleWatch>,
     done: bool,
     last_stream_sequence: Option<u64>,
     /// For an ordered consumer: where to record progress, and the last
@@ -256,8 +254,8 @@ impl Stream for MessageBatch {
         loop {
             match Pin::new(&mut this.sub).poll_next(cx) {
                 Poll::Ready(Some(m)) => {
-                    if let Some((interval, sleep)) = &mut this.heartbeat {
-                        sleep.as_mut().reset(Instant::now() + *interval);
+                    if let Some(watch) = &mut this.heartbeat {
+                        watch.activity();
                     }
                     match classify(&m) {
                         Status::Message => {
@@ -315,8 +313,8 @@ impl Stream for MessageBatch {
             this.finish();
             return Poll::Ready(None);
         }
-        if let Some((_, sleep)) = &mut this.heartbeat {
-            if sleep.as_mut().poll(cx).is_ready() {
+        if let Some(watch) = &mut this.heartbeat {
+            if watch.poll_missed(cx).is_ready() {
                 this.finish();
                 return Poll::Ready(Some(Err(Error::msg(
                     ErrorKind::HeartbeatMissed,

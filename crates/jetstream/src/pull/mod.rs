@@ -195,6 +195,68 @@ pub(crate) fn classify(m: &Message) -> Status {
     }
 }
 
+/// Detects missed heartbeats without touching the timer for every message: it
+/// ticks once per interval, and two ticks in a row with no activity in between
+/// mean the server went quiet (at least twice the interval with nothing).
+pub(crate) struct IdleWatch {
+    interval: Duration,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+    active: bool,
+    idle_ticks: u8,
+}
+
+impl std::fmt::Debug for IdleWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdleWatch")
+            .field("interval", &self.interval)
+            .field("idle_ticks", &self.idle_ticks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IdleWatch {
+    pub(crate) fn new(interval: Duration) -> IdleWatch {
+        IdleWatch {
+            interval,
+            sleep: Box::pin(tokio::time::sleep(interval)),
+            active: false,
+            idle_ticks: 0,
+        }
+    }
+
+    /// Something arrived from the server.
+    pub(crate) fn activity(&mut self) {
+        self.active = true;
+    }
+
+    /// Starts counting afresh (after a reconnect or a re-pull).
+    pub(crate) fn reset(&mut self) {
+        self.active = false;
+        self.idle_ticks = 0;
+        let next = tokio::time::Instant::now() + self.interval;
+        self.sleep.as_mut().reset(next);
+    }
+
+    /// Ready once heartbeats were missed.
+    pub(crate) fn poll_missed(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        use std::future::Future;
+        while self.sleep.as_mut().poll(cx).is_ready() {
+            let next = tokio::time::Instant::now() + self.interval;
+            self.sleep.as_mut().reset(next);
+            if std::mem::take(&mut self.active) {
+                self.idle_ticks = 0;
+            } else {
+                self.idle_ticks += 1;
+                if self.idle_ticks >= 2 {
+                    self.idle_ticks = 0;
+                    return std::task::Poll::Ready(());
+                }
+            }
+        }
+        std::task::Poll::Pending
+    }
+}
+
 /// Defaults of the simplified API.
 pub(crate) const DEFAULT_EXPIRES: Duration = Duration::from_secs(30);
 pub(crate) const DEFAULT_MAX_MESSAGES: usize = 500;
