@@ -41,8 +41,14 @@ async fn consume_continues_through_a_consumer_leader_kill() {
         })
         .await
         .unwrap();
+    // The R3 stream may still be electing its leader: retry on no responders.
     for i in 0..100 {
-        js.publish("cl", format!("{i}")).await.unwrap();
+        js.publish("cl", format!("{i}"))
+            .msg_id(format!("m{i}"))
+            .retry_attempts(100)
+            .retry_wait(Duration::from_millis(100))
+            .await
+            .unwrap();
     }
     let seen = Arc::new(Mutex::new(BTreeSet::new()));
     let s = seen.clone();
