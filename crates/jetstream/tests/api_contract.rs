@@ -204,7 +204,7 @@ async fn jetstream_calls(client: nats_core::Client) -> Result<(), jetstream::Err
         .await?;
     let _ = (ack.stream, ack.sequence, ack.duplicate, ack.domain);
     let fut: jetstream::PubAckFuture = js.publish_async("s", "x").msg_id("i").await?;
-    let _ = tokio::spawn(js.publish("s", "x").into_future());
+    drop(tokio::spawn(js.publish("s", "x").into_future()));
     let _ = futures_util::future::join_all(vec![fut]).await;
     let _: usize = js.publish_async_pending();
     js.publish_async_complete().await?;
