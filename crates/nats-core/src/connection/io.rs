@@ -28,6 +28,10 @@ use crate::request;
 use crate::shared::{lock, Shared, SubKind, SubSlot};
 
 const READ_CHUNK: usize = 64 * 1024;
+/// Writes smaller than this wait one scheduler turn for company...
+const COALESCE_BELOW: usize = 16 * 1024;
+/// ...when the previous write was taken less than this long ago.
+const COALESCE_WITHIN: Duration = Duration::from_micros(100);
 /// Reads handled in one poll before yielding to other tasks.
 const MAX_READS_PER_POLL: usize = 8;
 const SLOW_CONSUMER_EVENT_INTERVAL: Duration = Duration::from_secs(1);
@@ -57,6 +61,11 @@ pub(crate) struct Connection<T> {
     pings_outstanding: usize,
     ping_timer: Pin<Box<Sleep>>,
     closing: bool,
+    /// A small write was put off once to let more publishes join it.
+    deferred: bool,
+    /// When the last batch was taken for writing: writes in quick
+    /// succession mean a stream of small publishes (acks), worth coalescing.
+    last_take: Option<Instant>,
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
@@ -73,6 +82,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             pings_outstanding: 0,
             ping_timer: Box::pin(tokio::time::sleep(interval)),
             closing: false,
+            deferred: false,
+            last_take: None,
         }
     }
 
@@ -303,7 +314,29 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
     fn take_shared_buffer(&mut self, cx: &mut Context<'_>) {
         self.shared.writer_waker.register(cx.waker());
         let mut w = lock(&self.shared.write);
+        // A small write (an ack, a request) is put off by one turn of the
+        // scheduler, so that what other tasks publish meanwhile goes out in the
+        // same syscall: fewer, larger writes for the server to read.
+        // Only while writes come in quick succession: a lone request or
+        // publish goes out at once.
+        if !self.deferred
+            && !self.closing
+            && self.out.is_empty()
+            && !w.buf.is_empty()
+            && w.buf.len() < COALESCE_BELOW
+            && w.flush_waiters.is_empty()
+            && self
+                .last_take
+                .is_some_and(|t| t.elapsed() < COALESCE_WITHIN)
+        {
+            self.deferred = true;
+            drop(w);
+            cx.waker().wake_by_ref();
+            return;
+        }
+        self.deferred = false;
         if !w.buf.is_empty() {
+            self.last_take = Some(Instant::now());
             if self.out.is_empty() {
                 std::mem::swap(&mut self.out, &mut w.buf);
             } else {
