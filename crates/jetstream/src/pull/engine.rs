@@ -137,7 +137,10 @@ impl Engine {
                 self.cfg.max_bytes.saturating_sub(self.pending_bytes),
             )
         } else {
-            (self.cfg.max_messages.saturating_sub(self.pending_msgs), 0)
+            // A full batch each time (as the Go and Rust reference clients do):
+            // half as many pull requests as topping up the difference, for at
+            // most `threshold + max_messages` messages requested at once.
+            (self.cfg.max_messages, 0)
         };
         let request = PullRequest {
             batch,
@@ -156,8 +159,12 @@ impl Engine {
         self.client
             .publish_with_reply(&self.next_subject, &self.inbox, Bytes::from(body))
             .await?;
-        self.pending_msgs = self.cfg.max_messages;
-        self.pending_bytes = self.cfg.max_bytes;
+        if self.cfg.max_bytes > 0 {
+            self.pending_msgs = self.cfg.max_messages;
+            self.pending_bytes = self.cfg.max_bytes;
+        } else {
+            self.pending_msgs += batch;
+        }
         Ok(())
     }
 
