@@ -15,6 +15,8 @@ pub mod core;
 pub mod js_common;
 pub mod js_consume;
 pub mod js_publish;
+pub mod kv;
+pub mod object_store;
 pub mod wire_limit;
 
 /// One timed run's future.
@@ -53,6 +55,36 @@ pub struct Metric {
 /// A rate in messages per second (higher is better).
 pub const MSGS_PER_SEC: Metric = Metric {
     name: "msgs/s",
+    higher_is_better: true,
+};
+
+/// Operations per second (higher is better).
+pub const OPS_PER_SEC: Metric = Metric {
+    name: "ops/s",
+    higher_is_better: true,
+};
+
+/// Median latency of one operation, in microseconds.
+pub const P50_US: Metric = Metric {
+    name: "p50 µs",
+    higher_is_better: false,
+};
+
+/// 99th-percentile latency of one operation, in microseconds.
+pub const P99_US: Metric = Metric {
+    name: "p99 µs",
+    higher_is_better: false,
+};
+
+/// Payload megabytes (10^6 B) per second (higher is better).
+pub const MB_PER_SEC: Metric = Metric {
+    name: "MB/s",
+    higher_is_better: true,
+};
+
+/// Objects per second (higher is better).
+pub const OBJECTS_PER_SEC: Metric = Metric {
+    name: "objects/s",
     higher_is_better: true,
 };
 
@@ -516,6 +548,122 @@ pub static WORKLOADS: &[Workload] = &[
         }],
         jetstream: true,
         setup: Some(js_consume::setup),
+        ..BASE
+    },
+    // ------------------------------------------------------------ Key/Value
+    Workload {
+        name: "kv-put-seq",
+        description: "KV put of distinct keys, one at a time, each awaited to its ack, into a \
+                      bucket the client under test creates (after an untimed delete) before \
+                      the clock; 100 untimed warm-up puts; rate and per-put latency",
+        messages: 20_000,
+        payload: 128,
+        metrics: &[OPS_PER_SEC, P50_US, P99_US],
+        contenders: pair!(kv::put_seq_ours, kv::put_seq_async_nats),
+        jetstream: true,
+        ..BASE
+    },
+    Workload {
+        name: "kv-get-seq",
+        description: "KV get of every key of a bucket filled once (untimed, our client), one \
+                      at a time (ours get -> Entry, async-nats get -> Option<Bytes>; both \
+                      direct gets); 100 untimed warm-ups; rate and per-get latency",
+        messages: 20_000,
+        payload: 128,
+        metrics: &[OPS_PER_SEC, P50_US, P99_US],
+        contenders: pair!(kv::get_seq_ours, kv::get_seq_async_nats),
+        jetstream: true,
+        setup: Some(kv::setup_get_seq),
+        ..BASE
+    },
+    Workload {
+        name: "kv-get-concurrent",
+        description: "KV gets with 64 in flight (buffer_unordered(64)) over the keys of a \
+                      bucket holding a fifth as many keys as there are gets, filled once",
+        messages: 100_000,
+        payload: 128,
+        metrics: &[OPS_PER_SEC],
+        contenders: pair!(kv::get_concurrent_ours, kv::get_concurrent_async_nats),
+        jetstream: true,
+        setup: Some(kv::setup_get_concurrent),
+        ..BASE
+    },
+    Workload {
+        name: "kv-watch",
+        description: "watch_all() on an empty bucket while a second connection (always our \
+                      client) async-publishes updates to $KV.<bucket>.<key>, one distinct key each; \
+                      entries/s from the first publish to the last entry the watcher yields",
+        messages: 100_000,
+        payload: 128,
+        metrics: &[Metric {
+            name: "entries/s",
+            higher_is_better: true,
+        }],
+        contenders: pair!(kv::watch_ours, kv::watch_async_nats),
+        jetstream: true,
+        ..BASE
+    },
+    // ------------------------------------------------------------ Object store
+    Workload {
+        name: "obj-put-64m",
+        description: "put one 64 MiB object of random bytes into a memory bucket recreated \
+                      empty before every run (default 128 KiB chunks); notes give the largest \
+                      peak RSS growth of this process during a run",
+        messages: 1,
+        payload: object_store::LARGE_SIZE,
+        metrics: &[MB_PER_SEC],
+        contenders: pair!(
+            object_store::put_large_ours,
+            object_store::put_large_async_nats
+        ),
+        jetstream: true,
+        setup: Some(object_store::setup_put_large),
+        sample_rss: true,
+        ..BASE
+    },
+    Workload {
+        name: "obj-get-64m",
+        description: "get the 64 MiB object (stored once) and read_to_end it into a buffer \
+                      allocated and written once before the clock (its 64 MiB count in the RSS \
+                      growth)",
+        messages: 1,
+        payload: object_store::LARGE_SIZE,
+        metrics: &[MB_PER_SEC],
+        contenders: pair!(
+            object_store::get_large_ours,
+            object_store::get_large_async_nats
+        ),
+        jetstream: true,
+        setup: Some(object_store::setup_get_large),
+        sample_rss: true,
+        ..BASE
+    },
+    Workload {
+        name: "obj-put-small",
+        description: "put 1 KiB objects one after the other into a memory bucket recreated \
+                      empty before every run; 10 untimed warm-up puts",
+        messages: 1_000,
+        payload: object_store::SMALL_SIZE,
+        metrics: &[OBJECTS_PER_SEC],
+        contenders: pair!(
+            object_store::put_small_ours,
+            object_store::put_small_async_nats
+        ),
+        jetstream: true,
+        ..BASE
+    },
+    Workload {
+        name: "obj-get-small",
+        description: "get and read_to_end 1 KiB objects (stored once) one after the other",
+        messages: 1_000,
+        payload: object_store::SMALL_SIZE,
+        metrics: &[OBJECTS_PER_SEC],
+        contenders: pair!(
+            object_store::get_small_ours,
+            object_store::get_small_async_nats
+        ),
+        jetstream: true,
+        setup: Some(object_store::setup_get_small),
         ..BASE
     },
 ];
