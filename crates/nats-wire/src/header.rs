@@ -310,11 +310,18 @@ struct LineIter<'a> {
 impl Iterator for LineIter<'_> {
     type Item = (usize, usize);
     fn next(&mut self) -> Option<(usize, usize)> {
-        let rest = &self.s.as_bytes()[self.pos..];
-        let i = memchr::memmem::find(rest, b"\r\n")?;
-        let start = self.pos;
-        self.pos += i + 2;
-        Some((start, start + i))
+        let bytes = self.s.as_bytes();
+        let mut from = self.pos;
+        // Find "\r\n" with a plain memchr for '\n' (no searcher to build).
+        loop {
+            let i = from + memchr::memchr(b'\n', &bytes[from..])?;
+            if i > self.pos && bytes[i - 1] == b'\r' {
+                let start = self.pos;
+                self.pos = i + 1;
+                return Some((start, i - 1));
+            }
+            from = i + 1;
+        }
     }
 }
 
