@@ -395,3 +395,65 @@ async fn invalid_options_are_refused() {
     let e = c.fetch(0).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
 }
+
+#[tokio::test]
+async fn messages_survive_a_server_restart_without_loss() {
+    let mut server = Server::jetstream().start();
+    let (js, stream) = setup(&server, StorageType::File).await;
+    publish_n(&js, 100).await;
+    let c = durable(&stream, "restart").await;
+    let mut messages = c
+        .messages()
+        .expiry(Duration::from_secs(2))
+        .heartbeat(Duration::from_millis(500))
+        .await
+        .unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 100 {
+        let m = tokio::time::timeout(Duration::from_secs(10), messages.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if m.double_ack().await.is_ok() {
+            seen.insert(m.metadata().unwrap().sequence.stream);
+        }
+    }
+    server.restart();
+    let start = Instant::now();
+    loop {
+        match js.publish("s.x", "after").retry_attempts(0).await {
+            Ok(_) => break,
+            Err(e) => {
+                assert!(start.elapsed() < Duration::from_secs(10), "{e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    for _ in 0..49 {
+        js.publish("s.x", "after").await.unwrap();
+    }
+    let start = Instant::now();
+    while seen.len() < 150 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "only {}",
+            seen.len()
+        );
+        match tokio::time::timeout(Duration::from_secs(5), messages.next()).await {
+            Ok(Some(Ok(m))) => {
+                if m.double_ack().await.is_ok() {
+                    seen.insert(m.metadata().unwrap().sequence.stream);
+                }
+            }
+            // Missed heartbeats while the server was away are warnings: go on.
+            Ok(Some(Err(e))) => assert_eq!(e.kind(), ErrorKind::HeartbeatMissed, "{e}"),
+            Ok(None) => panic!("messages ended"),
+            Err(_) => {}
+        }
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        (1..=150).collect::<Vec<u64>>()
+    );
+}
