@@ -337,18 +337,21 @@ mod tests {
 
 /// The names of the streams that back buckets (`KV_<bucket>`, `OBJ_<bucket>`),
 /// with the prefix removed; other streams are skipped.
+#[cfg(any(feature = "kv", feature = "object-store"))]
 #[derive(Debug)]
 pub(crate) struct BucketNames {
     names: StreamNames,
     prefix: &'static str,
 }
 
+#[cfg(any(feature = "kv", feature = "object-store"))]
 impl BucketNames {
     pub(crate) fn new(names: StreamNames, prefix: &'static str) -> BucketNames {
         BucketNames { names, prefix }
     }
 }
 
+#[cfg(any(feature = "kv", feature = "object-store"))]
 impl futures_core::Stream for BucketNames {
     type Item = Result<String>;
 
