@@ -188,7 +188,9 @@ impl Engine {
                     return Some(Event::Warning(e));
                 }
             }
-            let watching = !self.stopping && !self.disconnected;
+            // Heartbeats are watched while disconnected too: the user hears
+            // that the server went quiet; pulls resume once reconnected.
+            let watching = !self.stopping;
             tokio::select! {
                 biased;
                 m = self.sub.next() => {
@@ -234,6 +236,12 @@ impl Engine {
                     }
                 }
                 _ = std::future::poll_fn(|cx| self.heartbeat.poll_missed(cx)), if watching => {
+                    if self.disconnected {
+                        return Some(Event::Warning(Error::msg(
+                            ErrorKind::HeartbeatMissed,
+                            "no heartbeat: the server is unreachable; pulling again once reconnected",
+                        )));
+                    }
                     self.pending_msgs = 0;
                     self.pending_bytes = 0;
                     self.reset_heartbeat();

@@ -352,7 +352,11 @@ impl OrderedEngine {
                         ErrorKind::HeartbeatMissed | ErrorKind::NoResponders
                     ) =>
                 {
-                    self.reset();
+                    // While disconnected, wait for the reconnect (which resets):
+                    // recreating now would only fail and back off.
+                    if self.oc.inner.js.client().connection_state() == nats_core::State::Connected {
+                        self.reset();
+                    }
                 }
                 Some(Event::Warning(e)) => return Some(Event::Warning(e)),
                 Some(Event::Terminal(e)) if e.kind() == ErrorKind::ConsumerDeleted => self.reset(),

@@ -457,3 +457,61 @@ async fn messages_survive_a_server_restart_without_loss() {
         (1..=150).collect::<Vec<u64>>()
     );
 }
+
+#[tokio::test]
+async fn stopping_the_server_reports_missed_heartbeats_then_recovers() {
+    let mut server = Server::jetstream().start();
+    let (js, stream) = setup(&server, StorageType::File).await;
+    let c = durable(&stream, "down").await;
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::new(AtomicUsize::new(0));
+    let (e, n) = (errors.clone(), seen.clone());
+    let ctx = c
+        .consume(move |m| {
+            let n = n.clone();
+            async move {
+                m.ack().await.unwrap();
+                n.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .expiry(Duration::from_secs(2))
+        .heartbeat(Duration::from_millis(500))
+        .error_handler(move |err| e.lock().unwrap().push(err.kind()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.stop();
+    let start = Instant::now();
+    while !errors.lock().unwrap().contains(&ErrorKind::HeartbeatMissed) {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "no missed-heartbeat report while the server is down: {:?}",
+            errors.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !ctx.is_closed(),
+        "missed heartbeats are warnings, not the end"
+    );
+    server.start();
+    let start = Instant::now();
+    loop {
+        match js.publish("s.x", "back").retry_attempts(0).await {
+            Ok(_) => break,
+            Err(e) => {
+                assert!(start.elapsed() < Duration::from_secs(10), "{e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    let start = Instant::now();
+    while seen.load(Ordering::Relaxed) < 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "consume did not recover"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ctx.stop();
+}
