@@ -25,6 +25,8 @@ use crate::validate::validate_kv_key;
 /// Idle heartbeat of a watcher's pulls: a lost consumer (e.g. the bucket was deleted) is
 /// noticed after two missed heartbeats.
 const HEARTBEAT: Duration = Duration::from_secs(3);
+/// How many bytes of entries a watcher keeps requested (and at most buffers).
+const WATCH_BYTES: usize = 8 * 1024 * 1024;
 
 /// How long the clean-up of a dropped watcher may take.
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -198,7 +200,14 @@ impl Watch {
                 false,
             ),
         };
-        let messages = ordered.messages().heartbeat(HEARTBEAT).await?;
+        // Bound the buffered entries by bytes, not by count: values may be
+        // large. The budget always fits the largest message the server allows.
+        let budget = WATCH_BYTES.max(2 * kv.js().client().max_payload() + 4096);
+        let messages = ordered
+            .messages()
+            .max_bytes(budget)
+            .heartbeat(HEARTBEAT)
+            .await?;
         let cleanup = spawn_cleanup(kv.js().clone(), ordered);
         Ok(Watcher {
             kv,
