@@ -44,11 +44,24 @@ pub(crate) async fn store_with_headers(
     headers: Option<HeaderMap>,
     payload: &'static str,
 ) -> u64 {
-    let reply = match headers {
-        Some(h) => client.request_with_headers(subject, h, payload).await,
-        None => client.request(subject, payload).await,
-    }
-    .unwrap();
+    // A replicated stream may still be electing its leader right after it was
+    // created: no responders then. Retry for a while.
+    let start = std::time::Instant::now();
+    let reply = loop {
+        let reply = match headers.clone() {
+            Some(h) => client.request_with_headers(subject, h, payload).await,
+            None => client.request(subject, payload).await,
+        };
+        match reply {
+            Err(e)
+                if e.kind() == nats_core::ErrorKind::NoResponders
+                    && start.elapsed() < std::time::Duration::from_secs(10) =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            other => break other.unwrap(),
+        }
+    };
     let ack: Value = serde_json::from_slice(&reply.payload).unwrap();
     assert!(ack.get("error").is_none(), "publish failed: {ack}");
     ack["seq"].as_u64().unwrap()
