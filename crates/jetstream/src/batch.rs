@@ -5,7 +5,8 @@ use bytes::Bytes;
 use nats_core::HeaderMap;
 
 use crate::error::{Error, ErrorKind};
-use crate::publish::{parse_pub_ack, publish_error};
+use crate::publish::publish_error;
+use crate::types::api::decode_pub_ack;
 use crate::types::PubAck;
 use crate::JetStream;
 
@@ -180,7 +181,7 @@ impl Batch {
                 .await
                 .map_err(|e| publish_error(e, subject.as_ref()))?;
             if !reply.payload.is_empty() {
-                parse_pub_ack(&reply.payload)?;
+                decode_pub_ack(&reply.payload)?;
             }
         } else {
             client
@@ -211,6 +212,6 @@ impl Batch {
             )
             .await
             .map_err(|e| publish_error(e, subject.as_ref()))?;
-        parse_pub_ack(&reply.payload)
+        decode_pub_ack(&reply.payload)
     }
 }

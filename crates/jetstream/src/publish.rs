@@ -15,10 +15,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use nats_core::{HeaderMap, Response};
-use serde::Deserialize;
 use tokio::time::{Instant, Sleep};
 
-use crate::error::{ApiError, Error, ErrorKind};
+use crate::error::{Error, ErrorKind};
+use crate::types::api::decode_pub_ack;
 use crate::types::PubAck;
 use crate::JetStream;
 
@@ -237,7 +237,7 @@ impl IntoFuture for Publish {
                     }
                 };
                 match reply {
-                    Ok(msg) => return parse_pub_ack(&msg.payload),
+                    Ok(msg) => return decode_pub_ack(&msg.payload),
                     Err(e)
                         if e.kind() == nats_core::ErrorKind::NoResponders && attempt < attempts =>
                     {
@@ -319,7 +319,7 @@ impl Future for PubAckFuture {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if let Poll::Ready(reply) = Pin::new(&mut self.response).poll(cx) {
             return Poll::Ready(match reply {
-                Ok(msg) => parse_pub_ack(&msg.payload),
+                Ok(msg) => decode_pub_ack(&msg.payload),
                 Err(e) => Err(publish_error(e, &self.subject)),
             });
         }
@@ -346,51 +346,6 @@ pub(crate) fn publish_error(e: nats_core::Error, subject: &str) -> Error {
     } else {
         Error::from(e)
     }
-}
-
-/// The ack as sent by the server: error first, then the fields.
-#[derive(Deserialize)]
-struct PubAckWire {
-    #[serde(default)]
-    error: Option<ApiError>,
-    #[serde(default)]
-    stream: String,
-    #[serde(default)]
-    seq: u64,
-    #[serde(default)]
-    duplicate: bool,
-    #[serde(default)]
-    domain: Option<String>,
-    #[serde(default)]
-    val: Option<String>,
-    #[serde(default)]
-    batch: Option<String>,
-    #[serde(default)]
-    count: u64,
-}
-
-/// Decodes a PubAck in one pass, checking `error` before anything else.
-pub(crate) fn parse_pub_ack(body: &[u8]) -> Result<PubAck, Error> {
-    let wire: PubAckWire = serde_json::from_slice(body)
-        .map_err(|e| Error::with_source(ErrorKind::InvalidResponse, e))?;
-    if let Some(api) = wire.error {
-        return Err(Error::from_api(api));
-    }
-    if wire.stream.is_empty() {
-        return Err(Error::msg(
-            ErrorKind::InvalidResponse,
-            "publish ack without a stream name",
-        ));
-    }
-    Ok(PubAck {
-        stream: wire.stream,
-        sequence: wire.seq,
-        duplicate: wire.duplicate,
-        domain: wire.domain.filter(|d| !d.is_empty()),
-        value: wire.val.filter(|v| !v.is_empty()),
-        batch_id: wire.batch.filter(|b| !b.is_empty()),
-        batch_size: wire.count,
-    })
 }
 
 impl JetStream {
@@ -464,18 +419,18 @@ mod tests {
 
     #[test]
     fn pub_ack_error_first() {
-        let err = parse_pub_ack(
+        let err = decode_pub_ack(
             br#"{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 1"},"stream":"S","seq":0}"#,
         )
         .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::WrongLastSequence);
         assert_eq!(err.api_error().map(|a| a.err_code.0), Some(10071));
         let ack =
-            parse_pub_ack(br#"{"stream":"S","seq":7,"duplicate":true,"domain":"hub"}"#).unwrap();
+            decode_pub_ack(br#"{"stream":"S","seq":7,"duplicate":true,"domain":"hub"}"#).unwrap();
         assert_eq!((ack.sequence, ack.duplicate), (7, true));
         assert_eq!(ack.domain.as_deref(), Some("hub"));
         assert_eq!(
-            parse_pub_ack(br#"{"seq":1}"#).unwrap_err().kind(),
+            decode_pub_ack(br#"{"seq":1}"#).unwrap_err().kind(),
             ErrorKind::InvalidResponse
         );
     }
