@@ -127,7 +127,11 @@ impl Batch {
         self.sequence == 0
     }
 
+    /// The headers of the next message; the first one also checks the server.
     fn headers(&mut self, extra: Option<HeaderMap>, commit: bool) -> Result<HeaderMap, Error> {
+        if self.sequence == 0 {
+            require_api_level(&self.js, 2, "atomic batches")?;
+        }
         if self.sequence >= MAX_BATCH_SIZE {
             return Err(Error::msg(
                 ErrorKind::InvalidArgument,
@@ -162,29 +166,20 @@ impl Batch {
         headers: HeaderMap,
         payload: impl Into<Bytes>,
     ) -> Result<(), Error> {
-        if self.sequence == 0 {
-            require_api_level(&self.js, 2, "atomic batches")?;
-        }
         let first = self.sequence == 0;
         let headers = self.headers(Some(headers), false)?;
-        let client = self.js.client();
         if first {
             // The first message is a request: the server answers with an empty
             // message once it accepted the batch, or with an error.
-            let reply = client
-                .request_with_timeout(
-                    subject.as_ref(),
-                    Some(headers),
-                    payload.into(),
-                    self.js.timeout(),
-                )
-                .await
-                .map_err(|e| publish_error(e, subject.as_ref()))?;
+            let reply = self
+                .request(subject.as_ref(), headers, payload.into())
+                .await?;
             if !reply.payload.is_empty() {
                 decode_pub_ack(&reply.payload)?;
             }
         } else {
-            client
+            self.js
+                .client()
                 .publish_with_headers(subject.as_ref(), headers, payload.into())
                 .await?;
         }
@@ -197,21 +192,24 @@ impl Batch {
         subject: impl AsRef<str>,
         payload: impl Into<Bytes>,
     ) -> Result<PubAck, Error> {
-        if self.sequence == 0 {
-            require_api_level(&self.js, 2, "atomic batches")?;
-        }
         let headers = self.headers(None, true)?;
         let reply = self
-            .js
-            .client()
-            .request_with_timeout(
-                subject.as_ref(),
-                Some(headers),
-                payload.into(),
-                self.js.timeout(),
-            )
-            .await
-            .map_err(|e| publish_error(e, subject.as_ref()))?;
+            .request(subject.as_ref(), headers, payload.into())
+            .await?;
         decode_pub_ack(&reply.payload)
+    }
+
+    /// Sends one batch message as a request and waits for the server's answer.
+    async fn request(
+        &self,
+        subject: &str,
+        headers: HeaderMap,
+        payload: Bytes,
+    ) -> Result<nats_core::Message, Error> {
+        self.js
+            .client()
+            .request_with_timeout(subject, Some(headers), payload, self.js.timeout())
+            .await
+            .map_err(|e| publish_error(e, subject))
     }
 }
