@@ -68,9 +68,7 @@ impl PullOptions {
         if max_bytes > 0 && threshold_bytes > max_bytes {
             return bad("threshold_bytes cannot exceed max_bytes");
         }
-        if self.priority.priority.is_some_and(|p| p > 9) {
-            return bad("priority must be 0 to 9");
-        }
+        self.priority.validate()?;
         Ok(PullConfig {
             max_messages,
             max_bytes,
@@ -122,29 +120,7 @@ macro_rules! pull_options {
                 self
             }
 
-            /// The priority group to pull from (2.11+).
-            pub fn group(mut self, group: impl Into<String>) -> Self {
-                self.options.priority.group = Some(group.into());
-                self
-            }
-
-            /// Overflow policy: pull only when the consumer has this many pending messages.
-            pub fn min_pending(mut self, n: i64) -> Self {
-                self.options.priority.min_pending = Some(n);
-                self
-            }
-
-            /// Overflow policy: pull only when this many acks are pending.
-            pub fn min_ack_pending(mut self, n: i64) -> Self {
-                self.options.priority.min_ack_pending = Some(n);
-                self
-            }
-
-            /// Prioritized policy: 0 (first) to 9 (2.12+).
-            pub fn priority(mut self, priority: u8) -> Self {
-                self.options.priority.priority = Some(priority);
-                self
-            }
+            priority_setters!(options.priority);
         }
     };
 }

@@ -76,30 +76,7 @@ impl Fetch {
         self
     }
 
-    /// The priority group to pull from (consumers with priority groups, 2.11+).
-    pub fn group(mut self, group: impl Into<String>) -> Self {
-        self.priority.group = Some(group.into());
-        self
-    }
-
-    /// Overflow policy: only serve this pull when the consumer has at least
-    /// this many pending messages.
-    pub fn min_pending(mut self, n: i64) -> Self {
-        self.priority.min_pending = Some(n);
-        self
-    }
-
-    /// Overflow policy: only serve this pull when at least this many acks are pending.
-    pub fn min_ack_pending(mut self, n: i64) -> Self {
-        self.priority.min_ack_pending = Some(n);
-        self
-    }
-
-    /// Prioritized policy: 0 (first) to 9 (server 2.12+).
-    pub fn priority(mut self, priority: u8) -> Self {
-        self.priority.priority = Some(priority);
-        self
-    }
+    priority_setters!(priority);
 
     fn request(&self) -> Result<PullRequest, Error> {
         if self.batch == 0 && self.max_bytes == 0 {
@@ -108,12 +85,7 @@ impl Fetch {
                 "fetch of zero messages",
             ));
         }
-        if self.priority.priority.is_some_and(|p| p > 9) {
-            return Err(Error::msg(
-                ErrorKind::InvalidArgument,
-                "priority must be 0 to 9",
-            ));
-        }
+        self.priority.validate()?;
         let mut req = PullRequest {
             batch: self.batch,
             max_bytes: self.max_bytes,

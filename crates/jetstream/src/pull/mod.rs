@@ -6,6 +6,37 @@
 //! with that inbox as reply. Status messages (heartbeats, expiries, conflicts)
 //! arrive on the same inbox and are classified by [`classify`].
 
+/// The priority-group setters shared by every pull builder; `$field` is the
+/// path to the builder's [`PriorityOptions`].
+macro_rules! priority_setters {
+    ($($field:ident).+) => {
+        /// The priority group to pull from (consumers with priority groups, 2.11+).
+        pub fn group(mut self, group: impl Into<String>) -> Self {
+            self.$($field).+.group = Some(group.into());
+            self
+        }
+
+        /// Overflow policy: only serve pulls when the consumer has at least this
+        /// many pending messages.
+        pub fn min_pending(mut self, n: i64) -> Self {
+            self.$($field).+.min_pending = Some(n);
+            self
+        }
+
+        /// Overflow policy: only serve pulls when at least this many acks are pending.
+        pub fn min_ack_pending(mut self, n: i64) -> Self {
+            self.$($field).+.min_ack_pending = Some(n);
+            self
+        }
+
+        /// Prioritized policy: 0 (first) to 9 (server 2.12+).
+        pub fn priority(mut self, priority: u8) -> Self {
+            self.$($field).+.priority = Some(priority);
+            self
+        }
+    };
+}
+
 mod consume;
 mod engine;
 mod fetch;
@@ -112,6 +143,19 @@ pub(crate) struct PriorityOptions {
     pub min_pending: Option<i64>,
     pub min_ack_pending: Option<i64>,
     pub priority: Option<u8>,
+}
+
+impl PriorityOptions {
+    /// Refuses a priority outside 0 to 9 before anything is sent.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        if self.priority.is_some_and(|p| p > 9) {
+            return Err(Error::msg(
+                ErrorKind::InvalidArgument,
+                "priority must be 0 to 9",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// What a message on a pull inbox means.
