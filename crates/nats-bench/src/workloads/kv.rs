@@ -20,14 +20,14 @@ use super::{Ctx, RunFuture, Sample, SetupFuture};
 use crate::Result;
 
 /// The bucket of `kv-put-seq` (emptied before every run).
-const PUT_BUCKET: &str = "bench_put";
+pub(super) const PUT_BUCKET: &str = "bench_put";
 /// The bucket of the get workloads (filled once per workload).
-const GET_BUCKET: &str = "bench_get";
+pub(super) const GET_BUCKET: &str = "bench_get";
 /// The bucket of `kv-watch` (emptied before every run).
 const WATCH_BUCKET: &str = "bench_watch";
 
 /// Untimed operations on a fresh connection before the timed ones.
-const WARMUP: u64 = 100;
+pub(super) const WARMUP: u64 = 100;
 /// Gets in flight at once in `kv-get-concurrent`.
 pub const CONCURRENCY: usize = 64;
 /// `kv-get-concurrent` reads `messages / KEYS_DIVISOR` distinct keys over and
@@ -39,12 +39,12 @@ const PUBLISH_WINDOW: usize = 4096;
 const WATCH_IDLE: Duration = Duration::from_secs(10);
 
 /// The `i`-th key.
-fn key(i: u64) -> String {
+pub(super) fn key(i: u64) -> String {
     format!("k{i:06}")
 }
 
 /// Keys `0..n`.
-fn keys(n: u64) -> Vec<String> {
+pub(super) fn keys(n: u64) -> Vec<String> {
     (0..n).map(key).collect()
 }
 
@@ -72,7 +72,7 @@ async fn delete_bucket(url: &str, bucket: &str) -> Result<()> {
 }
 
 /// Deletes and recreates `bucket`, empty (our client, admin connection).
-async fn reset_bucket(url: &str, bucket: &str) -> Result<()> {
+pub(super) async fn reset_bucket(url: &str, bucket: &str) -> Result<()> {
     delete_bucket(url, bucket).await?;
     let (client, js) = admin(url).await?;
     js.create_key_value(KeyValueConfig {
@@ -85,7 +85,7 @@ async fn reset_bucket(url: &str, bucket: &str) -> Result<()> {
 }
 
 /// Fails unless the stream behind `bucket` holds `expected` entries.
-async fn expect_entries(url: &str, bucket: &str, expected: u64) -> Result<()> {
+pub(super) async fn expect_entries(url: &str, bucket: &str, expected: u64) -> Result<()> {
     let stored = stream_messages(url, &format!("KV_{bucket}")).await?;
     if stored != expected {
         return Err(format!("bucket {bucket} holds {stored} entries, expected {expected}").into());
@@ -143,7 +143,7 @@ where
     Ok(sample)
 }
 
-fn check_value(len: usize, expected: usize) -> Result<()> {
+pub(super) fn check_value(len: usize, expected: usize) -> Result<()> {
     if len != expected {
         return Err(format!("got a {len} B value, expected {expected} B").into());
     }
@@ -219,7 +219,7 @@ pub fn put_seq_async_nats(ctx: Ctx) -> RunFuture {
 
 /// How many distinct keys a get workload reads: all of its gets for
 /// `kv-get-seq`, a fifth of them for `kv-get-concurrent`.
-fn get_keys(ctx: &Ctx, concurrent: bool) -> u64 {
+pub(super) fn get_keys(ctx: &Ctx, concurrent: bool) -> u64 {
     if concurrent {
         (ctx.messages / KEYS_DIVISOR).max(1)
     } else {

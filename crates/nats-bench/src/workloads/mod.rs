@@ -16,6 +16,7 @@ pub mod js_common;
 pub mod js_consume;
 pub mod js_publish;
 pub mod kv;
+pub mod kv_wire;
 pub mod object_store;
 pub mod wire_limit;
 
@@ -555,11 +556,27 @@ pub static WORKLOADS: &[Workload] = &[
         name: "kv-put-seq",
         description: "KV put of distinct keys, one at a time, each awaited to its ack, into a \
                       bucket the client under test creates (after an untimed delete) before \
-                      the clock; 100 untimed warm-up puts; rate and per-put latency",
+                      the clock; 100 untimed warm-up puts; rate and per-put latency; raw TCP: \
+                      pre-encoded `PUB $KV.<bucket>.<key> <inbox>.<n> <len>` frames on a bare \
+                      socket, one in flight, each awaited to its PubAck (the floor; bucket reset \
+                      untimed by our client)",
         messages: 20_000,
         payload: 128,
         metrics: &[OPS_PER_SEC, P50_US, P99_US],
-        contenders: pair!(kv::put_seq_ours, kv::put_seq_async_nats),
+        contenders: &[
+            Contender {
+                kind: ClientKind::Ours,
+                run: kv::put_seq_ours,
+            },
+            Contender {
+                kind: ClientKind::AsyncNats,
+                run: kv::put_seq_async_nats,
+            },
+            Contender {
+                kind: ClientKind::Wire,
+                run: kv_wire::put_seq,
+            },
+        ],
         jetstream: true,
         ..BASE
     },
@@ -567,11 +584,27 @@ pub static WORKLOADS: &[Workload] = &[
         name: "kv-get-seq",
         description: "KV get of every key of a bucket filled once (untimed, our client), one \
                       at a time (ours get -> Entry, async-nats get -> Option<Bytes>; both \
-                      direct gets); 100 untimed warm-ups; rate and per-get latency",
+                      direct gets); 100 untimed warm-ups; rate and per-get latency; raw TCP: \
+                      pre-encoded direct-get requests \
+                      `$JS.API.DIRECT.GET.KV_<bucket>.$KV.<bucket>.<key>` on a bare socket, one \
+                      in flight (the floor)",
         messages: 20_000,
         payload: 128,
         metrics: &[OPS_PER_SEC, P50_US, P99_US],
-        contenders: pair!(kv::get_seq_ours, kv::get_seq_async_nats),
+        contenders: &[
+            Contender {
+                kind: ClientKind::Ours,
+                run: kv::get_seq_ours,
+            },
+            Contender {
+                kind: ClientKind::AsyncNats,
+                run: kv::get_seq_async_nats,
+            },
+            Contender {
+                kind: ClientKind::Wire,
+                run: kv_wire::get_seq,
+            },
+        ],
         jetstream: true,
         setup: Some(kv::setup_get_seq),
         ..BASE
@@ -579,11 +612,27 @@ pub static WORKLOADS: &[Workload] = &[
     Workload {
         name: "kv-get-concurrent",
         description: "KV gets with 64 in flight (buffer_unordered(64)) over the keys of a \
-                      bucket holding a fifth as many keys as there are gets, filled once",
+                      bucket holding a fifth as many keys as there are gets, filled once; raw \
+                      TCP: the same pre-encoded direct-get requests on a bare socket with 64 in \
+                      flight, the requests freed by one socket read written together (the \
+                      ceiling)",
         messages: 100_000,
         payload: 128,
         metrics: &[OPS_PER_SEC],
-        contenders: pair!(kv::get_concurrent_ours, kv::get_concurrent_async_nats),
+        contenders: &[
+            Contender {
+                kind: ClientKind::Ours,
+                run: kv::get_concurrent_ours,
+            },
+            Contender {
+                kind: ClientKind::AsyncNats,
+                run: kv::get_concurrent_async_nats,
+            },
+            Contender {
+                kind: ClientKind::Wire,
+                run: kv_wire::get_concurrent,
+            },
+        ],
         jetstream: true,
         setup: Some(kv::setup_get_concurrent),
         ..BASE
