@@ -9,6 +9,7 @@ mod consumers_mgmt;
 mod kv;
 mod object_store;
 mod ordered;
+mod pattern;
 mod priority;
 mod publish;
 mod pull;
