@@ -12,7 +12,7 @@ use crate::Result;
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 /// The same for a workload's one-off setup.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(300);
-/// How often [`RssSampler`] reads `VmRSS`.
+/// How often [`RssSampler`] reads `VmRSS` where it can not reset the peak mark.
 const RSS_INTERVAL: Duration = Duration::from_millis(10);
 
 /// The tokio runtime flavour both clients run on.
@@ -335,47 +335,68 @@ fn cpu_nanos_of(proc: &str) -> Option<u64> {
     Some(total)
 }
 
-/// Samples this process's resident set size (`VmRSS` in `/proc/self/status`)
-/// every [`RSS_INTERVAL`] on a thread of its own, so the runtime's workers are
-/// not disturbed; [`finish`](Self::finish) gives the peak above the first
-/// sample. Resident memory, not live heap: memory the allocator kept from an
-/// earlier run and reuses does not show up again.
+/// Measures how far this process's resident set grows during a run.
+///
+/// Where the kernel allows it (Linux 4.0+), the peak-RSS mark `VmHWM` is reset
+/// through `/proc/self/clear_refs` when the run starts and read when it ends:
+/// an exact peak. Otherwise `VmRSS` is sampled every [`RSS_INTERVAL`] on a
+/// thread of its own, so the runtime's workers are not disturbed. Either way
+/// resident memory, not live heap: memory the allocator kept from an earlier
+/// run and reuses does not show up again.
 #[derive(Debug)]
-struct RssSampler {
-    stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<Option<u64>>,
+enum RssSampler {
+    /// The peak mark was reset; the resident set at the start.
+    HighWaterMark { baseline: Option<u64> },
+    /// A sampling thread.
+    Sampling {
+        stop: Arc<AtomicBool>,
+        thread: std::thread::JoinHandle<Option<u64>>,
+    },
 }
 
 impl RssSampler {
     fn start() -> RssSampler {
+        if std::fs::write("/proc/self/clear_refs", "5").is_ok() {
+            return RssSampler::HighWaterMark {
+                baseline: status_bytes("VmRSS:"),
+            };
+        }
         let stop = Arc::new(AtomicBool::new(false));
-        let baseline = rss_bytes();
+        let baseline = status_bytes("VmRSS:");
         let thread = std::thread::spawn({
             let stop = stop.clone();
             move || {
                 let baseline = baseline?;
                 let mut peak = baseline;
                 while !stop.load(Ordering::Acquire) {
-                    peak = peak.max(rss_bytes().unwrap_or(0));
+                    peak = peak.max(status_bytes("VmRSS:").unwrap_or(0));
                     std::thread::sleep(RSS_INTERVAL);
                 }
-                peak = peak.max(rss_bytes().unwrap_or(0));
+                peak = peak.max(status_bytes("VmRSS:").unwrap_or(0));
                 Some(peak - baseline)
             }
         });
-        RssSampler { stop, thread }
+        RssSampler::Sampling { stop, thread }
     }
 
     fn finish(self) -> Option<u64> {
-        self.stop.store(true, Ordering::Release);
-        self.thread.join().ok().flatten()
+        match self {
+            RssSampler::HighWaterMark { baseline } => {
+                Some(status_bytes("VmHWM:")?.saturating_sub(baseline?))
+            }
+            RssSampler::Sampling { stop, thread } => {
+                stop.store(true, Ordering::Release);
+                thread.join().ok().flatten()
+            }
+        }
     }
 }
 
-/// `VmRSS` of this process in bytes (Linux only).
-fn rss_bytes() -> Option<u64> {
+/// A memory field of `/proc/self/status` (`VmRSS:`, `VmHWM:`) in bytes
+/// (Linux only).
+fn status_bytes(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }

@@ -106,8 +106,9 @@ pub struct Sample {
     /// included), in nanoseconds; filled in by the runner where the OS tells.
     pub server_cpu_nanos: Option<u64>,
     /// Peak resident memory of this process during the run above its level
-    /// when the run started, in bytes (sampled every 10 ms; filled in by the
-    /// runner for workloads with [`Workload::sample_rss`]).
+    /// when the run started, in bytes (the kernel's peak mark, or sampled
+    /// every 10 ms where that can not be reset; filled in by the runner for
+    /// workloads with [`Workload::sample_rss`]).
     pub peak_rss_bytes: Option<u64>,
 }
 
@@ -460,12 +461,26 @@ pub static WORKLOADS: &[Workload] = &[
     Workload {
         name: "js-consume-none-1000",
         description: "the same with 1000 messages per pull; notes give the largest peak RSS \
-                      growth of this process during a run (VmRSS sampled every 10 ms; only a \
+                      growth of this process during a run (the kernel's peak mark; only a \
                       first run grows the heap: run one client alone for a clean figure)",
         messages: 300_000,
         payload: 128,
         contenders: pair!(js_consume::none_1000_ours, js_consume::none_1000_async_nats),
         ceiling: Some(JS_WIRE_CONSUME),
+        jetstream: true,
+        setup: Some(js_consume::setup),
+        sample_rss: true,
+        ..BASE
+    },
+    Workload {
+        name: "js-consume-1m",
+        description: "memory while consuming: 1,000,000 messages of 128 B read like \
+                      js-consume-none-1000; notes give the peak RSS growth during a run (run \
+                      each client alone, `--client ours` / `--client async-nats`, for a clean \
+                      figure: a second run reuses the heap the first one grew)",
+        messages: 1_000_000,
+        payload: 128,
+        contenders: pair!(js_consume::none_1000_ours, js_consume::none_1000_async_nats),
         jetstream: true,
         setup: Some(js_consume::setup),
         sample_rss: true,
