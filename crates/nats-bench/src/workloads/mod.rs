@@ -18,6 +18,7 @@ pub mod js_publish;
 pub mod kv;
 pub mod kv_wire;
 pub mod object_store;
+pub mod object_store_wire;
 pub mod wire_limit;
 
 /// One timed run's future.
@@ -222,6 +223,26 @@ macro_rules! pair {
     };
 }
 
+/// Our client, async-nats and the raw-TCP contender, in that order.
+macro_rules! trio {
+    ($ours:path, $theirs:path, $wire:path) => {
+        &[
+            Contender {
+                kind: ClientKind::Ours,
+                run: $ours,
+            },
+            Contender {
+                kind: ClientKind::AsyncNats,
+                run: $theirs,
+            },
+            Contender {
+                kind: ClientKind::Wire,
+                run: $wire,
+            },
+        ]
+    };
+}
+
 /// The ceiling of the async publish workloads.
 const JS_WIRE_PUB: &str = "js-wire-limit-pub";
 /// The ceiling of the consume workloads.
@@ -348,20 +369,7 @@ pub static WORKLOADS: &[Workload] = &[
                 higher_is_better: false,
             },
         ],
-        contenders: &[
-            Contender {
-                kind: ClientKind::Ours,
-                run: js_publish::sync_ours,
-            },
-            Contender {
-                kind: ClientKind::AsyncNats,
-                run: js_publish::sync_async_nats,
-            },
-            Contender {
-                kind: ClientKind::Wire,
-                run: js_publish::sync_wire,
-            },
-        ],
+        contenders: trio!(js_publish::sync_ours, js_publish::sync_async_nats, js_publish::sync_wire),
         jetstream: true,
         ..BASE
     },
@@ -372,20 +380,7 @@ pub static WORKLOADS: &[Workload] = &[
                       the js-wire-limit-pub loop against this file stream (its ceiling)",
         messages: 300_000,
         payload: 128,
-        contenders: &[
-            Contender {
-                kind: ClientKind::Ours,
-                run: js_publish::async_file_4096_ours,
-            },
-            Contender {
-                kind: ClientKind::AsyncNats,
-                run: js_publish::async_file_4096_async_nats,
-            },
-            Contender {
-                kind: ClientKind::Wire,
-                run: js_publish::wire_limit_file,
-            },
-        ],
+        contenders: trio!(js_publish::async_file_4096_ours, js_publish::async_file_4096_async_nats, js_publish::wire_limit_file),
         ceiling: Some(JS_WIRE_PUB),
         jetstream: true,
         ..BASE
@@ -407,12 +402,14 @@ pub static WORKLOADS: &[Workload] = &[
     Workload {
         name: "js-pub-async-mem-4096",
         description: "async JetStream publish to a memory stream, at most 4096 acks in flight, \
-                      timed until every ack arrived",
+                      timed until every ack arrived; raw TCP: the js-wire-limit-pub loop, \
+                      interleaved with the clients",
         messages: 300_000,
         payload: 128,
-        contenders: pair!(
+        contenders: trio!(
             js_publish::async_mem_4096_ours,
-            js_publish::async_mem_4096_async_nats
+            js_publish::async_mem_4096_async_nats,
+            js_publish::wire_limit
         ),
         ceiling: Some(JS_WIRE_PUB),
         jetstream: true,
@@ -460,12 +457,17 @@ pub static WORKLOADS: &[Workload] = &[
     },
     Workload {
         name: "js-consume-none-1000",
-        description: "the same with 1000 messages per pull; notes give the largest peak RSS \
+        description: "the same with 1000 messages per pull; raw TCP: the js-wire-limit-consume \
+                      loop, interleaved with the clients; notes give the largest peak RSS \
                       growth of this process during a run (the kernel's peak mark; only a \
                       first run grows the heap: run one client alone for a clean figure)",
         messages: 300_000,
         payload: 128,
-        contenders: pair!(js_consume::none_1000_ours, js_consume::none_1000_async_nats),
+        contenders: trio!(
+            js_consume::none_1000_ours,
+            js_consume::none_1000_async_nats,
+            js_consume::wire_limit
+        ),
         ceiling: Some(JS_WIRE_CONSUME),
         jetstream: true,
         setup: Some(js_consume::setup),
@@ -508,20 +510,7 @@ pub static WORKLOADS: &[Workload] = &[
                       read written together, ended by PING/PONG)",
         messages: 300_000,
         payload: 128,
-        contenders: &[
-            Contender {
-                kind: ClientKind::Ours,
-                run: js_consume::explicit_1000_ours,
-            },
-            Contender {
-                kind: ClientKind::AsyncNats,
-                run: js_consume::explicit_1000_async_nats,
-            },
-            Contender {
-                kind: ClientKind::Wire,
-                run: js_consume::wire_explicit,
-            },
-        ],
+        contenders: trio!(js_consume::explicit_1000_ours, js_consume::explicit_1000_async_nats, js_consume::wire_explicit),
         ceiling: Some(JS_WIRE_CONSUME),
         jetstream: true,
         setup: Some(js_consume::setup),
@@ -578,20 +567,7 @@ pub static WORKLOADS: &[Workload] = &[
         messages: 20_000,
         payload: 128,
         metrics: &[OPS_PER_SEC, P50_US, P99_US],
-        contenders: &[
-            Contender {
-                kind: ClientKind::Ours,
-                run: kv::put_seq_ours,
-            },
-            Contender {
-                kind: ClientKind::AsyncNats,
-                run: kv::put_seq_async_nats,
-            },
-            Contender {
-                kind: ClientKind::Wire,
-                run: kv_wire::put_seq,
-            },
-        ],
+        contenders: trio!(kv::put_seq_ours, kv::put_seq_async_nats, kv_wire::put_seq),
         jetstream: true,
         ..BASE
     },
@@ -606,20 +582,7 @@ pub static WORKLOADS: &[Workload] = &[
         messages: 20_000,
         payload: 128,
         metrics: &[OPS_PER_SEC, P50_US, P99_US],
-        contenders: &[
-            Contender {
-                kind: ClientKind::Ours,
-                run: kv::get_seq_ours,
-            },
-            Contender {
-                kind: ClientKind::AsyncNats,
-                run: kv::get_seq_async_nats,
-            },
-            Contender {
-                kind: ClientKind::Wire,
-                run: kv_wire::get_seq,
-            },
-        ],
+        contenders: trio!(kv::get_seq_ours, kv::get_seq_async_nats, kv_wire::get_seq),
         jetstream: true,
         setup: Some(kv::setup_get_seq),
         ..BASE
@@ -634,20 +597,7 @@ pub static WORKLOADS: &[Workload] = &[
         messages: 100_000,
         payload: 128,
         metrics: &[OPS_PER_SEC],
-        contenders: &[
-            Contender {
-                kind: ClientKind::Ours,
-                run: kv::get_concurrent_ours,
-            },
-            Contender {
-                kind: ClientKind::AsyncNats,
-                run: kv::get_concurrent_async_nats,
-            },
-            Contender {
-                kind: ClientKind::Wire,
-                run: kv_wire::get_concurrent,
-            },
-        ],
+        contenders: trio!(kv::get_concurrent_ours, kv::get_concurrent_async_nats, kv_wire::get_concurrent),
         jetstream: true,
         setup: Some(kv::setup_get_concurrent),
         ..BASE
@@ -689,14 +639,13 @@ pub static WORKLOADS: &[Workload] = &[
         name: "obj-get-64m",
         description: "get the 64 MiB object (stored once) and read_to_end it into a buffer \
                       allocated and written once before the clock (its 64 MiB count in the RSS \
-                      growth)",
+                      growth); raw TCP: one pull for every chunk of a consumer created before \
+                      the clock, each chunk hashed (SHA-256) and copied into the same buffer \
+                      (the ceiling)",
         messages: 1,
         payload: object_store::LARGE_SIZE,
         metrics: &[MB_PER_SEC],
-        contenders: pair!(
-            object_store::get_large_ours,
-            object_store::get_large_async_nats
-        ),
+        contenders: trio!(object_store::get_large_ours, object_store::get_large_async_nats, object_store_wire::get_large),
         jetstream: true,
         setup: Some(object_store::setup_get_large),
         sample_rss: true,

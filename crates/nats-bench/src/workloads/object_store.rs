@@ -21,9 +21,9 @@ use crate::Result;
 /// The bucket of `obj-put-64m` and `obj-put-small` (emptied before every run).
 const PUT_BUCKET: &str = "bench_obj_put";
 /// The bucket of `obj-get-64m` and `obj-get-small` (filled once per workload).
-const GET_BUCKET: &str = "bench_obj_get";
+pub(super) const GET_BUCKET: &str = "bench_obj_get";
 /// The name of the large object.
-const LARGE_NAME: &str = "blob-64m";
+pub(super) const LARGE_NAME: &str = "blob-64m";
 /// Size of the large object.
 pub const LARGE_SIZE: usize = 64 * 1024 * 1024;
 /// Size of each small object.
@@ -32,7 +32,7 @@ pub const SMALL_SIZE: usize = 1024;
 const WARMUP: u64 = 10;
 
 /// `LARGE_SIZE` random bytes (xorshift64*), generated on first use.
-fn random_data() -> Bytes {
+pub(super) fn random_data() -> Bytes {
     static DATA: OnceLock<Bytes> = OnceLock::new();
     DATA.get_or_init(|| {
         let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -105,7 +105,7 @@ fn check_size(got: u64, expected: usize) -> Result<()> {
 }
 
 /// MB/s (10^6 bytes per second).
-fn mb_per_sec(bytes: usize, seconds: f64) -> Sample {
+pub(super) fn mb_per_sec(bytes: usize, seconds: f64) -> Sample {
     Sample {
         values: vec![bytes as f64 / 1e6 / seconds.max(1e-9)],
         ..Sample::default()
@@ -175,14 +175,14 @@ pub fn put_large_async_nats(ctx: Ctx) -> RunFuture {
 /// An empty buffer with room for the large object, its pages already
 /// written once: so that the clock measures the client, not the kernel
 /// faulting in the 64 MiB the object is read into.
-fn faulted_buffer() -> Vec<u8> {
+pub(super) fn faulted_buffer() -> Vec<u8> {
     let mut buf = vec![1u8; LARGE_SIZE];
     buf.clear();
     buf
 }
 
 /// Checks a large object read back, after the clock stopped.
-fn check_large(buf: &[u8]) -> Result<()> {
+pub(super) fn check_large(buf: &[u8]) -> Result<()> {
     check_size(buf.len() as u64, LARGE_SIZE)?;
     if buf != &random_data()[..] {
         return Err("the object read back differs from the one stored".into());
