@@ -30,6 +30,8 @@ USAGE:
 OPTIONS:
     --runs <N>             runs per client, interleaved A B A B (default 5; 3 with --quick)
     --runtime <FLAVOR>     multi (default, multi-thread) or current (current-thread)
+    --spawn                drive each run from a task spawned onto the runtime (as a
+                           service's handlers run) instead of block_on on the main thread
     --workload <NAMES>     only these workloads (repeatable, or a comma list)
     --client <NAMES>       only these clients: ours, async-nats, wire (for profiling)
     --quick                message counts / 10 and 3 runs: a smoke test
@@ -42,6 +44,7 @@ OPTIONS:
 struct Args {
     runs: Option<usize>,
     flavor: Flavor,
+    spawn: bool,
     workloads: Vec<String>,
     clients: Vec<ClientKind>,
     quick: bool,
@@ -54,6 +57,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
     let mut parsed = Args {
         runs: None,
         flavor: Flavor::MultiThread,
+        spawn: false,
         workloads: Vec::new(),
         clients: Vec::new(),
         quick: false,
@@ -117,6 +121,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
                 }
             }
             "--quick" => parsed.quick = true,
+            "--spawn" => parsed.spawn = true,
             "--json" => parsed.json = true,
             "--list" => parsed.list = true,
             "-h" | "--help" => parsed.help = true,
@@ -162,6 +167,7 @@ fn real_main() -> Result<()> {
             .unwrap_or(if args.quick { QUICK_RUNS } else { DEFAULT_RUNS }),
         quick: args.quick,
         flavor: args.flavor,
+        spawn: args.spawn,
         clients: args.clients,
     };
     let started = std::time::Instant::now();

@@ -150,12 +150,17 @@ pub fn markdown(report: &Report) -> String {
     let _ = writeln!(out, "### nats-bench results\n");
     let _ = writeln!(
         out,
-        "nats-server {} · tokio **{}** runtime ({} worker thread{}) · {} runs per client, \
+        "nats-server {} · tokio **{}** runtime ({} worker thread{}){} · {} runs per client, \
          interleaved A B A B · {}\n",
         report.server_version,
         cfg.flavor.label(),
         report.workers,
         if report.workers == 1 { "" } else { "s" },
+        if cfg.spawn {
+            ", runs driven from a spawned task"
+        } else {
+            ""
+        },
         cfg.runs,
         if cfg.quick {
             "`--quick` (message counts ÷ 10)"
@@ -321,6 +326,7 @@ pub fn json(report: &Report) -> Value {
     json!({
         "server_version": report.server_version,
         "runtime": report.config.flavor.label(),
+        "spawned": report.config.spawn,
         "workers": report.workers,
         "runs": report.config.runs,
         "quick": report.config.quick,

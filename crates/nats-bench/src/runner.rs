@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::workloads::{ClientKind, Ctx, Sample, Workload};
+use crate::workloads::{ClientKind, Ctx, RunFuture, Sample, Workload};
 use crate::Result;
 
 /// A run that takes longer than this is a hang, not a result.
@@ -55,6 +55,9 @@ pub struct Config {
     pub quick: bool,
     /// Runtime flavour.
     pub flavor: Flavor,
+    /// Drive each run from a spawned task rather than `block_on` on the main
+    /// thread.
+    pub spawn: bool,
     /// Only these contenders (empty: all).
     pub clients: Vec<ClientKind>,
 }
@@ -264,10 +267,18 @@ pub fn run(config: &Config, workloads: &[&'static Workload]) -> Result<Report> {
                 let server_pid = server.pid();
                 let server_before = server_cpu_nanos(server_pid);
                 let cpu_before = process_cpu_nanos();
-                let sample = rt
-                    .block_on(async {
-                        tokio::time::timeout(RUN_TIMEOUT, (contender.run)(ctx.clone())).await
+                let run = (contender.run)(ctx.clone());
+                let run: RunFuture = if config.spawn {
+                    Box::pin(async move {
+                        tokio::spawn(run)
+                            .await
+                            .map_err(|e| format!("the run's task failed: {e}"))?
                     })
+                } else {
+                    run
+                };
+                let sample = rt
+                    .block_on(async { tokio::time::timeout(RUN_TIMEOUT, run).await })
                     .map_err(|_| format!("{} / {label}: run timed out", workload.name))?
                     .map_err(|e| format!("{} / {label}: {e}", workload.name))?;
                 let mut sample = sample;
