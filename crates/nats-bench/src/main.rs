@@ -210,6 +210,7 @@ mod tests {
             "--workload=pub-1k",
             "--quick",
             "--json",
+            "--spawn",
             "--client",
             "ours,wire",
         ])?;
@@ -217,7 +218,8 @@ mod tests {
         assert_eq!(a.runs, Some(7));
         assert_eq!(a.flavor, Flavor::CurrentThread);
         assert_eq!(a.workloads, ["pub-16b", "req-reply", "pub-1k"]);
-        assert!(a.quick && a.json);
+        assert!(a.quick && a.json && a.spawn);
+        assert!(!parse(&[])?.spawn);
         assert!(parse(&["--runs", "0"]).is_err());
         assert!(parse(&["--runs"]).is_err());
         assert!(parse(&["--bogus"]).is_err());
