@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use jetstream::{AckPolicy, ConsumerConfig, ErrorKind, JetStream, StorageType, StreamConfig};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
 
 use crate::{Error, Result};
 
@@ -362,6 +364,24 @@ pub fn connect_line(extra: &str) -> String {
         "CONNECT {{\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,\
          \"protocol\":1}}\r\n{extra}PING\r\n"
     )
+}
+
+/// Opens a raw connection (no client library) subscribed to `subject` with
+/// sid 1, and waits for the server's `PONG`, so the subscription is in place
+/// before anything is sent.
+pub async fn raw_subscribed(
+    url: &str,
+    subject: &str,
+) -> Result<(OwnedWriteHalf, FrameReader<OwnedReadHalf>)> {
+    let mut stream = TcpStream::connect(host_port(url)).await?;
+    stream.set_nodelay(true)?;
+    stream
+        .write_all(connect_line(&format!("SUB {subject} 1\r\n")).as_bytes())
+        .await?;
+    let (read, write) = stream.into_split();
+    let mut reader = FrameReader::new(read);
+    reader.until_pong().await?;
+    Ok((write, reader))
 }
 
 #[cfg(test)]

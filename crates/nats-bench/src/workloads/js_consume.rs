@@ -15,12 +15,11 @@ use std::time::Instant;
 use futures_util::StreamExt;
 use jetstream::{AckPolicy, OrderedConsumerConfig};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 use super::core::{confirm_async_nats, confirm_ours};
 use super::js_common::{
-    connect_line, create_durable, delete_durable, header_number, host_port, preload, status_code,
-    Frame, FrameReader, CONSUME_STREAM,
+    create_durable, delete_durable, header_number, preload, raw_subscribed, status_code, Frame,
+    CONSUME_STREAM,
 };
 use super::{Ctx, RunFuture, Sample, SetupFuture};
 use crate::Result;
@@ -271,14 +270,7 @@ pub fn wire_explicit(ctx: Ctx) -> RunFuture {
 async fn wire_consume(ctx: Ctx, ack_policy: AckPolicy) -> Result<Sample> {
     let explicit = ack_policy == AckPolicy::Explicit;
     let name = create_durable(&ctx.url, ack_policy).await?;
-    let mut stream = TcpStream::connect(host_port(&ctx.url)).await?;
-    stream.set_nodelay(true)?;
-    stream
-        .write_all(connect_line(&format!("SUB {WIRE_INBOX} 1\r\n")).as_bytes())
-        .await?;
-    let (read, mut write) = stream.into_split();
-    let mut reader = FrameReader::new(read);
-    reader.until_pong().await?;
+    let (mut write, mut reader) = raw_subscribed(&ctx.url, WIRE_INBOX).await?;
 
     let body = format!("{{\"batch\":{WIRE_BATCH},\"expires\":30000000000}}");
     let request = format!(

@@ -14,13 +14,12 @@ use std::time::{Duration, Instant};
 use jetstream::{JetStreamOptions, StorageType};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use super::core::latency_sample;
 use super::js_common::{
-    connect_line, expect_stream_messages, host_port, payload, reset_stream, AckWindow, Frame,
-    FrameReader, PUB_FILTER, PUB_STREAM, PUB_SUBJECT,
+    expect_stream_messages, payload, raw_subscribed, reset_stream, AckWindow, Frame, FrameReader,
+    PUB_FILTER, PUB_STREAM, PUB_SUBJECT,
 };
 use super::{Ctx, RunFuture, Sample};
 use crate::Result;
@@ -107,14 +106,7 @@ pub fn sync_async_nats(ctx: Ctx) -> RunFuture {
 pub fn sync_wire(ctx: Ctx) -> RunFuture {
     Box::pin(async move {
         fresh_stream(&ctx, StorageType::File).await?;
-        let mut stream = TcpStream::connect(host_port(&ctx.url)).await?;
-        stream.set_nodelay(true)?;
-        stream
-            .write_all(connect_line("SUB _INBOX.sync 1\r\n").as_bytes())
-            .await?;
-        let (read, mut write) = stream.into_split();
-        let mut reader = FrameReader::new(read);
-        reader.until_pong().await?;
+        let (mut write, mut reader) = raw_subscribed(&ctx.url, "_INBOX.sync").await?;
         let mut frame = format!("PUB {PUB_SUBJECT} _INBOX.sync {}\r\n", ctx.payload).into_bytes();
         frame.extend_from_slice(&payload(ctx.payload));
         frame.extend_from_slice(b"\r\n");
@@ -272,14 +264,7 @@ pub fn wire_limit_file(ctx: Ctx) -> RunFuture {
 /// to the OS when freed, so the process heap stays as it was (which keeps the
 /// RSS sampling of the consume runs meaningful).
 pub async fn wire_publish(url: &str, subject: &str, n: u64, size: usize) -> Result<f64> {
-    let mut stream = TcpStream::connect(host_port(url)).await?;
-    stream.set_nodelay(true)?;
-    stream
-        .write_all(connect_line("SUB _INBOX.bench.* 1\r\n").as_bytes())
-        .await?;
-    let (read, mut write) = stream.into_split();
-    let mut reader = FrameReader::new(read);
-    reader.until_pong().await?;
+    let (mut write, mut reader) = raw_subscribed(url, "_INBOX.bench.*").await?;
 
     // Encode every frame up front (not timed): replies differ per message.
     let body = payload(size);

@@ -23,10 +23,9 @@ use std::time::Instant;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 
 use super::core::latency_sample;
-use super::js_common::{connect_line, host_port, payload, status_code, Frame, FrameReader};
+use super::js_common::{payload, raw_subscribed, status_code, Frame, FrameReader};
 use super::kv::{
     check_value, expect_entries, get_keys, keys, reset_bucket, CONCURRENCY, GET_BUCKET, PUT_BUCKET,
     WARMUP,
@@ -39,20 +38,6 @@ const INBOX: &str = "_INBOX.kvw";
 
 /// The reader side of a raw connection.
 type Reader = FrameReader<OwnedReadHalf>;
-
-/// Opens a raw connection subscribed to `<INBOX>.*` and waits for the
-/// server's `PONG`, so the subscription is in place before anything is sent.
-async fn connect(url: &str) -> Result<(OwnedWriteHalf, Reader)> {
-    let mut stream = TcpStream::connect(host_port(url)).await?;
-    stream.set_nodelay(true)?;
-    stream
-        .write_all(connect_line(&format!("SUB {INBOX}.* 1\r\n")).as_bytes())
-        .await?;
-    let (read, write) = stream.into_split();
-    let mut reader = FrameReader::new(read);
-    reader.until_pong().await?;
-    Ok((write, reader))
-}
 
 /// Protocol frames encoded back to back in one buffer, with where each
 /// starts, so that a run writes slices of it and formats nothing.
@@ -251,7 +236,7 @@ pub fn get_seq(ctx: Ctx) -> RunFuture {
     Box::pin(async move {
         let keys = keys(get_keys(&ctx, false));
         let frames = get_frames(&keys, ctx.messages)?;
-        let (mut write, mut reader) = connect(&ctx.url).await?;
+        let (mut write, mut reader) = raw_subscribed(&ctx.url, &format!("{INBOX}.*")).await?;
         sequential(
             &mut write,
             &mut reader,
@@ -273,7 +258,7 @@ pub fn get_concurrent(ctx: Ctx) -> RunFuture {
     Box::pin(async move {
         let keys = keys(get_keys(&ctx, true));
         let frames = get_frames(&keys, ctx.messages)?;
-        let (mut write, mut reader) = connect(&ctx.url).await?;
+        let (mut write, mut reader) = raw_subscribed(&ctx.url, &format!("{INBOX}.*")).await?;
         let size = ctx.payload;
         for i in 0..WARMUP as usize {
             one_in_flight(&mut write, &mut reader, &frames, i, check_get_reply, size).await?;
@@ -322,7 +307,7 @@ pub fn put_seq(ctx: Ctx) -> RunFuture {
         for (n, key) in warm.chain(keys).enumerate() {
             frames.push_put(PUT_BUCKET, &key, n as u64, &value)?;
         }
-        let (mut write, mut reader) = connect(&ctx.url).await?;
+        let (mut write, mut reader) = raw_subscribed(&ctx.url, &format!("{INBOX}.*")).await?;
         let sample = sequential(
             &mut write,
             &mut reader,

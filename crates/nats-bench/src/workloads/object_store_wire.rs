@@ -15,9 +15,8 @@ use std::time::{Duration, Instant};
 use jetstream::{AckPolicy, ConsumerConfig};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
-use super::js_common::{connect_line, host_port, status_code, Frame, FrameReader};
+use super::js_common::{raw_subscribed, status_code, Frame};
 use super::object_store::{
     check_large, faulted_buffer, mb_per_sec, random_data, GET_BUCKET, LARGE_NAME, LARGE_SIZE,
 };
@@ -61,14 +60,7 @@ pub fn get_large(ctx: Ctx) -> RunFuture {
             .await?;
         let consumer_name = consumer.cached_info().name.clone();
 
-        let mut socket = TcpStream::connect(host_port(&ctx.url)).await?;
-        socket.set_nodelay(true)?;
-        socket
-            .write_all(connect_line(&format!("SUB {INBOX} 1\r\n")).as_bytes())
-            .await?;
-        let (read, mut write) = socket.into_split();
-        let mut reader = FrameReader::new(read);
-        reader.until_pong().await?;
+        let (mut write, mut reader) = raw_subscribed(&ctx.url, INBOX).await?;
         let body = format!("{{\"batch\":{PULL_CHUNKS},\"expires\":30000000000}}");
         let pull = format!(
             "PUB $JS.API.CONSUMER.MSG.NEXT.{stream_name}.{consumer_name} {INBOX} {}\r\n{body}\r\n",
