@@ -207,19 +207,20 @@ const BASE: Workload = Workload {
     sample_rss: false,
 };
 
+/// One contender of the given kind.
+macro_rules! contender {
+    ($kind:ident, $run:path) => {
+        Contender {
+            kind: ClientKind::$kind,
+            run: $run,
+        }
+    };
+}
+
 /// Our client and async-nats, in that order.
 macro_rules! pair {
     ($ours:path, $theirs:path) => {
-        &[
-            Contender {
-                kind: ClientKind::Ours,
-                run: $ours,
-            },
-            Contender {
-                kind: ClientKind::AsyncNats,
-                run: $theirs,
-            },
-        ]
+        &[contender!(Ours, $ours), contender!(AsyncNats, $theirs)]
     };
 }
 
@@ -227,18 +228,9 @@ macro_rules! pair {
 macro_rules! trio {
     ($ours:path, $theirs:path, $wire:path) => {
         &[
-            Contender {
-                kind: ClientKind::Ours,
-                run: $ours,
-            },
-            Contender {
-                kind: ClientKind::AsyncNats,
-                run: $theirs,
-            },
-            Contender {
-                kind: ClientKind::Wire,
-                run: $wire,
-            },
+            contender!(Ours, $ours),
+            contender!(AsyncNats, $theirs),
+            contender!(Wire, $wire),
         ]
     };
 }
