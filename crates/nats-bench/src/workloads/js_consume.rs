@@ -15,11 +15,12 @@ use std::time::Instant;
 use futures_util::StreamExt;
 use jetstream::{AckPolicy, OrderedConsumerConfig};
 use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use super::core::{confirm_async_nats, confirm_ours};
 use super::js_common::{
     create_durable, delete_durable, header_number, preload, raw_subscribed, status_code, Frame,
-    CONSUME_STREAM,
+    FrameReader, CONSUME_STREAM,
 };
 use super::{Ctx, RunFuture, Sample, SetupFuture};
 use crate::Result;
@@ -248,7 +249,7 @@ const WIRE_BATCH: u64 = 1000;
 /// Pull requests the raw ceiling keeps outstanding.
 const WIRE_OUTSTANDING: u64 = 2;
 /// Its inbox.
-const WIRE_INBOX: &str = "_INBOX.wirec";
+pub(super) const WIRE_INBOX: &str = "_INBOX.wirec";
 
 /// `js-wire-limit-consume`: a raw TCP connection subscribes to an inbox and
 /// publishes pull requests (`{"batch":1000,"expires":30s}`) for an AckNone
@@ -268,22 +269,47 @@ pub fn wire_explicit(ctx: Ctx) -> RunFuture {
 }
 
 async fn wire_consume(ctx: Ctx, ack_policy: AckPolicy) -> Result<Sample> {
-    let explicit = ack_policy == AckPolicy::Explicit;
     let name = create_durable(&ctx.url, ack_policy).await?;
     let (mut write, mut reader) = raw_subscribed(&ctx.url, WIRE_INBOX).await?;
+    let start = Instant::now();
+    let received = raw_pull(
+        &mut write,
+        &mut reader,
+        CONSUME_STREAM,
+        &name,
+        ctx.messages,
+        ack_policy == AckPolicy::Explicit,
+    )
+    .await?;
+    let seconds = start.elapsed().as_secs_f64();
+    drop(write);
+    delete_durable(&ctx.url, &name).await?;
+    Ok(Sample::rate(received, seconds))
+}
 
+/// Reads `n` messages of consumer `consumer` on `stream` over a raw
+/// connection subscribed to [`WIRE_INBOX`]: pull requests of [`WIRE_BATCH`],
+/// [`WIRE_OUTSTANDING`] kept outstanding, status messages giving back the
+/// budget they report unused. With `explicit`, every message is acked (the
+/// acks of one socket read written together) and it returns only once a
+/// `PONG` proves the server read the last ack. Returns how many arrived.
+pub(super) async fn raw_pull(
+    write: &mut OwnedWriteHalf,
+    reader: &mut FrameReader<OwnedReadHalf>,
+    stream: &str,
+    consumer: &str,
+    n: u64,
+    explicit: bool,
+) -> Result<u64> {
     let body = format!("{{\"batch\":{WIRE_BATCH},\"expires\":30000000000}}");
     let request = format!(
-        "PUB $JS.API.CONSUMER.MSG.NEXT.{CONSUME_STREAM}.{name} {WIRE_INBOX} {}\r\n{body}\r\n",
+        "PUB $JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer} {WIRE_INBOX} {}\r\n{body}\r\n",
         body.len()
     );
-    let n = ctx.messages;
     let mut requested = 0u64;
     let mut received = 0u64;
     let mut returned = 0u64;
     let mut out: Vec<u8> = Vec::with_capacity(256 * 1024);
-
-    let start = Instant::now();
     while received < n {
         while requested.saturating_sub(received + returned) <= WIRE_BATCH * (WIRE_OUTSTANDING - 1)
             && requested.saturating_sub(returned) < n
@@ -334,9 +360,5 @@ async fn wire_consume(ctx: Ctx, ack_policy: AckPolicy) -> Result<Sample> {
         write.write_all(&out).await?;
         reader.until_pong().await?;
     }
-    let seconds = start.elapsed().as_secs_f64();
-
-    drop(write);
-    delete_durable(&ctx.url, &name).await?;
-    Ok(Sample::rate(received, seconds))
+    Ok(received)
 }

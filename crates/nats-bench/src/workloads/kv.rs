@@ -24,7 +24,7 @@ pub(super) const PUT_BUCKET: &str = "bench_put";
 /// The bucket of the get workloads (filled once per workload).
 pub(super) const GET_BUCKET: &str = "bench_get";
 /// The bucket of `kv-watch` (emptied before every run).
-const WATCH_BUCKET: &str = "bench_watch";
+pub(super) const WATCH_BUCKET: &str = "bench_watch";
 
 /// Untimed operations on a fresh connection before the timed ones.
 pub(super) const WARMUP: u64 = 100;
@@ -372,7 +372,7 @@ async fn watch_publisher(url: String, count: u64, size: usize) -> Result<Instant
 /// What both watchers share: the publisher, spawned once the watcher is
 /// ready (its consumer created); `receive` counts entries until
 /// `ctx.messages` and returns when it saw the last one.
-async fn timed_watch<F>(ctx: &Ctx, receive: F) -> Result<Sample>
+pub(super) async fn timed_watch<F>(ctx: &Ctx, receive: F) -> Result<Sample>
 where
     F: std::future::Future<Output = Result<Instant>>,
 {

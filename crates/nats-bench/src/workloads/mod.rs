@@ -598,14 +598,16 @@ pub static WORKLOADS: &[Workload] = &[
         name: "kv-watch",
         description: "watch_all() on an empty bucket while a second connection (always our \
                       client) async-publishes updates to $KV.<bucket>.<key>, one distinct key each; \
-                      entries/s from the first publish to the last entry the watcher yields",
+                      entries/s from the first publish to the last entry the watcher yields; raw \
+                      TCP: the same publisher, watched by the js-wire-limit-consume pull loop on \
+                      an AckNone consumer of the bucket (the ceiling)",
         messages: 100_000,
         payload: 128,
         metrics: &[Metric {
             name: "entries/s",
             higher_is_better: true,
         }],
-        contenders: pair!(kv::watch_ours, kv::watch_async_nats),
+        contenders: trio!(kv::watch_ours, kv::watch_async_nats, kv_wire::watch),
         jetstream: true,
         ..BASE
     },
