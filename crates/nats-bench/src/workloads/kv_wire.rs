@@ -326,6 +326,44 @@ pub fn put_seq(ctx: Ctx) -> RunFuture {
     })
 }
 
+/// `kv-watch`, raw TCP: the same publisher (our client, async publishes),
+/// watched by an AckNone consumer on `$KV.<bucket>.>` (created by our admin
+/// connection before the clock) read over a bare socket with the pull loop of
+/// `js-wire-limit-consume`: what any watcher can reach while the server stores
+/// and delivers every update.
+pub fn watch(ctx: Ctx) -> RunFuture {
+    Box::pin(async move {
+        reset_bucket(&ctx.url, WATCH_BUCKET).await?;
+        let admin = nats_core::connect(ctx.url.as_str()).await?;
+        let js = jetstream::new(admin.clone());
+        let stream = format!("KV_{WATCH_BUCKET}");
+        let consumer = js
+            .create_consumer(
+                &stream,
+                ConsumerConfig {
+                    ack_policy: AckPolicy::None,
+                    filter_subject: Some(format!("$KV.{WATCH_BUCKET}.>")),
+                    mem_storage: true,
+                    inactive_threshold: Some(Duration::from_secs(30)),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let name = consumer.cached_info().name.clone();
+        let (mut write, mut reader) = raw_subscribed(&ctx.url, WIRE_INBOX).await?;
+        let expected = ctx.messages;
+        let sample = timed_watch(&ctx, async {
+            raw_pull(&mut write, &mut reader, &stream, &name, expected, false).await?;
+            Ok(Instant::now())
+        })
+        .await?;
+        drop(write);
+        js.delete_consumer(&stream, &name).await?;
+        admin.close().await;
+        Ok(sample)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,42 +434,4 @@ mod tests {
         };
         assert!(check_put_reply(no_stream, 0).is_err());
     }
-}
-
-/// `kv-watch`, raw TCP: the same publisher (our client, async publishes),
-/// watched by an AckNone consumer on `$KV.<bucket>.>` (created by our admin
-/// connection before the clock) read over a bare socket with the pull loop of
-/// `js-wire-limit-consume`: what any watcher can reach while the server stores
-/// and delivers every update.
-pub fn watch(ctx: Ctx) -> RunFuture {
-    Box::pin(async move {
-        reset_bucket(&ctx.url, WATCH_BUCKET).await?;
-        let admin = nats_core::connect(ctx.url.as_str()).await?;
-        let js = jetstream::new(admin.clone());
-        let stream = format!("KV_{WATCH_BUCKET}");
-        let consumer = js
-            .create_consumer(
-                &stream,
-                ConsumerConfig {
-                    ack_policy: AckPolicy::None,
-                    filter_subject: Some(format!("$KV.{WATCH_BUCKET}.>")),
-                    mem_storage: true,
-                    inactive_threshold: Some(Duration::from_secs(30)),
-                    ..Default::default()
-                },
-            )
-            .await?;
-        let name = consumer.cached_info().name.clone();
-        let (mut write, mut reader) = raw_subscribed(&ctx.url, WIRE_INBOX).await?;
-        let expected = ctx.messages;
-        let sample = timed_watch(&ctx, async {
-            raw_pull(&mut write, &mut reader, &stream, &name, expected, false).await?;
-            Ok(Instant::now())
-        })
-        .await?;
-        drop(write);
-        js.delete_consumer(&stream, &name).await?;
-        admin.close().await;
-        Ok(sample)
-    })
 }
