@@ -5,6 +5,7 @@
 //! every object (deliver last per subject), then one `None` marking the end of the initial
 //! values, then live updates. The marker comes when a delivered entry has nothing pending
 //! after it, or at once when the consumer starts with nothing pending (an empty bucket).
+//! Dropping a watcher deletes its server-side consumer.
 
 use std::fmt;
 use std::future::IntoFuture;
@@ -15,14 +16,18 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
+use tokio::sync::oneshot;
 
 use super::{bucket_error, ObjectInfo, ObjectStore};
 use crate::error::{Error, ErrorKind, Result};
 use crate::types::{DeliverPolicy, OrderedConsumerConfig};
 use crate::{Messages, OrderedConsumer};
 
-/// Lifetime of a watcher's server-side consumer once it is no longer pulled from.
+/// Lifetime of a watcher's server-side consumer once it is no longer pulled from (should the
+/// clean-up on drop not reach the server).
 const WATCH_INACTIVE_THRESHOLD: Duration = Duration::from_secs(60);
+/// How long the clean-up of a dropped watcher may take.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Options of [`ObjectStore::watch`]; await it for an [`ObjectWatcher`].
 ///
@@ -99,8 +104,35 @@ impl ObjectWatch {
             Some((item, state))
         })
         .boxed();
-        Ok((consumer, ObjectWatcher { entries }))
+        let cleanup = spawn_cleanup(self.store.js.clone(), consumer.clone());
+        Ok((
+            consumer,
+            ObjectWatcher {
+                entries,
+                _cleanup: cleanup,
+            },
+        ))
     }
+}
+
+/// Deletes the watcher's current server-side consumer once the watcher is dropped (the
+/// sender inside the watcher is dropped with it). The task is spawned when the watcher is
+/// made, never in `Drop`; if it can not run, the consumer's inactivity threshold removes it.
+fn spawn_cleanup(js: crate::JetStream, consumer: OrderedConsumer) -> oneshot::Sender<()> {
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = rx.await;
+        let name = consumer.cached_info().name.clone();
+        if name.is_empty() {
+            return;
+        }
+        let _ = tokio::time::timeout(
+            CLEANUP_TIMEOUT,
+            js.delete_consumer(consumer.stream_name(), &name),
+        )
+        .await;
+    });
+    tx
 }
 
 impl IntoFuture for ObjectWatch {
@@ -118,7 +150,7 @@ impl IntoFuture for ObjectWatch {
 /// First the current objects (with `modified` set to when their metadata was stored), then
 /// exactly one `Ok(None)` marking the end of those initial values (also for an empty bucket;
 /// not with [`updates_only`](ObjectWatch::updates_only)), then every change as it happens.
-/// Dropping it stops the watch.
+/// Dropping it stops the watch and removes its consumer from the server.
 ///
 /// ```no_run
 /// # async fn run(store: jetstream::ObjectStore) -> Result<(), jetstream::Error> {
@@ -132,6 +164,8 @@ impl IntoFuture for ObjectWatch {
 /// ```
 pub struct ObjectWatcher {
     entries: BoxStream<'static, Result<Option<ObjectInfo>>>,
+    /// Dropped with the watcher, which triggers the clean-up task.
+    _cleanup: oneshot::Sender<()>,
 }
 
 impl fmt::Debug for ObjectWatcher {
