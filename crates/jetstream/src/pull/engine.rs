@@ -72,6 +72,11 @@ pub(crate) struct Engine {
     heartbeat: IdleWatch,
     state: watch::Receiver<State>,
     disconnected: bool,
+    /// The client's reconnect count when last checked: the state watch keeps
+    /// only the latest value, so `Disconnected` then `Connected` while the loop
+    /// was not polled (a busy handler, an unread `Messages`) shows up as
+    /// `Connected` alone; the count still tells that a reconnect happened.
+    reconnects: u64,
     control: Arc<Control>,
     pin_id: Option<String>,
     stopping: bool,
@@ -102,6 +107,7 @@ impl Engine {
         let mut engine = Engine {
             heartbeat,
             state: client.state_changes(),
+            reconnects: client.statistics().reconnects,
             client,
             sub,
             inbox,
@@ -254,7 +260,9 @@ impl Engine {
                     let state = if changed.is_ok() { *self.state.borrow_and_update() } else { State::Closed };
                     match state {
                         State::Connected => {
-                            if self.disconnected {
+                            let reconnects = self.client.statistics().reconnects;
+                            if self.disconnected || reconnects != self.reconnects {
+                                self.reconnects = reconnects;
                                 self.disconnected = false;
                                 self.pending_msgs = 0;
                                 self.pending_bytes = 0;

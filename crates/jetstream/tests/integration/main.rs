@@ -1,6 +1,7 @@
 //! Integration tests of the jetstream crate against a real nats-server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit_consumers;
 mod audit_stores;
 mod batch;
 mod cluster;
