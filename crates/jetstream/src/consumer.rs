@@ -31,6 +31,9 @@ pub struct Consumer {
     pub(crate) stream: Arc<str>,
     pub(crate) name: Arc<str>,
     pub(crate) info: Arc<Mutex<Arc<ConsumerInfo>>>,
+    /// The pin id the server gave this handle (and its clones) in a
+    /// pinned-client priority group: sent with every later pull.
+    pub(crate) pin_id: Arc<Mutex<Option<String>>>,
 }
 
 /// The reply of a pause or resume: [`Consumer::pause`], [`Consumer::resume`].
@@ -88,6 +91,24 @@ impl Consumer {
             stream: Arc::from(info.stream_name.as_str()),
             name: Arc::from(info.name.as_str()),
             info: Arc::new(Mutex::new(Arc::new(info))),
+            pin_id: Arc::default(),
+        }
+    }
+
+    /// The pin id to send with the next pull, if the server pinned this handle.
+    pub(crate) fn pin_id(&self) -> Option<String> {
+        self.pin_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records the `Nats-Pin-Id` of a delivered message, or forgets the pin
+    /// (`None`) once the server says it is no longer valid.
+    pub(crate) fn set_pin_id(&self, pin: Option<&str>) {
+        let mut slot = self.pin_id.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.as_deref() != pin {
+            *slot = pin.map(str::to_string);
         }
     }
 

@@ -78,7 +78,9 @@ pub(crate) struct Engine {
     /// `Connected` alone; the count still tells that a reconnect happened.
     reconnects: u64,
     control: Arc<Control>,
-    pin_id: Option<String>,
+    /// The handle pulled from: its pin id (pinned-client groups) is shared
+    /// with fetches and other loops on clones of it.
+    consumer: Consumer,
     stopping: bool,
     finished: bool,
 }
@@ -99,10 +101,12 @@ impl Engine {
         cfg: PullConfig,
         control: Arc<Control>,
     ) -> Result<Engine, Error> {
+        let info = consumer.cached_info();
+        cfg.priority.check_group(&info)?;
         let client = consumer.js.client().clone();
         let inbox = client.new_inbox();
         let sub = client.subscribe(&inbox).await?;
-        let ack_none = consumer.cached_info().config.ack_policy == AckPolicy::None;
+        let ack_none = info.config.ack_policy == AckPolicy::None;
         let heartbeat = IdleWatch::new(cfg.heartbeat);
         let mut engine = Engine {
             heartbeat,
@@ -118,7 +122,7 @@ impl Engine {
             pending_bytes: 0,
             disconnected: false,
             control,
-            pin_id: None,
+            consumer: consumer.clone(),
             stopping: false,
             finished: false,
         };
@@ -143,10 +147,14 @@ impl Engine {
                 self.cfg.max_bytes.saturating_sub(self.pending_bytes),
             )
         } else {
-            // A full batch each time (as the Go and Rust reference clients do):
-            // half as many pull requests as topping up the difference, for at
-            // most `threshold + max_messages` messages requested at once.
-            (self.cfg.max_messages, 0)
+            // Top the budget up to `max_messages` (never more outstanding).
+            (
+                self.cfg
+                    .max_messages
+                    .saturating_sub(self.pending_msgs)
+                    .max(1),
+                0,
+            )
         };
         let request = PullRequest {
             batch,
@@ -157,7 +165,7 @@ impl Engine {
             min_pending: self.cfg.priority.min_pending,
             min_ack_pending: self.cfg.priority.min_ack_pending,
             priority: self.cfg.priority.priority,
-            id: self.pin_id.clone(),
+            id: self.consumer.pin_id(),
             ..Default::default()
         };
         let body = serde_json::to_vec(&request)
@@ -165,11 +173,9 @@ impl Engine {
         self.client
             .publish_with_reply(&self.next_subject, &self.inbox, Bytes::from(body))
             .await?;
+        self.pending_msgs = self.cfg.max_messages;
         if self.cfg.max_bytes > 0 {
-            self.pending_msgs = self.cfg.max_messages;
             self.pending_bytes = self.cfg.max_bytes;
-        } else {
-            self.pending_msgs += batch;
         }
         Ok(())
     }
@@ -216,9 +222,7 @@ impl Engine {
                                     self.pending_bytes.saturating_sub(message_size(&m));
                             }
                             if let Some(pin) = m.headers.as_ref().and_then(|h| h.get("Nats-Pin-Id")) {
-                                if self.pin_id.as_deref() != Some(pin) {
-                                    self.pin_id = Some(pin.to_string());
-                                }
+                                self.consumer.set_pin_id(Some(pin));
                             }
                             let msg = Msg::new(m, self.client.clone(), self.ack_none);
                             return Some(Event::Msg(msg));
@@ -228,11 +232,18 @@ impl Engine {
                             self.pending_msgs = self.pending_msgs.saturating_sub(messages);
                             self.pending_bytes = self.pending_bytes.saturating_sub(bytes);
                         }
-                        Status::Reset(e) => {
+                        Status::ServerShutdown { messages, bytes, warning } => {
+                            self.pending_msgs = self.pending_msgs.saturating_sub(messages);
+                            self.pending_bytes = self.pending_bytes.saturating_sub(bytes);
+                            return Some(Event::Warning(warning));
+                        }
+                        Status::Reset { error, pin_lost } => {
                             self.pending_msgs = 0;
                             self.pending_bytes = 0;
-                            self.pin_id = None;
-                            return Some(Event::Warning(e));
+                            if pin_lost {
+                                self.consumer.set_pin_id(None);
+                            }
+                            return Some(Event::Warning(error));
                         }
                         Status::Warning(e) => return Some(Event::Warning(e)),
                         Status::Terminal(e) => {

@@ -134,12 +134,18 @@ impl IntoFuture for Fetch {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            let request = self.request()?;
+            let mut request = self.request()?;
             let (consumer, ordered) = match &self.source {
                 Source::Consumer(c) => (c.clone(), None),
-                Source::Ordered(o) => (o.next_consumer().await?, Some(o.clone())),
+                Source::Ordered(o) => {
+                    o.begin_fetch()?;
+                    (o.next_consumer().await?, Some(o.clone()))
+                }
             };
             let consumer = &consumer;
+            let info = consumer.cached_info();
+            self.priority.check_group(&info)?;
+            request.id = consumer.pin_id();
             let client = consumer.js.client().clone();
             let inbox = client.new_inbox();
             let sub = client.subscribe(&inbox).await?;
@@ -148,7 +154,7 @@ impl IntoFuture for Fetch {
             client
                 .publish_with_reply(consumer.next_subject(), &inbox, Bytes::from(body))
                 .await?;
-            let ack_none = consumer.cached_info().config.ack_policy == AckPolicy::None;
+            let ack_none = info.config.ack_policy == AckPolicy::None;
             let deadline = if self.no_wait {
                 // A no-wait pull is answered at once; bound the wait anyway.
                 consumer.js.timeout()
@@ -169,6 +175,7 @@ impl IntoFuture for Fetch {
                 heartbeat: request.idle_heartbeat.map(IdleWatch::new),
                 done: false,
                 last_stream_sequence: None,
+                pinned: consumer.clone(),
                 ordered,
                 consumer_seq: 0,
             })
@@ -189,6 +196,8 @@ pub struct MessageBatch {
     heartbeat: Option<IdleWatch>,
     done: bool,
     last_stream_sequence: Option<u64>,
+    /// The handle that keeps the pin id of a pinned-client priority group.
+    pinned: Consumer,
     /// For an ordered consumer: where to record progress, and the last
     /// consumer sequence seen (a gap ends the batch).
     ordered: Option<OrderedConsumer>,
@@ -232,6 +241,10 @@ impl Stream for MessageBatch {
                     match classify(&m) {
                         Status::Message => {
                             let size = message_size(&m);
+                            if let Some(pin) = m.headers.as_ref().and_then(|h| h.get("Nats-Pin-Id"))
+                            {
+                                this.pinned.set_pin_id(Some(pin));
+                            }
                             let msg = Msg::new(m, this.client.clone(), this.ack_none);
                             let tokens = msg.tokens().map(|t| (t.stream_seq, t.consumer_seq));
                             if let Some(ordered) = &this.ordered {
@@ -264,11 +277,18 @@ impl Stream for MessageBatch {
                             return Poll::Ready(Some(Ok(msg)));
                         }
                         Status::Heartbeat => continue,
-                        Status::RequestEnded { .. } => {
+                        Status::RequestEnded { .. } | Status::ServerShutdown { .. } => {
                             this.finish();
                             return Poll::Ready(None);
                         }
-                        Status::Reset(e) | Status::Warning(e) | Status::Terminal(e) => {
+                        Status::Reset { error, pin_lost } => {
+                            if pin_lost {
+                                this.pinned.set_pin_id(None);
+                            }
+                            this.finish();
+                            return Poll::Ready(Some(Err(error)));
+                        }
+                        Status::Warning(e) | Status::Terminal(e) => {
                             this.finish();
                             return Poll::Ready(Some(Err(e)));
                         }

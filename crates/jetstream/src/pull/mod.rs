@@ -94,6 +94,7 @@ impl AnyEngine {
 }
 
 use crate::error::{Error, ErrorKind};
+use crate::types::ConsumerInfo;
 
 /// The body of a pull request.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -156,6 +157,29 @@ impl PriorityOptions {
         }
         Ok(())
     }
+
+    /// Checks the group against the consumer's priority groups before anything
+    /// is sent: a consumer with priority groups needs one of them on every
+    /// pull, a consumer without any takes none.
+    pub(crate) fn check_group(&self, consumer: &ConsumerInfo) -> Result<(), Error> {
+        let groups = &consumer.config.priority_groups;
+        let refuse = |detail: String| Err(Error::msg(ErrorKind::InvalidArgument, detail));
+        match &self.group {
+            None if !groups.is_empty() => refuse(format!(
+                "consumer {:?} has priority groups {groups:?}: pulls must name one with group()",
+                consumer.name
+            )),
+            Some(g) if groups.is_empty() => refuse(format!(
+                "priority group {g:?} given, but consumer {:?} has no priority groups",
+                consumer.name
+            )),
+            Some(g) if !groups.contains(g) => refuse(format!(
+                "priority group {g:?} is not one of consumer {:?}'s groups {groups:?}",
+                consumer.name
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// What a message on a pull inbox means.
@@ -168,8 +192,16 @@ pub(crate) enum Status {
     /// The request ended (404, 408, 409 size/batch completed/server shutdown);
     /// carries the budget the server gave back.
     RequestEnded { messages: usize, bytes: usize },
+    /// The server is shutting down: the request ended (with the budget it
+    /// gave back), and the user should hear about it.
+    ServerShutdown {
+        messages: usize,
+        bytes: usize,
+        warning: Error,
+    },
     /// Leadership change or pin mismatch: outstanding pulls are gone.
-    Reset(Error),
+    /// `pin_lost`: the pin id this client held is no longer valid (423).
+    Reset { error: Error, pin_lost: bool },
     /// Something the user should hear about; not fatal.
     Warning(Error),
     /// The consumer is gone or the request is invalid: stop.
@@ -202,11 +234,18 @@ pub(crate) fn classify(m: &Message) -> Status {
         100 => Status::Heartbeat,
         404 | 408 => ended(),
         409 if lower.contains("message size exceeds maxbytes")
-            || lower.contains("batch completed")
-            || lower.contains("server shutdown") =>
+            || lower.contains("batch completed") =>
         {
             ended()
         }
+        409 if lower.contains("server shutdown") => Status::ServerShutdown {
+            messages: pending_header(m, "Nats-Pending-Messages"),
+            bytes: pending_header(m, "Nats-Pending-Bytes"),
+            warning: Error::msg(
+                ErrorKind::Other,
+                "the server is shutting down; pulling again once reconnected",
+            ),
+        },
         409 if lower.contains("consumer deleted") => Status::Terminal(Error::msg(
             ErrorKind::ConsumerDeleted,
             "the consumer was deleted",
@@ -215,14 +254,20 @@ pub(crate) fn classify(m: &Message) -> Status {
             ErrorKind::ConsumerIsPushBased,
             "the consumer is push based",
         )),
-        409 if lower.contains("leadership change") => Status::Reset(Error::msg(
-            ErrorKind::Other,
-            "consumer leadership changed; pulling again",
-        )),
-        423 => Status::Reset(Error::msg(
-            ErrorKind::Other,
-            format!("pin id mismatch ({desc}); pulling again"),
-        )),
+        409 if lower.contains("leadership change") => Status::Reset {
+            error: Error::msg(
+                ErrorKind::Other,
+                "consumer leadership changed; pulling again",
+            ),
+            pin_lost: false,
+        },
+        423 => Status::Reset {
+            error: Error::msg(
+                ErrorKind::Other,
+                format!("pin id mismatch ({desc}); pulling again"),
+            ),
+            pin_lost: true,
+        },
         409 => Status::Warning(Error::msg(ErrorKind::Other, format!("409 {desc}"))),
         400 => Status::Terminal(Error::msg(
             ErrorKind::InvalidArgument,
@@ -349,11 +394,7 @@ mod tests {
                 bytes: 700
             }
         ));
-        for desc in [
-            "Batch Completed",
-            "Message Size Exceeds MaxBytes",
-            "Server Shutdown",
-        ] {
+        for desc in ["Batch Completed", "Message Size Exceeds MaxBytes"] {
             assert!(
                 matches!(
                     classify(&status(409, desc, Some((3, 30)))),
@@ -374,12 +415,23 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(
+            classify(&status(409, "Server Shutdown", Some((3, 30)))),
+            Status::ServerShutdown {
+                messages: 3,
+                bytes: 30,
+                ..
+            }
+        ));
+        assert!(matches!(
             classify(&status(409, "Leadership Change", None)),
-            Status::Reset(_)
+            Status::Reset {
+                pin_lost: false,
+                ..
+            }
         ));
         assert!(matches!(
             classify(&status(423, "Nats-Pin-Id mismatch", None)),
-            Status::Reset(_)
+            Status::Reset { pin_lost: true, .. }
         ));
         assert!(matches!(
             classify(&status(409, "Exceeded MaxWaiting", None)),

@@ -60,6 +60,36 @@ struct OrderedState {
     current: Option<Consumer>,
     /// The current consumer has not served any receive call yet.
     fresh: bool,
+    /// How this consumer has been read so far: fetches and continuous loops
+    /// (`messages`, `consume`) do not mix.
+    mode: Option<Mode>,
+    /// A `messages`/`consume` loop is running (only one may).
+    looping: bool,
+}
+
+/// The receive mode an ordered consumer was first used with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Fetch,
+    Continuous,
+}
+
+/// Marks the one running `messages`/`consume` loop of an ordered consumer;
+/// dropping it lets another start.
+#[derive(Debug)]
+struct LoopGuard(OrderedConsumer);
+
+impl Drop for LoopGuard {
+    fn drop(&mut self) {
+        self.0.state().looping = false;
+    }
+}
+
+fn mixed_modes(detail: &str) -> Error {
+    Error::msg(
+        ErrorKind::InvalidArgument,
+        format!("an ordered consumer is read one way at a time: {detail}"),
+    )
 }
 
 impl OrderedConsumer {
@@ -94,6 +124,8 @@ impl OrderedConsumer {
                     stream_seq: 0,
                     current: None,
                     fresh: false,
+                    mode: None,
+                    looping: false,
                 }),
             }),
         };
@@ -215,6 +247,42 @@ impl OrderedConsumer {
         }
     }
 
+    /// Claims the consumer for a fetch (`fetch`, `fetch_bytes`, `fetch_no_wait`,
+    /// `next`): refused once it was read by `messages` or `consume`.
+    pub(crate) fn begin_fetch(&self) -> Result<(), Error> {
+        let mut s = self.state();
+        if s.mode == Some(Mode::Continuous) {
+            return Err(mixed_modes(
+                "it was read with messages() or consume(), so it can not fetch",
+            ));
+        }
+        s.mode = Some(Mode::Fetch);
+        Ok(())
+    }
+
+    /// Claims the consumer for one `messages`/`consume` loop: refused after
+    /// fetches, and while another loop runs.
+    fn begin_loop(&self) -> Result<LoopGuard, Error> {
+        let mut s = self.state();
+        match s.mode {
+            Some(Mode::Fetch) => {
+                return Err(mixed_modes(
+                    "it was read with fetch() or next(), so it can not run messages() or consume()",
+                ))
+            }
+            _ if s.looping => {
+                return Err(mixed_modes(
+                    "a messages() or consume() loop is already running on it",
+                ))
+            }
+            _ => {}
+        }
+        s.mode = Some(Mode::Continuous);
+        s.looping = true;
+        drop(s);
+        Ok(LoopGuard(self.clone()))
+    }
+
     /// The consumer to use for the next receive call: the fresh one made at
     /// creation, or a new one starting after the last delivered message.
     pub(crate) async fn next_consumer(&self) -> Result<Consumer, Error> {
@@ -272,6 +340,8 @@ pub(crate) struct OrderedEngine {
     consumer_seq: u64,
     /// Set once a terminal error was returned: the loop is over.
     finished: bool,
+    /// Held while the loop exists.
+    _guard: LoopGuard,
 }
 
 impl std::fmt::Debug for OrderedEngine {
@@ -288,6 +358,7 @@ impl OrderedEngine {
         cfg: PullConfig,
         control: Arc<Control>,
     ) -> Result<OrderedEngine, Error> {
+        let guard = oc.begin_loop()?;
         let consumer = oc.next_consumer().await?;
         let engine = Engine::start(&consumer, cfg.clone(), control.clone()).await?;
         Ok(OrderedEngine {
@@ -297,6 +368,7 @@ impl OrderedEngine {
             engine: Some(engine),
             consumer_seq: 0,
             finished: false,
+            _guard: guard,
         })
     }
 

@@ -212,3 +212,50 @@ async fn ordered_next_and_invalid_input() {
         .unwrap_err();
     assert_eq!(err.kind(), jetstream::ErrorKind::InvalidName);
 }
+
+#[tokio::test]
+async fn one_receive_mode_at_a_time() {
+    let server = Server::jetstream().start();
+    let (js, stream) = setup(&server, StorageType::Memory).await;
+    publish_range(&js, 0..10).await;
+
+    // Read by messages(): a second loop is refused while the first runs, and
+    // fetching is refused for good.
+    let looped = stream
+        .ordered_consumer(OrderedConsumerConfig::default())
+        .await
+        .unwrap();
+    let mut messages = looped.messages().await.unwrap();
+    read_exactly(&mut messages, 0..5).await;
+    match looped.messages().await {
+        Err(e) => assert_eq!(e.kind(), jetstream::ErrorKind::InvalidArgument),
+        Ok(_) => panic!("a second messages() loop was accepted"),
+    }
+    assert_eq!(
+        looped.fetch(1).await.unwrap_err().kind(),
+        jetstream::ErrorKind::InvalidArgument
+    );
+    // Once the loop is gone another may start, and it goes on in order.
+    drop(messages);
+    let mut messages = looped.messages().await.unwrap();
+    read_exactly(&mut messages, 5..10).await;
+    drop(messages);
+
+    // Read by fetch: messages() and consume() are refused.
+    let fetched = stream
+        .ordered_consumer(OrderedConsumerConfig::default())
+        .await
+        .unwrap();
+    let batch: Vec<_> = fetched.fetch(3).await.unwrap().collect().await;
+    assert_eq!(batch.len(), 3);
+    match fetched.messages().await {
+        Err(e) => assert_eq!(e.kind(), jetstream::ErrorKind::InvalidArgument),
+        Ok(_) => panic!("messages() after fetch() was accepted"),
+    }
+    match fetched.consume(|_msg| async {}).await {
+        Err(e) => assert_eq!(e.kind(), jetstream::ErrorKind::InvalidArgument),
+        Ok(_) => panic!("consume() after fetch() was accepted"),
+    }
+    let next = fetched.next().await.unwrap();
+    assert_eq!(next.metadata().unwrap().sequence.stream, 4);
+}

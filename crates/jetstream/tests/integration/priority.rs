@@ -37,19 +37,20 @@ async fn setup(
 async fn overflow_serves_only_above_min_pending() {
     let server = Server::jetstream().start();
     let (_js, c) = setup(&server, PriorityPolicy::Overflow).await;
-    // Without the group the server refuses the pull.
-    let items: Vec<_> = c
+    // A pull must name one of the consumer's groups: refused before sending,
+    // by fetch and by the continuous loops alike.
+    let err = c
         .fetch(5)
         .max_wait(Duration::from_secs(1))
         .await
-        .unwrap()
-        .collect()
-        .await;
-    assert_eq!(items.len(), 1);
-    assert_eq!(
-        items[0].as_ref().unwrap_err().kind(),
-        ErrorKind::InvalidArgument
-    );
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    let err = c.fetch(5).group("other").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    match c.messages().await {
+        Err(e) => assert_eq!(e.kind(), ErrorKind::InvalidArgument),
+        Ok(_) => panic!("messages() without the group was accepted"),
+    }
     // 10 pending < 100: nothing is served.
     let n = c
         .fetch(5)
@@ -122,4 +123,77 @@ async fn prioritized_pulls_are_served_and_bad_priorities_refused() {
         .count()
         .await;
     assert_eq!(n, 3);
+}
+
+#[tokio::test]
+async fn pinned_fetches_keep_their_pin_and_a_lost_pin_is_forgotten() {
+    let server = Server::jetstream().start();
+    let (js, c) = setup(&server, PriorityPolicy::PinnedClient).await;
+    let fetch3 = |c: jetstream::Consumer, wait: Duration| async move {
+        let batch = c.fetch(3).group("jobs").max_wait(wait).await.unwrap();
+        batch.map(|m| m.unwrap()).collect::<Vec<_>>().await
+    };
+    let first = fetch3(c.clone(), Duration::from_secs(2)).await;
+    assert_eq!(first.len(), 3);
+    let pin = first[0].headers().unwrap().get("Nats-Pin-Id").unwrap();
+    let pin = pin.to_string();
+    // Another handle holds no pin: it waits as standby and gets nothing.
+    let other = js.consumer("P", "pc").await.unwrap();
+    assert!(fetch3(other.clone(), Duration::from_millis(500))
+        .await
+        .is_empty());
+    // The pinned handle (and its clones) send the pin id and keep being served.
+    let second = fetch3(c.clone(), Duration::from_secs(2)).await;
+    assert_eq!(second.len(), 3);
+    assert_eq!(
+        second[0].headers().unwrap().get("Nats-Pin-Id"),
+        Some(pin.as_str())
+    );
+    // Once unpinned, the old pin is refused (423) and forgotten: the fetch
+    // after that is pinned afresh.
+    c.unpin("jobs").await.unwrap();
+    let refused: Vec<_> = c
+        .fetch(3)
+        .group("jobs")
+        .max_wait(Duration::from_secs(2))
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert!(
+        refused.iter().all(|r| r.is_err()),
+        "a pull with the old pin id was served"
+    );
+    let third = fetch3(c.clone(), Duration::from_secs(2)).await;
+    assert_eq!(third.len(), 3);
+    let new_pin = third[0].headers().unwrap().get("Nats-Pin-Id").unwrap();
+    assert_ne!(new_pin, pin);
+}
+
+#[tokio::test]
+async fn a_group_on_a_consumer_without_groups_is_refused_before_sending() {
+    let server = Server::jetstream().start();
+    let client = nats_core::connect(server.url()).await.unwrap();
+    let js = jetstream::new(client);
+    let stream = js
+        .create_stream(StreamConfig {
+            name: "NG".into(),
+            subjects: vec!["ng".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let c = stream
+        .create_consumer(ConsumerConfig {
+            durable_name: Some("plain".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let err = c.fetch(1).group("jobs").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    match c.messages().group("jobs").await {
+        Err(e) => assert_eq!(e.kind(), ErrorKind::InvalidArgument),
+        Ok(_) => panic!("messages() with a group was accepted"),
+    }
 }
