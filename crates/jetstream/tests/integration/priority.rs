@@ -123,6 +123,33 @@ async fn prioritized_pulls_are_served_and_bad_priorities_refused() {
         .count()
         .await;
     assert_eq!(n, 3);
+
+    // The lower priority number is served first: with the stream drained, a
+    // priority-5 pull waits first, then a priority-1 pull; one new message
+    // goes to the priority-1 pull.
+    let drained = c
+        .fetch(7)
+        .group("jobs")
+        .max_wait(Duration::from_millis(500))
+        .await
+        .unwrap()
+        .count()
+        .await;
+    assert_eq!(drained, 7);
+    let pull = |priority: u8| {
+        c.fetch(1)
+            .group("jobs")
+            .priority(priority)
+            .max_wait(Duration::from_secs(2))
+    };
+    let low = pull(5).await.unwrap();
+    let high = pull(1).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    _js.publish("p", "urgent").await.unwrap();
+    let (low, high) = tokio::join!(low.collect::<Vec<_>>(), high.collect::<Vec<_>>());
+    assert_eq!(high.len(), 1, "the priority-1 pull got nothing");
+    assert_eq!(&high[0].as_ref().unwrap().data()[..], b"urgent");
+    assert!(low.is_empty(), "the priority-5 pull was served first");
 }
 
 #[tokio::test]
