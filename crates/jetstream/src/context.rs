@@ -1,5 +1,6 @@
 //! The JetStream context: how requests reach the JetStream API.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,6 +78,9 @@ pub(crate) struct Inner {
     pub max_pending_acks: usize,
     /// The async publish window: one permit per ack in flight.
     pub ack_window: Arc<Semaphore>,
+    /// How many window slots have been freed so far: tells a publisher
+    /// waiting for a slot whether acks are still flowing.
+    pub slots_freed: Arc<AtomicU64>,
 }
 
 /// A JetStream context with default options.
@@ -110,6 +114,7 @@ pub fn with_options(client: Client, options: JetStreamOptions) -> JetStream {
             timeout: options.timeout,
             max_pending_acks: window,
             ack_window: Arc::new(Semaphore::new(window)),
+            slots_freed: Arc::default(),
         }),
     }
 }

@@ -9,12 +9,15 @@
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use nats_core::{HeaderMap, Response};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::{Error, ErrorKind};
@@ -258,19 +261,7 @@ impl IntoFuture for PublishAsync {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let timeout = self.options.timeout.unwrap_or(self.js.inner.timeout);
-            let window = self.js.inner.ack_window.clone();
-            let permit = match window.clone().try_acquire_owned() {
-                Ok(p) => p,
-                Err(_) => tokio::time::timeout(timeout, window.acquire_owned())
-                    .await
-                    .map_err(|_| {
-                        Error::msg(
-                            ErrorKind::Timeout,
-                            "the async publish window stayed full: no acks arrived in time",
-                        )
-                    })?
-                    .map_err(|_| Error::new(ErrorKind::ConnectionClosed))?,
-            };
+            let permit = window_slot(&self.js, timeout).await?;
             let response = self
                 .js
                 .client()
@@ -278,7 +269,7 @@ impl IntoFuture for PublishAsync {
                     &self.subject,
                     self.options.headers.as_ref(),
                     self.payload,
-                    Box::new(permit),
+                    permit,
                 )
                 .await?;
             Ok(PubAckFuture {
@@ -288,6 +279,53 @@ impl IntoFuture for PublishAsync {
                 subject: self.subject,
             })
         })
+    }
+}
+
+/// A slot of the async publish window, held until the ack arrives (or the
+/// request is otherwise done with); counts itself as freed when dropped.
+struct WindowSlot {
+    _permit: OwnedSemaphorePermit,
+    freed: Arc<AtomicU64>,
+}
+
+impl Drop for WindowSlot {
+    fn drop(&mut self) {
+        self.freed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Takes a slot of the window, waiting while it is full for as long as acks
+/// keep arriving; fails with `Timeout` only when none arrived for `timeout`
+/// (the server stopped answering).
+async fn window_slot(js: &JetStream, timeout: Duration) -> Result<Box<WindowSlot>, Error> {
+    let inner = &js.inner;
+    let slot = |permit| {
+        Box::new(WindowSlot {
+            _permit: permit,
+            freed: inner.slots_freed.clone(),
+        })
+    };
+    if let Ok(permit) = inner.ack_window.clone().try_acquire_owned() {
+        return Ok(slot(permit));
+    }
+    loop {
+        let freed_before = inner.slots_freed.load(Ordering::Relaxed);
+        match tokio::time::timeout(timeout, inner.ack_window.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => return Ok(slot(permit)),
+            Ok(Err(_)) => return Err(Error::new(ErrorKind::ConnectionClosed)),
+            // Acks are arriving, others got the freed slots first: keep waiting.
+            Err(_) if inner.slots_freed.load(Ordering::Relaxed) != freed_before => {}
+            Err(_) => {
+                return Err(Error::msg(
+                    ErrorKind::Timeout,
+                    format!(
+                        "the async publish window of {} stayed full: no ack arrived in {timeout:?}",
+                        inner.max_pending_acks
+                    ),
+                ))
+            }
+        }
     }
 }
 
@@ -364,6 +402,12 @@ impl JetStream {
 
     /// Publishes without waiting for the ack: awaiting the builder sends the
     /// message and returns a [`PubAckFuture`].
+    ///
+    /// At most [`max_pending_acks`](crate::JetStreamOptions::max_pending_acks)
+    /// acks are outstanding: while the window is full, awaiting the builder
+    /// waits for a slot for as long as acks keep arriving, and fails with
+    /// [`ErrorKind::Timeout`] only when none arrived for the context's timeout
+    /// (the server stopped answering).
     pub fn publish_async(
         &self,
         subject: impl Into<String>,

@@ -279,3 +279,77 @@ async fn server_restart_during_async_publishing_resolves_every_ack() {
         .unwrap();
     assert_eq!(js.publish_async_pending(), 0);
 }
+
+#[tokio::test]
+async fn a_full_window_waits_while_acks_flow_and_fails_only_once_they_stop() {
+    use futures_util::StreamExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    let server = Server::new().start();
+    let client = nats_core::connect(server.url()).await.unwrap();
+    let js = jetstream::with_options(
+        client.clone(),
+        JetStreamOptions {
+            max_pending_acks: 1,
+            timeout: Duration::from_millis(300),
+            ..Default::default()
+        },
+    );
+    // Stands in for a stream: acks each message 150 ms after it arrived, while
+    // `answering` is set.
+    let answering = Arc::new(AtomicBool::new(true));
+    let mut sub = client.subscribe("slow").await.unwrap();
+    client.flush().await.unwrap();
+    let _responder = tokio::spawn({
+        let client = client.clone();
+        let answering = answering.clone();
+        async move {
+            let mut seq = 0u64;
+            while let Some(m) = sub.next().await {
+                if !answering.load(Ordering::SeqCst) {
+                    continue;
+                }
+                seq += 1;
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                if let Some(reply) = m.reply {
+                    let ack = format!(r#"{{"stream":"S","seq":{seq}}}"#);
+                    client.publish(reply.to_string(), ack).await.unwrap();
+                }
+            }
+        }
+    });
+
+    // Four publishers share the one slot: the last waits for three acks
+    // (~450 ms), longer than the 300 ms timeout, and still gets through
+    // because acks keep arriving.
+    let started = Instant::now();
+    let publishers: Vec<_> = (0..4)
+        .map(|i| {
+            let js = js.clone();
+            tokio::spawn(async move { js.publish_async("slow", format!("{i}")).await?.await })
+        })
+        .collect();
+    let mut sequences = Vec::new();
+    for p in publishers {
+        sequences.push(p.await.unwrap().unwrap().sequence);
+    }
+    sequences.sort_unstable();
+    assert_eq!(sequences, [1, 2, 3, 4]);
+    assert!(started.elapsed() >= Duration::from_millis(450));
+
+    // Acks stop: with the slot held by an unanswered publish, the next one
+    // fails with Timeout after about the timeout.
+    answering.store(false, Ordering::SeqCst);
+    let held = js.publish_async("slow", "held").await.unwrap();
+    let waited = Instant::now();
+    let err = js.publish_async("slow", "blocked").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    let waited = waited.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(2),
+        "{waited:?}"
+    );
+    drop(held);
+}
