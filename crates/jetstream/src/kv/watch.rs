@@ -13,12 +13,11 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use futures_util::future::BoxFuture;
-use tokio::sync::oneshot;
 
 use super::entry::{Entry, Operation};
 use super::{bucket_not_found, KeyValue};
 use crate::error::{Error, ErrorKind, Result};
-use crate::pull::{Messages, OrderedConsumer};
+use crate::pull::{DeleteOnDrop, Messages};
 use crate::types::{DeliverPolicy, OrderedConsumerConfig};
 use crate::validate::validate_kv_key;
 
@@ -27,9 +26,6 @@ use crate::validate::validate_kv_key;
 const HEARTBEAT: Duration = Duration::from_secs(3);
 /// How many bytes of entries a watcher keeps requested (and at most buffers).
 const WATCH_BYTES: usize = 8 * 1024 * 1024;
-
-/// How long the clean-up of a dropped watcher may take.
-const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl KeyValue {
     /// Watches one key, or the keys matching a pattern (`"sue.*"`, `"sue.>"`, `">"`).
@@ -208,7 +204,7 @@ impl Watch {
             .max_bytes(budget)
             .heartbeat(HEARTBEAT)
             .await?;
-        let cleanup = spawn_cleanup(kv.js().clone(), ordered);
+        let cleanup = ordered.delete_on_drop();
         Ok(Watcher {
             kv,
             messages,
@@ -228,26 +224,6 @@ impl IntoFuture for Watch {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.start())
     }
-}
-
-/// Deletes the watcher's current server-side consumer once the watcher is dropped (the
-/// sender inside the watcher is dropped with it). The task is spawned when the watcher is
-/// made, never in `Drop`; if it can not run, the consumer's inactivity threshold removes it.
-fn spawn_cleanup(js: crate::JetStream, ordered: OrderedConsumer) -> oneshot::Sender<()> {
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = rx.await;
-        let name = ordered.cached_info().name.clone();
-        if name.is_empty() {
-            return;
-        }
-        let _ = tokio::time::timeout(
-            CLEANUP_TIMEOUT,
-            js.delete_consumer(ordered.stream_name(), &name),
-        )
-        .await;
-    });
-    tx
 }
 
 /// Progress through the initial values.
@@ -297,7 +273,7 @@ pub struct Watcher {
     /// An error ended the watcher.
     ended: bool,
     /// Dropped with the watcher, which triggers the clean-up task.
-    _cleanup: oneshot::Sender<()>,
+    _cleanup: DeleteOnDrop,
 }
 
 impl std::fmt::Debug for Watcher {

@@ -16,18 +16,16 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
-use tokio::sync::oneshot;
 
 use super::{bucket_error, ObjectInfo, ObjectStore};
 use crate::error::{Error, ErrorKind, Result};
+use crate::pull::DeleteOnDrop;
 use crate::types::{DeliverPolicy, OrderedConsumerConfig};
 use crate::{Messages, OrderedConsumer};
 
 /// Lifetime of a watcher's server-side consumer once it is no longer pulled from (should the
 /// clean-up on drop not reach the server).
 const WATCH_INACTIVE_THRESHOLD: Duration = Duration::from_secs(60);
-/// How long the clean-up of a dropped watcher may take.
-const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Options of [`ObjectStore::watch`]; await it for an [`ObjectWatcher`].
 ///
@@ -104,7 +102,7 @@ impl ObjectWatch {
             Some((item, state))
         })
         .boxed();
-        let cleanup = spawn_cleanup(self.store.js.clone(), consumer.clone());
+        let cleanup = consumer.delete_on_drop();
         Ok((
             consumer,
             ObjectWatcher {
@@ -113,26 +111,6 @@ impl ObjectWatch {
             },
         ))
     }
-}
-
-/// Deletes the watcher's current server-side consumer once the watcher is dropped (the
-/// sender inside the watcher is dropped with it). The task is spawned when the watcher is
-/// made, never in `Drop`; if it can not run, the consumer's inactivity threshold removes it.
-fn spawn_cleanup(js: crate::JetStream, consumer: OrderedConsumer) -> oneshot::Sender<()> {
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = rx.await;
-        let name = consumer.cached_info().name.clone();
-        if name.is_empty() {
-            return;
-        }
-        let _ = tokio::time::timeout(
-            CLEANUP_TIMEOUT,
-            js.delete_consumer(consumer.stream_name(), &name),
-        )
-        .await;
-    });
-    tx
 }
 
 impl IntoFuture for ObjectWatch {
@@ -165,7 +143,7 @@ impl IntoFuture for ObjectWatch {
 pub struct ObjectWatcher {
     entries: BoxStream<'static, Result<Option<ObjectInfo>>>,
     /// Dropped with the watcher, which triggers the clean-up task.
-    _cleanup: oneshot::Sender<()>,
+    _cleanup: DeleteOnDrop,
 }
 
 impl fmt::Debug for ObjectWatcher {

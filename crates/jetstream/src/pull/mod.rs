@@ -49,6 +49,8 @@ use serde::Serialize;
 
 pub use consume::{Consume, ConsumeContext, Messages, MessagesBuilder};
 pub use fetch::{Fetch, MessageBatch};
+#[cfg(any(feature = "kv", feature = "object-store"))]
+pub(crate) use ordered::DeleteOnDrop;
 pub use ordered::OrderedConsumer;
 
 use std::sync::Arc;

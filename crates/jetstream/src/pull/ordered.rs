@@ -9,6 +9,9 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+#[cfg(any(feature = "kv", feature = "object-store"))]
+use tokio::sync::oneshot;
+
 use super::engine::{Control, Engine, Event, PullConfig};
 use crate::error::{Error, ErrorKind};
 use crate::types::{AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, OrderedConsumerConfig};
@@ -17,6 +20,9 @@ use crate::{Consumer, JetStream};
 const DEFAULT_INACTIVE_THRESHOLD: Duration = Duration::from_secs(300);
 const RESET_BACKOFF_START: Duration = Duration::from_secs(1);
 const RESET_BACKOFF_MAX: Duration = Duration::from_secs(10);
+#[cfg(any(feature = "kv", feature = "object-store"))]
+/// How long deleting a dropped watcher's consumer may take.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A consumer that delivers a stream (or its filtered subset) in order, exactly
 /// once, recreating its server-side consumer as needed. Made by
@@ -302,6 +308,38 @@ impl OrderedConsumer {
         let c = self.create_consumer().await?;
         self.state().current = Some(c.clone());
         Ok(c)
+    }
+}
+
+#[cfg(any(feature = "kv", feature = "object-store"))]
+/// Held by a watcher: once it is dropped, the ordered consumer's current
+/// server-side consumer is deleted. The deleting task is spawned when the
+/// watcher is made, never in `Drop`; if it can not run, the consumer's
+/// inactivity threshold removes the consumer anyway.
+#[derive(Debug)]
+pub(crate) struct DeleteOnDrop {
+    _armed: oneshot::Sender<()>,
+}
+
+#[cfg(any(feature = "kv", feature = "object-store"))]
+impl OrderedConsumer {
+    /// See [`DeleteOnDrop`].
+    pub(crate) fn delete_on_drop(&self) -> DeleteOnDrop {
+        let (armed, dropped) = oneshot::channel::<()>();
+        let oc = self.clone();
+        tokio::spawn(async move {
+            let _ = dropped.await;
+            let name = oc.cached_info().name.clone();
+            if name.is_empty() {
+                return;
+            }
+            let _ = tokio::time::timeout(
+                CLEANUP_TIMEOUT,
+                oc.inner.js.delete_consumer(oc.stream_name(), &name),
+            )
+            .await;
+        });
+        DeleteOnDrop { _armed: armed }
     }
 }
 
