@@ -289,7 +289,7 @@ impl ChunkReader {
             done => {
                 messages.stop();
                 drop(messages);
-                cleanup(&self.store, &consumer).await;
+                consumer.delete_current(CLEANUP_TIMEOUT).await;
                 done
             }
         }
@@ -412,19 +412,6 @@ async fn check_progress(
         Err(e) if e.kind() == ErrorKind::StreamNotFound => Progress::Failed(bucket_error(e)),
         _ => Progress::Available,
     }
-}
-
-/// Deletes the reader's consumer once done (best effort; it expires anyway).
-async fn cleanup(store: &ObjectStore, consumer: &OrderedConsumer) {
-    let name = consumer.cached_info().name.clone();
-    if name.is_empty() {
-        return;
-    }
-    let _ = tokio::time::timeout(
-        CLEANUP_TIMEOUT,
-        store.js.delete_consumer(store.stream.name(), &name),
-    )
-    .await;
 }
 
 impl ObjectStore {

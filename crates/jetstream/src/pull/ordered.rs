@@ -329,17 +329,23 @@ impl OrderedConsumer {
         let oc = self.clone();
         tokio::spawn(async move {
             let _ = dropped.await;
-            let name = oc.cached_info().name.clone();
-            if name.is_empty() {
-                return;
-            }
-            let _ = tokio::time::timeout(
-                CLEANUP_TIMEOUT,
-                oc.inner.js.delete_consumer(oc.stream_name(), &name),
-            )
-            .await;
+            oc.delete_current(CLEANUP_TIMEOUT).await;
         });
         DeleteOnDrop { _armed: armed }
+    }
+
+    /// Deletes the current server-side consumer, best effort, waiting at most
+    /// `within` (its inactivity threshold removes it anyway).
+    pub(crate) async fn delete_current(&self, within: Duration) {
+        let name = self.cached_info().name.clone();
+        if name.is_empty() {
+            return;
+        }
+        let _ = tokio::time::timeout(
+            within,
+            self.inner.js.delete_consumer(self.stream_name(), &name),
+        )
+        .await;
     }
 }
 
