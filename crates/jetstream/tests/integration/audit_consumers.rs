@@ -6,36 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use jetstream::{
-    ConsumerConfig, ErrorKind, JetStreamOptions, OrderedConsumerConfig, StorageType, StreamConfig,
-};
+use jetstream::{ErrorKind, JetStreamOptions, OrderedConsumerConfig, StorageType, StreamConfig};
 use nats_testkit::Server;
 use tokio::sync::Notify;
 
-async fn setup(server: &Server, storage: StorageType) -> (jetstream::JetStream, jetstream::Stream) {
-    let client = nats_core::connect(server.url()).await.unwrap();
-    let js = jetstream::new(client);
-    let stream = js
-        .create_stream(StreamConfig {
-            name: "S".into(),
-            subjects: vec!["s.>".into()],
-            storage,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    (js, stream)
-}
-
-async fn durable(stream: &jetstream::Stream, name: &str) -> jetstream::Consumer {
-    stream
-        .create_consumer(ConsumerConfig {
-            durable_name: Some(name.into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-}
+use crate::pull::{durable, setup};
 
 /// Crashes the server (SIGKILL: no `409 Server Shutdown` reaches waiting
 /// pulls) and starts it again without blocking the runtime's other worker,

@@ -6,7 +6,10 @@ use futures_util::StreamExt;
 use jetstream::{AckPolicy, ConsumerConfig, ErrorKind, StorageType, StreamConfig};
 use nats_testkit::Server;
 
-async fn setup(server: &Server, storage: StorageType) -> (jetstream::JetStream, jetstream::Stream) {
+pub(crate) async fn setup(
+    server: &Server,
+    storage: StorageType,
+) -> (jetstream::JetStream, jetstream::Stream) {
     let client = nats_core::connect(server.url()).await.unwrap();
     let js = jetstream::new(client);
     let stream = js
@@ -31,7 +34,7 @@ async fn publish_n(js: &jetstream::JetStream, n: usize) {
     }
 }
 
-async fn durable(stream: &jetstream::Stream, name: &str) -> jetstream::Consumer {
+pub(crate) async fn durable(stream: &jetstream::Stream, name: &str) -> jetstream::Consumer {
     stream
         .create_consumer(ConsumerConfig {
             durable_name: Some(name.into()),
