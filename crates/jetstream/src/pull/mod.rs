@@ -11,6 +11,10 @@
 macro_rules! priority_setters {
     ($($field:ident).+) => {
         /// The priority group to pull from (consumers with priority groups, 2.11+).
+        ///
+        /// Required, and must be one of the consumer's `priority_groups`, when it
+        /// has any; refused when it has none. Checked against the handle's cached
+        /// info before anything is sent ([`ErrorKind::InvalidArgument`](crate::ErrorKind)).
         pub fn group(mut self, group: impl Into<String>) -> Self {
             self.$($field).+.group = Some(group.into());
             self

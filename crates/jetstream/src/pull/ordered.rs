@@ -28,7 +28,10 @@ const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// once, recreating its server-side consumer as needed. Made by
 /// [`JetStream::ordered_consumer`] or [`crate::Stream::ordered_consumer`].
 ///
-/// Use one receive mode at a time (`fetch`/`next`, `messages`, or `consume`).
+/// It is read one way: by fetches (`fetch`, `fetch_bytes`, `fetch_no_wait`,
+/// `next`), or by one running `messages`/`consume` loop at a time. Mixing the
+/// two, or starting a second loop while one runs, is refused with
+/// [`ErrorKind::InvalidArgument`].
 ///
 /// ```no_run
 /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
