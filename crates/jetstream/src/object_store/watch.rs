@@ -53,6 +53,7 @@ pub struct ObjectWatch {
 
 impl ObjectWatch {
     /// Delivers every stored version of the metadata first, not only the latest per object.
+    /// Exclusive with [`updates_only`](Self::updates_only).
     pub fn include_history(mut self) -> Self {
         self.include_history = true;
         self
@@ -65,12 +66,20 @@ impl ObjectWatch {
     }
 
     /// Delivers only changes made from now on: no initial values and no `None` marker.
+    /// Exclusive with [`include_history`](Self::include_history).
     pub fn updates_only(mut self) -> Self {
         self.updates_only = true;
         self
     }
 
     async fn start(self) -> Result<(OrderedConsumer, ObjectWatcher)> {
+        if self.updates_only && self.include_history {
+            // As KV watches do: one asks for the past, the other excludes it.
+            return Err(Error::msg(
+                ErrorKind::InvalidArgument,
+                "watch: updates_only and include_history are exclusive",
+            ));
+        }
         let deliver_policy = if self.updates_only {
             DeliverPolicy::New
         } else if self.include_history {

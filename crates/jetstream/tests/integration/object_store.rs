@@ -1141,6 +1141,15 @@ async fn watch_semantics() {
     store.put_string("config-5", "fifth").await.unwrap();
     assert_eq!(next_entry(&mut watcher).await.unwrap().name, "config-5");
 
+    // Both: refused, as KV refuses it.
+    let err = store
+        .watch()
+        .include_history()
+        .updates_only()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+
     // A bucket whose only metadata was removed: still exactly one marker.
     let empty = mem_store(&js, "emptied").await;
     empty.put_string("x", "1").await.unwrap();
