@@ -15,7 +15,7 @@ use crate::pull::{durable, setup};
 /// Crashes the server (SIGKILL: no `409 Server Shutdown` reaches waiting
 /// pulls) and starts it again without blocking the runtime's other worker,
 /// then waits until the client is back and JetStream answers again.
-async fn crash_restart_and_wait(server: &mut Server, js: &jetstream::JetStream) {
+pub(crate) async fn crash_restart_and_wait(server: &mut Server, js: &jetstream::JetStream) {
     let reconnects = js.client().statistics().reconnects;
     tokio::task::block_in_place(|| {
         server.stop();

@@ -15,4 +15,5 @@ mod pattern;
 mod priority;
 mod publish;
 mod pull;
+mod soak;
 mod streams;
