@@ -25,6 +25,8 @@ pub struct Msg {
     client: Client,
     acked: AtomicBool,
     ack_none: bool,
+    /// How long [`Msg::double_ack`] waits: the JetStream context's timeout.
+    ack_timeout: Duration,
 }
 
 /// Stream and consumer sequence of a delivered message.
@@ -116,12 +118,18 @@ const WPI: &[u8] = b"+WPI";
 const TERM: &[u8] = b"+TERM";
 
 impl Msg {
-    pub(crate) fn new(message: Message, client: Client, ack_none: bool) -> Msg {
+    pub(crate) fn new(
+        message: Message,
+        client: Client,
+        ack_none: bool,
+        ack_timeout: Duration,
+    ) -> Msg {
         Msg {
             message,
             client,
             acked: AtomicBool::new(false),
             ack_none,
+            ack_timeout,
         }
     }
 
@@ -219,19 +227,17 @@ impl Msg {
         self.send_terminal(Bytes::from_static(ACK)).await
     }
 
-    /// Acknowledges and waits for the server to confirm it applied the ack.
+    /// Acknowledges and waits for the server to confirm it applied the ack, at
+    /// most the JetStream context's timeout (default 5 s; then
+    /// [`ErrorKind::Timeout`], and the message may be redelivered).
     pub async fn double_ack(&self) -> Result<(), Error> {
         let subject = self.ack_subject()?;
         if self.acked.swap(true, Ordering::AcqRel) {
             return Err(Error::new(ErrorKind::AlreadyAcked));
         }
-        let timeout = self
-            .client
-            .request_timeout()
-            .unwrap_or(Duration::from_secs(5));
         match self
             .client
-            .request_with_timeout(subject, None, Bytes::from_static(ACK), timeout)
+            .request_with_timeout(subject, None, Bytes::from_static(ACK), self.ack_timeout)
             .await
         {
             Ok(_) => Ok(()),

@@ -224,7 +224,12 @@ impl Engine {
                             if let Some(pin) = m.headers.as_ref().and_then(|h| h.get("Nats-Pin-Id")) {
                                 self.consumer.set_pin_id(Some(pin));
                             }
-                            let msg = Msg::new(m, self.client.clone(), self.ack_none);
+                            let msg = Msg::new(
+                                m,
+                                self.client.clone(),
+                                self.ack_none,
+                                self.consumer.js.timeout(),
+                            );
                             return Some(Event::Msg(msg));
                         }
                         Status::Heartbeat => {}

@@ -245,7 +245,12 @@ impl Stream for MessageBatch {
                             {
                                 this.pinned.set_pin_id(Some(pin));
                             }
-                            let msg = Msg::new(m, this.client.clone(), this.ack_none);
+                            let msg = Msg::new(
+                                m,
+                                this.client.clone(),
+                                this.ack_none,
+                                this.pinned.js.timeout(),
+                            );
                             let tokens = msg.tokens().map(|t| (t.stream_seq, t.consumer_seq));
                             if let Some(ordered) = &this.ordered {
                                 match tokens {

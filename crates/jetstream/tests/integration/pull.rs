@@ -518,3 +518,49 @@ async fn stopping_the_server_reports_missed_heartbeats_then_recovers() {
     }
     ctx.stop();
 }
+
+#[tokio::test]
+async fn double_ack_waits_at_most_the_context_timeout() {
+    let server = Server::jetstream().start();
+    let client = nats_core::connect(server.url()).await.unwrap();
+    let js = jetstream::with_options(
+        client,
+        jetstream::JetStreamOptions {
+            timeout: Duration::from_millis(500),
+            ..Default::default()
+        },
+    );
+    let stream = js
+        .create_stream(StreamConfig {
+            name: "DA".into(),
+            subjects: vec!["da".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    js.publish("da", "x").await.unwrap();
+    let c = durable(&stream, "da").await;
+    let msg = c.next().await.unwrap();
+    // A frozen server (SIGSTOP: the connection stays up, nothing answers): the
+    // double ack gives up after the context's 500 ms, not after the client's
+    // 10 s request timeout.
+    let pid = server.pid().expect("the server runs").to_string();
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, pid.as_str()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP");
+    let started = Instant::now();
+    let result = msg.double_ack().await;
+    let took = started.elapsed();
+    signal("-CONT");
+    assert_eq!(result.unwrap_err().kind(), ErrorKind::Timeout);
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(3),
+        "double_ack took {took:?}"
+    );
+    drop(server);
+}
