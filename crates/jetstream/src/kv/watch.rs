@@ -17,7 +17,7 @@ use futures_util::future::BoxFuture;
 use super::entry::{Entry, Operation};
 use super::{bucket_not_found, KeyValue};
 use crate::error::{Error, ErrorKind, Result};
-use crate::pull::{DeleteOnDrop, Messages};
+use crate::pull::{watch_start, DeleteOnDrop, Messages};
 use crate::types::{DeliverPolicy, OrderedConsumerConfig};
 use crate::validate::validate_kv_key;
 
@@ -134,9 +134,7 @@ impl Watch {
 
     fn consumer_config(&self) -> Result<OrderedConsumerConfig> {
         let invalid = |m: &'static str| Err(Error::msg(ErrorKind::InvalidArgument, m));
-        if self.updates_only && self.include_history {
-            return invalid("watch: updates_only and include_history are exclusive");
-        }
+        let start = watch_start(self.updates_only, self.include_history)?;
         if self.updates_only && self.resume_from_revision.is_some() {
             return invalid("watch: updates_only and resume_from_revision are exclusive");
         }
@@ -153,9 +151,7 @@ impl Watch {
         };
         let deliver_policy = match self.resume_from_revision {
             Some(start_sequence) => DeliverPolicy::ByStartSequence { start_sequence },
-            None if self.updates_only => DeliverPolicy::New,
-            None if self.include_history => DeliverPolicy::All,
-            None => DeliverPolicy::LastPerSubject,
+            None => start,
         };
         Ok(OrderedConsumerConfig {
             filter_subjects,

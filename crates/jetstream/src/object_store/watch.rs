@@ -19,8 +19,8 @@ use futures_util::StreamExt;
 
 use super::{bucket_error, ObjectInfo, ObjectStore};
 use crate::error::{Error, ErrorKind, Result};
-use crate::pull::DeleteOnDrop;
-use crate::types::{DeliverPolicy, OrderedConsumerConfig};
+use crate::pull::{watch_start, DeleteOnDrop};
+use crate::types::OrderedConsumerConfig;
 use crate::{Messages, OrderedConsumer};
 
 /// Lifetime of a watcher's server-side consumer once it is no longer pulled from (should the
@@ -73,20 +73,7 @@ impl ObjectWatch {
     }
 
     async fn start(self) -> Result<(OrderedConsumer, ObjectWatcher)> {
-        if self.updates_only && self.include_history {
-            // As KV watches do: one asks for the past, the other excludes it.
-            return Err(Error::msg(
-                ErrorKind::InvalidArgument,
-                "watch: updates_only and include_history are exclusive",
-            ));
-        }
-        let deliver_policy = if self.updates_only {
-            DeliverPolicy::New
-        } else if self.include_history {
-            DeliverPolicy::All
-        } else {
-            DeliverPolicy::LastPerSubject
-        };
+        let deliver_policy = watch_start(self.updates_only, self.include_history)?;
         let consumer = self
             .store
             .stream

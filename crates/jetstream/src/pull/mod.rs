@@ -53,9 +53,9 @@ use serde::Serialize;
 
 pub use consume::{Consume, ConsumeContext, Messages, MessagesBuilder};
 pub use fetch::{Fetch, MessageBatch};
-#[cfg(any(feature = "kv", feature = "object-store"))]
-pub(crate) use ordered::DeleteOnDrop;
 pub use ordered::OrderedConsumer;
+#[cfg(any(feature = "kv", feature = "object-store"))]
+pub(crate) use ordered::{watch_start, DeleteOnDrop};
 
 use std::sync::Arc;
 

@@ -314,6 +314,25 @@ impl OrderedConsumer {
     }
 }
 
+/// Where a watcher (KV or object store) starts: only new changes, every
+/// stored version, or the latest value of each subject. `updates_only` and
+/// `include_history` contradict each other and are refused together.
+#[cfg(any(feature = "kv", feature = "object-store"))]
+pub(crate) fn watch_start(
+    updates_only: bool,
+    include_history: bool,
+) -> Result<DeliverPolicy, Error> {
+    match (updates_only, include_history) {
+        (true, true) => Err(Error::msg(
+            ErrorKind::InvalidArgument,
+            "watch: updates_only and include_history are exclusive",
+        )),
+        (true, false) => Ok(DeliverPolicy::New),
+        (false, true) => Ok(DeliverPolicy::All),
+        (false, false) => Ok(DeliverPolicy::LastPerSubject),
+    }
+}
+
 #[cfg(any(feature = "kv", feature = "object-store"))]
 /// Held by a watcher: once it is dropped, the ordered consumer's current
 /// server-side consumer is deleted. The deleting task is spawned when the
