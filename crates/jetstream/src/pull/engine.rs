@@ -233,14 +233,12 @@ impl Engine {
                             return Some(Event::Msg(msg));
                         }
                         Status::Heartbeat => {}
-                        Status::RequestEnded { messages, bytes } => {
+                        Status::RequestEnded { messages, bytes, warning } => {
                             self.pending_msgs = self.pending_msgs.saturating_sub(messages);
                             self.pending_bytes = self.pending_bytes.saturating_sub(bytes);
-                        }
-                        Status::ServerShutdown { messages, bytes, warning } => {
-                            self.pending_msgs = self.pending_msgs.saturating_sub(messages);
-                            self.pending_bytes = self.pending_bytes.saturating_sub(bytes);
-                            return Some(Event::Warning(warning));
+                            if let Some(warning) = warning {
+                                return Some(Event::Warning(warning));
+                            }
                         }
                         Status::Reset { error, pin_lost } => {
                             self.pending_msgs = 0;

@@ -282,7 +282,7 @@ impl Stream for MessageBatch {
                             return Poll::Ready(Some(Ok(msg)));
                         }
                         Status::Heartbeat => continue,
-                        Status::RequestEnded { .. } | Status::ServerShutdown { .. } => {
+                        Status::RequestEnded { .. } => {
                             this.finish();
                             return Poll::Ready(None);
                         }

@@ -196,14 +196,12 @@ pub(crate) enum Status {
     /// Idle heartbeat: only proves liveness.
     Heartbeat,
     /// The request ended (404, 408, 409 size/batch completed/server shutdown);
-    /// carries the budget the server gave back.
-    RequestEnded { messages: usize, bytes: usize },
-    /// The server is shutting down: the request ended (with the budget it
-    /// gave back), and the user should hear about it.
-    ServerShutdown {
+    /// carries the budget the server gave back, and what a continuous loop
+    /// should tell the user (the server is shutting down), if anything.
+    RequestEnded {
         messages: usize,
         bytes: usize,
-        warning: Error,
+        warning: Option<Error>,
     },
     /// Leadership change or pin mismatch: outstanding pulls are gone.
     /// `pin_lost`: the pin id this client held is no longer valid (423).
@@ -232,26 +230,23 @@ pub(crate) fn classify(m: &Message) -> Status {
     }
     let desc = m.description.as_deref().unwrap_or("");
     let lower = desc.to_ascii_lowercase();
-    let ended = || Status::RequestEnded {
+    let ended = |warning| Status::RequestEnded {
         messages: pending_header(m, "Nats-Pending-Messages"),
         bytes: pending_header(m, "Nats-Pending-Bytes"),
+        warning,
     };
     match status.as_u16() {
         100 => Status::Heartbeat,
-        404 | 408 => ended(),
+        404 | 408 => ended(None),
         409 if lower.contains("message size exceeds maxbytes")
             || lower.contains("batch completed") =>
         {
-            ended()
+            ended(None)
         }
-        409 if lower.contains("server shutdown") => Status::ServerShutdown {
-            messages: pending_header(m, "Nats-Pending-Messages"),
-            bytes: pending_header(m, "Nats-Pending-Bytes"),
-            warning: Error::msg(
-                ErrorKind::Other,
-                "the server is shutting down; pulling again once reconnected",
-            ),
-        },
+        409 if lower.contains("server shutdown") => ended(Some(Error::msg(
+            ErrorKind::Other,
+            "the server is shutting down; pulling again once reconnected",
+        ))),
         409 if lower.contains("consumer deleted") => Status::Terminal(Error::msg(
             ErrorKind::ConsumerDeleted,
             "the consumer was deleted",
@@ -390,14 +385,16 @@ mod tests {
             classify(&status(404, "No Messages", None)),
             Status::RequestEnded {
                 messages: 0,
-                bytes: 0
+                bytes: 0,
+                warning: None,
             }
         ));
         assert!(matches!(
             classify(&status(408, "Request Timeout", Some((7, 700)))),
             Status::RequestEnded {
                 messages: 7,
-                bytes: 700
+                bytes: 700,
+                warning: None,
             }
         ));
         for desc in ["Batch Completed", "Message Size Exceeds MaxBytes"] {
@@ -406,7 +403,8 @@ mod tests {
                     classify(&status(409, desc, Some((3, 30)))),
                     Status::RequestEnded {
                         messages: 3,
-                        bytes: 30
+                        bytes: 30,
+                        warning: None,
                     }
                 ),
                 "{desc}"
@@ -422,10 +420,10 @@ mod tests {
         }
         assert!(matches!(
             classify(&status(409, "Server Shutdown", Some((3, 30)))),
-            Status::ServerShutdown {
+            Status::RequestEnded {
                 messages: 3,
                 bytes: 30,
-                ..
+                warning: Some(_),
             }
         ));
         assert!(matches!(
