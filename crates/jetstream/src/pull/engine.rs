@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use nats_core::{Client, State, Subscriber};
+use nats_core::{State, Subscriber};
 use tokio::sync::{watch, Notify};
 
 use super::{classify, IdleWatch, PriorityOptions, PullRequest, Status};
@@ -61,7 +61,6 @@ pub(crate) enum Event {
 }
 
 pub(crate) struct Engine {
-    client: Client,
     sub: Subscriber,
     inbox: String,
     next_subject: String,
@@ -103,7 +102,7 @@ impl Engine {
     ) -> Result<Engine, Error> {
         let info = consumer.cached_info();
         cfg.priority.check_group(&info)?;
-        let client = consumer.js.client().clone();
+        let client = consumer.js.client();
         let inbox = client.new_inbox();
         let sub = client.subscribe(&inbox).await?;
         let ack_none = info.config.ack_policy == AckPolicy::None;
@@ -112,7 +111,6 @@ impl Engine {
             heartbeat,
             state: client.state_changes(),
             reconnects: client.statistics().reconnects,
-            client,
             sub,
             inbox,
             next_subject: consumer.next_subject(),
@@ -170,7 +168,9 @@ impl Engine {
         };
         let body = serde_json::to_vec(&request)
             .map_err(|e| Error::with_source(ErrorKind::InvalidArgument, e))?;
-        self.client
+        self.consumer
+            .js
+            .client()
             .publish_with_reply(&self.next_subject, &self.inbox, Bytes::from(body))
             .await?;
         self.pending_msgs = self.cfg.max_messages;
@@ -226,7 +226,7 @@ impl Engine {
                             }
                             let msg = Msg::new(
                                 m,
-                                self.client.clone(),
+                                self.consumer.js.client().clone(),
                                 self.ack_none,
                                 self.consumer.js.timeout(),
                             );
@@ -274,7 +274,7 @@ impl Engine {
                     let state = if changed.is_ok() { *self.state.borrow_and_update() } else { State::Closed };
                     match state {
                         State::Connected => {
-                            let reconnects = self.client.statistics().reconnects;
+                            let reconnects = self.consumer.js.client().statistics().reconnects;
                             if self.disconnected || reconnects != self.reconnects {
                                 self.reconnects = reconnects;
                                 self.disconnected = false;
