@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::future::BoxFuture;
-use nats_core::{Client, Subscriber};
+use nats_core::Subscriber;
 use tokio::time::Sleep;
 
 use super::{
@@ -146,7 +146,7 @@ impl IntoFuture for Fetch {
             let info = consumer.cached_info();
             self.priority.check_group(&info)?;
             request.id = consumer.pin_id();
-            let client = consumer.js.client().clone();
+            let client = consumer.js.client();
             let inbox = client.new_inbox();
             let sub = client.subscribe(&inbox).await?;
             let body = serde_json::to_vec(&request)
@@ -163,7 +163,6 @@ impl IntoFuture for Fetch {
             };
             Ok(MessageBatch {
                 sub,
-                client,
                 ack_none,
                 remaining: if self.batch == 0 {
                     usize::MAX
@@ -175,7 +174,7 @@ impl IntoFuture for Fetch {
                 heartbeat: request.idle_heartbeat.map(IdleWatch::new),
                 done: false,
                 last_stream_sequence: None,
-                pinned: consumer.clone(),
+                consumer: consumer.clone(),
                 ordered,
                 consumer_seq: 0,
             })
@@ -188,7 +187,6 @@ impl IntoFuture for Fetch {
 /// ends the batch early (e.g. `ConsumerDeleted`, `HeartbeatMissed`) is its last item.
 pub struct MessageBatch {
     sub: Subscriber,
-    client: Client,
     ack_none: bool,
     remaining: usize,
     bytes_left: usize,
@@ -196,8 +194,9 @@ pub struct MessageBatch {
     heartbeat: Option<IdleWatch>,
     done: bool,
     last_stream_sequence: Option<u64>,
-    /// The handle that keeps the pin id of a pinned-client priority group.
-    pinned: Consumer,
+    /// The handle fetched from: its client and timeout for the messages, and
+    /// the pin id of a pinned-client priority group.
+    consumer: Consumer,
     /// For an ordered consumer: where to record progress, and the last
     /// consumer sequence seen (a gap ends the batch).
     ordered: Option<OrderedConsumer>,
@@ -243,13 +242,13 @@ impl Stream for MessageBatch {
                             let size = message_size(&m);
                             if let Some(pin) = m.headers.as_ref().and_then(|h| h.get("Nats-Pin-Id"))
                             {
-                                this.pinned.set_pin_id(Some(pin));
+                                this.consumer.set_pin_id(Some(pin));
                             }
                             let msg = Msg::new(
                                 m,
-                                this.client.clone(),
+                                this.consumer.js.client().clone(),
                                 this.ack_none,
-                                this.pinned.js.timeout(),
+                                this.consumer.js.timeout(),
                             );
                             let tokens = msg.tokens().map(|t| (t.stream_seq, t.consumer_seq));
                             if let Some(ordered) = &this.ordered {
@@ -288,7 +287,7 @@ impl Stream for MessageBatch {
                         }
                         Status::Reset { error, pin_lost } => {
                             if pin_lost {
-                                this.pinned.set_pin_id(None);
+                                this.consumer.set_pin_id(None);
                             }
                             this.finish();
                             return Poll::Ready(Some(Err(error)));
