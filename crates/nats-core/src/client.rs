@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::{Error, ErrorKind};
 use crate::events::{State, Statistics};
+use crate::pending::{Pending, PendingLimits};
 use crate::request::{self, Response};
 use crate::shared::{lock, Shared, SubKind, SubSlot};
 use crate::subscriber::Subscriber;
@@ -167,7 +168,10 @@ impl Client {
     /// Sends a request and waits for the reply, up to the default request
     /// timeout ([`ConnectOptions::request_timeout`](crate::ConnectOptions::request_timeout)).
     ///
-    /// Fails at once with [`ErrorKind::NoResponders`] when nobody listens on `subject`.
+    /// Fails at once with [`ErrorKind::NoResponders`] when nobody listens on
+    /// `subject`, and with [`ErrorKind::PermissionDenied`] when the server
+    /// refuses it (the user may not publish to `subject`, or may not
+    /// subscribe to the inbox prefix); the connection stays usable.
     pub async fn request(
         &self,
         subject: impl AsRef<str>,
@@ -251,8 +255,13 @@ impl Client {
     }
 
     /// Subscribes to `subject` (wildcards allowed).
+    ///
+    /// The subscription holds at most the connection's
+    /// [`pending_limits`](crate::ConnectOptions::pending_limits) unread; see
+    /// [`PendingLimits`] for what happens beyond them.
     pub async fn subscribe(&self, subject: impl AsRef<str>) -> Result<Subscriber, Error> {
-        self.subscribe_inner(subject.as_ref(), None).await
+        let limits = self.shared.options.pending_limits;
+        self.subscribe_inner(subject.as_ref(), None, limits).await
     }
 
     /// Subscribes as a member of `queue_group`: each message goes to one member.
@@ -261,8 +270,42 @@ impl Client {
         subject: impl AsRef<str>,
         queue_group: impl AsRef<str>,
     ) -> Result<Subscriber, Error> {
+        let limits = self.shared.options.pending_limits;
+        self.queue_subscribe_with_limits(subject, queue_group, limits)
+            .await
+    }
+
+    /// Subscribes to `subject` with pending limits of its own instead of the
+    /// connection's default: for a subscription that must hold more (or less)
+    /// unread than the others.
+    ///
+    /// ```no_run
+    /// # async fn run(client: nats_core::Client) -> Result<(), nats_core::Error> {
+    /// use nats_core::PendingLimits;
+    ///
+    /// // Large messages, read slowly: bound the memory by bytes.
+    /// let sub = client
+    ///     .subscribe_with_limits("images.>", PendingLimits::new(1_000, 16 * 1024 * 1024))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn subscribe_with_limits(
+        &self,
+        subject: impl AsRef<str>,
+        limits: PendingLimits,
+    ) -> Result<Subscriber, Error> {
+        self.subscribe_inner(subject.as_ref(), None, limits).await
+    }
+
+    /// Like [`Client::queue_subscribe`], with pending limits of its own.
+    pub async fn queue_subscribe_with_limits(
+        &self,
+        subject: impl AsRef<str>,
+        queue_group: impl AsRef<str>,
+        limits: PendingLimits,
+    ) -> Result<Subscriber, Error> {
         subject::validate_queue_group(queue_group.as_ref())?;
-        self.subscribe_inner(subject.as_ref(), Some(queue_group.as_ref()))
+        self.subscribe_inner(subject.as_ref(), Some(queue_group.as_ref()), limits)
             .await
     }
 
@@ -270,16 +313,21 @@ impl Client {
         &self,
         subject: &str,
         queue_group: Option<&str>,
+        limits: PendingLimits,
     ) -> Result<Subscriber, Error> {
         subject::validate_subscribe_subject(subject)?;
         let sid = self.shared.next_sid();
-        let (tx, rx) = mpsc::channel(self.shared.options.subscription_capacity);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let pending = Arc::new(Pending::new(limits));
         lock(&self.shared.subs).insert(
             sid,
             SubSlot {
                 subject: subject.to_string(),
                 queue_group: queue_group.map(str::to_string),
-                kind: SubKind::Channel(tx),
+                kind: SubKind::Channel {
+                    tx,
+                    pending: pending.clone(),
+                },
                 max: None,
                 delivered: 0,
                 last_slow_event: None,
@@ -296,7 +344,7 @@ impl Client {
             self.shared.remove_sub(sid);
             return Err(e);
         }
-        Ok(Subscriber::new(self.clone(), sid, rx))
+        Ok(Subscriber::new(self.clone(), sid, rx, pending))
     }
 
     pub(crate) fn send_unsubscribe(&self, sid: u64, max: Option<u64>) {
@@ -333,7 +381,7 @@ impl Client {
     pub async fn drain(&self) -> Result<(), Error> {
         let sids: Vec<u64> = lock(&self.shared.subs)
             .iter()
-            .filter(|(_, s)| matches!(s.kind, SubKind::Channel(_)))
+            .filter(|(_, s)| matches!(s.kind, SubKind::Channel { .. }))
             .map(|(sid, _)| *sid)
             .collect();
         for sid in &sids {

@@ -17,9 +17,10 @@
 //! One task owns the socket. Publishers encode straight into a shared, bounded
 //! write buffer (no per-message channel hop or allocation); the task swaps the
 //! buffer out and writes it in large batches. Incoming messages are parsed
-//! zero-copy and handed to each subscription's bounded channel by subscription
-//! id; a full channel drops the message and reports a
-//! [`SlowConsumer`](Event::SlowConsumer) event instead of stalling the socket.
+//! zero-copy and handed to each subscription's queue by subscription id; a
+//! queue at its [`PendingLimits`] (messages and bytes) drops the message and
+//! reports a [`SlowConsumer`](Event::SlowConsumer) event instead of stalling
+//! the socket.
 //! Requests share one wildcard inbox subscription and are matched by token.
 //!
 //! # Cancel safety
@@ -37,6 +38,7 @@ mod events;
 mod message;
 mod nuid;
 mod options;
+mod pending;
 mod request;
 mod shared;
 mod subscriber;
@@ -49,6 +51,7 @@ pub use events::{Event, State, Statistics};
 pub use message::Message;
 pub use nats_wire::{HeaderMap, ServerInfo, StatusCode, Subject};
 pub use options::ConnectOptions;
+pub use pending::PendingLimits;
 pub use request::Response;
 pub use subscriber::Subscriber;
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::addr::ToServerAddrs;
 use crate::error::Error;
 use crate::events::Event;
+use crate::pending::PendingLimits;
 use crate::Client;
 
 pub(crate) type EventCallback =
@@ -79,7 +80,7 @@ pub struct ConnectOptions {
     pub(crate) max_reconnects: Option<usize>,
     pub(crate) reconnect_buffer_size: usize,
     pub(crate) write_buffer_size: usize,
-    pub(crate) subscription_capacity: usize,
+    pub(crate) pending_limits: PendingLimits,
     pub(crate) no_echo: bool,
     pub(crate) inbox_prefix: String,
     pub(crate) request_timeout: Option<Duration>,
@@ -102,7 +103,7 @@ impl Default for ConnectOptions {
             max_reconnects: None,
             reconnect_buffer_size: 8 * 1024 * 1024,
             write_buffer_size: 2 * 1024 * 1024,
-            subscription_capacity: 64 * 1024,
+            pending_limits: PendingLimits::default(),
             no_echo: false,
             inbox_prefix: "_INBOX".to_string(),
             request_timeout: Some(Duration::from_secs(10)),
@@ -127,7 +128,7 @@ impl fmt::Debug for ConnectOptions {
             .field("max_reconnects", &self.max_reconnects)
             .field("reconnect_buffer_size", &self.reconnect_buffer_size)
             .field("write_buffer_size", &self.write_buffer_size)
-            .field("subscription_capacity", &self.subscription_capacity)
+            .field("pending_limits", &self.pending_limits)
             .field("no_echo", &self.no_echo)
             .field("inbox_prefix", &self.inbox_prefix)
             .field("request_timeout", &self.request_timeout)
@@ -148,7 +149,8 @@ impl fmt::Debug for ConnectOptions {
 
 impl ConnectOptions {
     /// Default options: no auth, 5 s connect timeout, 60 s pings, reconnect forever,
-    /// 8 MiB reconnect buffer, 64 Ki messages per subscription, 10 s request timeout.
+    /// 2 MiB write buffer, 8 MiB reconnect buffer, pending limits of 512 Ki
+    /// messages and 64 MiB per subscription, 10 s request timeout.
     pub fn new() -> Self {
         Self::default()
     }
@@ -268,22 +270,52 @@ impl ConnectOptions {
         self
     }
 
-    /// How many bytes of publishes to keep while disconnected; publishing beyond
-    /// this fails with [`ErrorKind::ReconnectBufferFull`](crate::ErrorKind::ReconnectBufferFull).
+    /// How many bytes of publishes to keep while disconnected (default 8 MiB),
+    /// written out after the reconnect; publishing beyond this fails with
+    /// [`ErrorKind::ReconnectBufferFull`](crate::ErrorKind::ReconnectBufferFull).
     pub fn reconnect_buffer_size(mut self, bytes: usize) -> Self {
         self.reconnect_buffer_size = bytes;
         self
     }
 
-    /// How many bytes publishers may queue ahead of the socket before they wait.
+    /// How many bytes publishers may queue ahead of the socket before they
+    /// wait for the connection to write them out (default 2 MiB, at least
+    /// 1 KiB). A waiting publisher is released as soon as there is room, the
+    /// connection is lost (then the reconnect buffer rules apply) or the
+    /// client closes (then it fails with
+    /// [`ErrorKind::ConnectionClosed`](crate::ErrorKind::ConnectionClosed)).
     pub fn write_buffer_size(mut self, bytes: usize) -> Self {
         self.write_buffer_size = bytes.max(1024);
         self
     }
 
-    /// How many messages each subscription buffers before dropping (slow consumer).
+    /// How many messages each subscription holds unread before dropping new
+    /// ones (slow consumer): the message half of
+    /// [`pending_limits`](Self::pending_limits), kept for compatibility; the
+    /// byte limit stays as it is.
     pub fn subscription_capacity(mut self, capacity: usize) -> Self {
-        self.subscription_capacity = capacity.max(1);
+        self.pending_limits.messages = capacity.max(1);
+        self
+    }
+
+    /// How much each subscription holds unread, in messages and bytes, before
+    /// new messages are dropped, counted and reported as a slow consumer
+    /// (default: 512 Ki messages and 64 MiB, as the Go client). A subscription
+    /// made with [`Client::subscribe_with_limits`] uses its own limits
+    /// instead. See [`PendingLimits`].
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), nats_core::Error> {
+    /// use nats_core::{ConnectOptions, PendingLimits};
+    ///
+    /// let client = ConnectOptions::new()
+    ///     .pending_limits(PendingLimits::new(10_000, 8 * 1024 * 1024))
+    ///     .connect("nats://127.0.0.1:4222")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn pending_limits(mut self, limits: PendingLimits) -> Self {
+        self.pending_limits = limits;
         self
     }
 

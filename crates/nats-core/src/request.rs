@@ -14,6 +14,7 @@ use bytes::{BufMut, Bytes};
 use nats_wire::{encode_pub_head, HeaderMap};
 use tokio::sync::oneshot;
 
+use crate::connection::server_error;
 use crate::error::{Error, ErrorKind};
 use crate::message::Message;
 use crate::shared::{lock, Shared, Waiter};
@@ -90,14 +91,37 @@ impl ReplySubject {
     }
 }
 
-/// Registers a waiter and returns its token.
-fn register(shared: &Shared, guard: Option<Box<dyn Send>>) -> (u64, oneshot::Receiver<Message>) {
+/// A hash of a request subject (FNV-1a): enough to find the requests a
+/// refused publish concerns without keeping a copy of every subject.
+pub(crate) fn subject_hash(subject: &[u8]) -> u64 {
+    subject.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+type Reply = Result<Message, Error>;
+
+/// Registers a waiter and returns its token; fails when the server refused
+/// the shared inbox subscription (no reply could ever arrive).
+fn register(
+    shared: &Shared,
+    subject: &str,
+    guard: Option<Box<dyn Send>>,
+) -> Result<(u64, oneshot::Receiver<Reply>), Error> {
     let (tx, rx) = oneshot::channel();
     let mut r = lock(&shared.requests);
+    if let Some(text) = &r.inbox_refused {
+        return Err(server_error(text));
+    }
     let token = r.next_token;
     r.next_token += 1;
-    r.waiters.insert(token, Waiter { tx, _guard: guard });
-    (token, rx)
+    let waiter = Waiter {
+        tx,
+        subject_hash: subject_hash(subject.as_bytes()),
+        _guard: guard,
+    };
+    r.waiters.insert(token, waiter);
+    Ok((token, rx))
 }
 
 pub(crate) async fn send(
@@ -109,7 +133,7 @@ pub(crate) async fn send(
 ) -> Result<Response, Error> {
     let size = client.check_message(subject, Some("_INBOX.x"), headers, payload.len())?;
     let shared = &client.shared;
-    let (token, rx) = register(shared, guard);
+    let (token, rx) = register(shared, subject, guard)?;
     let response = Response {
         rx,
         token,
@@ -143,7 +167,47 @@ pub(crate) fn deliver(shared: &Shared, msg: Message) {
     };
     drop(r);
     if let Some(waiter) = waiter {
-        let _ = waiter.tx.send(msg);
+        let _ = waiter.tx.send(Ok(msg));
+    }
+}
+
+/// The server refused a publish to `subject` (`text` is its `-ERR`): every
+/// request to that subject fails with it.
+pub(crate) fn publish_refused(shared: &Shared, subject: &str, text: &str) {
+    let hash = subject_hash(subject.as_bytes());
+    let refused = lock(&shared.requests)
+        .waiters
+        .take_matching(|w| w.subject_hash == hash);
+    fail(refused, text);
+}
+
+/// The server refused a publish with the reply subject `reply`: if that is a
+/// request's reply subject, the request fails with `text`.
+pub(crate) fn reply_refused(shared: &Shared, reply: &str, text: &str) {
+    let token = reply
+        .as_bytes()
+        .strip_prefix(shared.mux_prefix.as_bytes())
+        .and_then(decode_token);
+    if let Some(token) = token {
+        let waiter = lock(&shared.requests).waiters.remove(token);
+        fail(waiter, text);
+    }
+}
+
+/// The server refused the shared inbox subscription: no reply can come on this
+/// connection, so every request fails with `text`, now and until a reconnect.
+pub(crate) fn inbox_refused(shared: &Shared, text: &str) {
+    let refused = {
+        let mut r = lock(&shared.requests);
+        r.inbox_refused = Some(text.to_string());
+        r.waiters.take_all()
+    };
+    fail(refused, text);
+}
+
+fn fail(waiters: impl IntoIterator<Item = Waiter>, text: &str) {
+    for waiter in waiters {
+        let _ = waiter.tx.send(Err(server_error(text)));
     }
 }
 
@@ -156,11 +220,14 @@ pub(crate) fn fail_all(shared: &Shared) {
 /// The reply to a request sent with [`Client::send_request`].
 ///
 /// Resolves to the reply, to [`ErrorKind::NoResponders`] when nobody listens,
-/// or to an error when the connection is lost first. Dropping it removes the
+/// to [`ErrorKind::PermissionDenied`] when the server refuses the request
+/// (the user may not publish to its subject, or may not subscribe to the
+/// inbox its reply would come to), or to an error when the connection is
+/// lost first. Dropping it removes the
 /// waiting entry.
 #[derive(Debug)]
 pub struct Response {
-    rx: oneshot::Receiver<Message>,
+    rx: oneshot::Receiver<Reply>,
     token: u64,
     shared: Arc<Shared>,
     done: bool,
@@ -172,10 +239,10 @@ impl Future for Response {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let result = match Pin::new(&mut self.rx).poll(cx) {
             Poll::Pending => return Poll::Pending,
-            Poll::Ready(Ok(msg)) if msg.is_no_responders() => {
+            Poll::Ready(Ok(Ok(msg))) if msg.is_no_responders() => {
                 Err(Error::new(ErrorKind::NoResponders))
             }
-            Poll::Ready(Ok(msg)) => Ok(msg),
+            Poll::Ready(Ok(reply)) => reply,
             Poll::Ready(Err(_)) => Err(Error::with_detail(
                 ErrorKind::ConnectionClosed,
                 "the connection was lost before the reply arrived",

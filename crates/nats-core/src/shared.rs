@@ -17,6 +17,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Counters, Event, State};
 use crate::message::Message;
 use crate::options::ConnectOptions;
+use crate::pending::Pending;
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (our
 /// critical sections leave the data consistent at every step).
@@ -53,15 +54,24 @@ pub(crate) struct SubSlot {
 
 #[derive(Debug)]
 pub(crate) enum SubKind {
-    /// A user subscription with its bounded channel.
-    Channel(mpsc::Sender<Message>),
+    /// A user subscription: its queue, bounded by the pending limits that
+    /// `pending` enforces (the channel itself is unbounded, so that receiving
+    /// takes no lock).
+    Channel {
+        tx: mpsc::UnboundedSender<Message>,
+        pending: Arc<Pending>,
+    },
     /// The shared request inbox (`<prefix>.<nuid>.*`): replies are matched by token.
     Mux,
 }
 
 /// One request waiting for its reply.
 pub(crate) struct Waiter {
-    pub tx: oneshot::Sender<Message>,
+    /// Gets the reply, or the reason there will be none.
+    pub tx: oneshot::Sender<Result<Message, Error>>,
+    /// A hash of the request's subject: a refused publish (`-ERR
+    /// 'Permissions Violation for Publish to "x"'`) fails the requests to `x`.
+    pub subject_hash: u64,
     /// Dropped as soon as the request is done with (reply, loss, or drop):
     /// lets callers tie a resource, such as a window slot, to the reply.
     pub _guard: Option<Box<dyn Send>>,
@@ -78,6 +88,9 @@ impl std::fmt::Debug for Waiter {
 pub(crate) struct Requests {
     pub waiters: crate::waiters::Waiters,
     pub next_token: u64,
+    /// The server refused the shared inbox subscription on this connection
+    /// (its `-ERR` text): no reply can come, so requests fail at once.
+    pub inbox_refused: Option<String>,
 }
 
 pub(crate) struct Shared {

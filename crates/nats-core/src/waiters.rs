@@ -72,6 +72,24 @@ impl Waiters {
         self.len
     }
 
+    /// Takes out the waiters `matches` selects.
+    pub(crate) fn take_matching(&mut self, matches: impl Fn(&Waiter) -> bool) -> Vec<Waiter> {
+        let mut taken = Vec::new();
+        for slot in self.ring.iter_mut() {
+            if slot.as_ref().is_some_and(&matches) {
+                taken.extend(slot.take());
+            }
+        }
+        let old: Vec<u64> = (self.overflow.iter())
+            .filter(|(_, w)| matches(w))
+            .map(|(token, _)| *token)
+            .collect();
+        taken.extend(old.iter().filter_map(|t| self.overflow.remove(t)));
+        self.trim();
+        self.len -= taken.len();
+        taken
+    }
+
     /// Takes every waiter out (to fail them all).
     pub(crate) fn take_all(&mut self) -> Vec<Waiter> {
         let mut all: Vec<Waiter> = self.ring.drain(..).flatten().collect();
@@ -89,7 +107,11 @@ mod tests {
 
     fn waiter() -> Waiter {
         let (tx, _rx) = oneshot::channel();
-        Waiter { tx, _guard: None }
+        Waiter {
+            tx,
+            subject_hash: 0,
+            _guard: None,
+        }
     }
 
     #[test]
@@ -125,6 +147,28 @@ mod tests {
         assert_eq!(w.len(), 1);
         assert!(w.remove(0).is_some());
         assert_eq!(w.len(), 0);
+    }
+
+    #[test]
+    fn take_matching_takes_from_the_ring_and_the_overflow() {
+        let mut w = Waiters::default();
+        let with_hash = |h: u64| {
+            let mut x = waiter();
+            x.subject_hash = h;
+            x
+        };
+        w.insert(0, with_hash(7)); // falls behind into the overflow map
+        for t in 1..=(MAX_SPAN as u64 + 4) {
+            w.insert(t, with_hash(t % 2));
+        }
+        let before = w.len();
+        let taken = w.take_matching(|x| x.subject_hash == 7);
+        assert_eq!(taken.len(), 1);
+        let taken = w.take_matching(|x| x.subject_hash == 1);
+        assert_eq!(taken.len(), (MAX_SPAN + 4) / 2);
+        assert_eq!(w.len(), before - 1 - taken.len());
+        assert!(w.remove(2).is_some());
+        assert!(w.remove(3).is_none());
     }
 
     #[test]

@@ -16,11 +16,12 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use nats_wire::{encode_ping, encode_pong, encode_sub, encode_unsub, MsgOp, Parser, ServerOp};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::time::Sleep;
 use tokio_util::io::poll_read_buf;
 
 use super::handshake::server_error;
+use super::permissions;
 use crate::error::{Error, ErrorKind};
 use crate::events::Event;
 use crate::message::Message;
@@ -88,8 +89,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
     }
 
     /// Queues a SUB (and UNSUB with the remaining count) for every live
-    /// subscription: the first thing written on a new connection.
+    /// subscription: the first thing written on a new connection. The request
+    /// inbox is subscribed afresh, so a refusal of it on the last connection
+    /// no longer holds.
     pub(crate) fn resubscribe(&mut self) {
+        lock(&self.shared.requests).inbox_refused = None;
         let subs = lock(&self.shared.subs);
         for (sid, slot) in subs.iter() {
             encode_sub(
@@ -242,8 +246,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 }
                 ServerOp::Err(text) => {
                     let lower = text.to_ascii_lowercase();
-                    if lower.starts_with("permissions violation")
-                        || lower.starts_with("maximum subscriptions exceeded")
+                    if lower.starts_with("permissions violation") {
+                        let subs = subs.get_or_insert_with(|| lock(&shared.subs));
+                        permissions::refused(&shared, subs, &text);
+                        shared.emit(Event::ServerError(text));
+                    } else if lower.starts_with("maximum subscriptions exceeded")
                         || lower.starts_with("invalid subject")
                         || lower.starts_with("invalid publish subject")
                     {
@@ -365,9 +372,14 @@ fn dispatch(shared: &Shared, subs: &mut HashMap<u64, SubSlot>, msg: MsgOp) {
     slot.delivered += 1;
     let done = slot.max.is_some_and(|max| slot.delivered >= max);
     match &slot.kind {
-        SubKind::Channel(tx) => match tx.try_send(Message::from_op(msg)) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        SubKind::Channel { tx, pending } => {
+            let len = msg.length;
+            if pending.admit(len) {
+                if tx.send(Message::from_op(msg)).is_err() {
+                    // The subscriber is gone; nobody will receive it.
+                    pending.release(len);
+                }
+            } else {
                 shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
                 let now = Instant::now();
                 if slot
@@ -378,8 +390,7 @@ fn dispatch(shared: &Shared, subs: &mut HashMap<u64, SubSlot>, msg: MsgOp) {
                     shared.emit(Event::SlowConsumer(sid));
                 }
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
-        },
+        }
         SubKind::Mux => request::deliver(shared, Message::from_op(msg)),
     }
     if done {

@@ -6,6 +6,7 @@ mod handshake;
 mod io;
 #[cfg(test)]
 mod io_tests;
+mod permissions;
 mod pool;
 mod tls;
 
@@ -19,7 +20,7 @@ use rand::Rng;
 use tokio::sync::{mpsc, watch, Notify};
 
 use creds::KeyAuth;
-pub(crate) use handshake::{establish, Established};
+pub(crate) use handshake::{establish, server_error, Established};
 pub(crate) use io::Connection;
 pub(crate) use io::Exit;
 use pool::{Pool, Target};

@@ -3,6 +3,8 @@
 
 mod auth;
 mod basics;
+mod pending;
+mod permissions;
 mod cluster;
 mod reconnect;
 mod requests;
