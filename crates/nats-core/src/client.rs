@@ -357,7 +357,7 @@ impl Client {
         let (tx, rx) = oneshot::channel();
         {
             let mut w = lock(&self.shared.write);
-            if w.closed {
+            if w.closed || self.shared.close_requested.load(Ordering::Acquire) {
                 return Err(Error::closed());
             }
             w.flush_waiters.push(tx);
@@ -396,11 +396,15 @@ impl Client {
     }
 
     /// Closes the connection now, after writing out what is buffered. Every
-    /// clone of this client then fails with [`ErrorKind::ConnectionClosed`].
+    /// clone of this client then fails with [`ErrorKind::ConnectionClosed`],
+    /// at once: publishers waiting for room in the write buffer, and every
+    /// publish, subscribe, request or flush started after this call, even
+    /// while the connection is still writing out (waits at most 5 s for that).
     pub async fn close(&self) {
         self.shared.close_requested.store(true, Ordering::Release);
         self.shared.writer_waker.wake();
         self.shared.closing.notify_waiters();
+        self.shared.release_writers();
         let mut state = self.shared.state.subscribe();
         let _ = tokio::time::timeout(
             Duration::from_secs(5),

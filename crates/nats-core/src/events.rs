@@ -14,8 +14,9 @@ pub enum Event {
     Disconnected,
     /// The server entered lame duck mode and will shut down soon.
     LameDuckMode,
-    /// A subscription's buffer was full and messages were dropped; carries the
-    /// subscription id. Rate-limited per subscription.
+    /// A subscription was at its [`PendingLimits`](crate::PendingLimits)
+    /// (messages or bytes) and messages were dropped; carries the
+    /// subscription id. Rate-limited: at most one a second per subscription.
     SlowConsumer(u64),
     /// The server reported an error that did not close the connection
     /// (a permissions violation, for example), or the reason it closed it.
@@ -83,7 +84,7 @@ pub struct Statistics {
     pub connects: u64,
     /// Reconnections after a lost connection.
     pub reconnects: u64,
-    /// Messages dropped because a subscription's buffer was full.
+    /// Messages dropped because a subscription was at its pending limits.
     pub dropped_messages: u64,
 }
 

@@ -143,6 +143,10 @@ impl Shared {
     /// Encodes something into the write buffer, waiting for room if the buffer
     /// is full while connected, failing if it is full while disconnected.
     ///
+    /// A wait ends when the connection task makes room, when the connection
+    /// is lost (the disconnected rules then apply) and when the client closes
+    /// (then it fails with `ConnectionClosed`): see [`Shared::release_writers`].
+    ///
     /// `len` is the number of bytes `encode` will write (an estimate is fine).
     pub(crate) async fn write<F>(
         &self,
@@ -186,7 +190,10 @@ impl Shared {
         F: FnOnce(&mut BytesMut),
     {
         let mut w = lock(&self.write);
-        if w.closed {
+        // Once close() is asked for, nothing new goes in (what is buffered is
+        // still written out), and a publisher waiting for room fails now
+        // rather than when the connection is done.
+        if w.closed || self.close_requested.load(Ordering::Acquire) {
             return Err(Error::closed());
         }
         let used = w.buf.len();
@@ -240,6 +247,12 @@ impl Shared {
         if was_empty && connected {
             self.writer_waker.wake();
         }
+    }
+
+    /// Wakes every publisher waiting for room, to try again under the state
+    /// now: called when the connection is lost and when closing.
+    pub(crate) fn release_writers(&self) {
+        self.space.notify_waiters();
     }
 
     pub(crate) fn next_sid(&self) -> u64 {

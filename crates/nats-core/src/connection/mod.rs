@@ -189,6 +189,10 @@ async fn run(shared: Arc<Shared>, mut pool: Pool, mut established: Option<Establ
             Exit::Lost(e) => {
                 tracing::debug!(error = %e, "connection lost");
                 lock(&shared.write).connected = false;
+                // Publishers waiting for room now follow the disconnected
+                // rules (reconnect buffer) instead of waiting for a
+                // reconnect that may never come.
+                shared.release_writers();
                 request::fail_all(&shared);
                 if shared.close_requested.load(Ordering::Acquire) {
                     break;
@@ -312,7 +316,7 @@ fn close(shared: &Shared) {
     for w in waiters {
         let _ = w.send(Err(Error::closed()));
     }
-    shared.space.notify_waiters();
+    shared.release_writers();
     request::fail_all(shared);
     lock(&shared.subs).clear();
     shared.set_state(State::Closed);

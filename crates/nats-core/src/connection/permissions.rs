@@ -153,7 +153,10 @@ mod tests {
         );
         assert_eq!(parse("Permissions Violation"), None);
         assert_eq!(parse(r#"Permissions Violation for Publish to "open"#), None);
-        assert_eq!(parse(r#"Permissions Violation for Publish to "\u00e9""#), None);
+        assert_eq!(
+            parse(r#"Permissions Violation for Publish to "\u00e9""#),
+            None
+        );
         assert_eq!(parse("Maximum Subscriptions Exceeded"), None);
     }
 }

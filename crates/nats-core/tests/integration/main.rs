@@ -3,10 +3,11 @@
 
 mod auth;
 mod basics;
+mod cluster;
 mod pending;
 mod permissions;
-mod cluster;
 mod reconnect;
 mod requests;
 mod subscriptions;
 mod tls;
+mod write_waits;

@@ -106,6 +106,12 @@ async fn never_read_subscriber_body() {
     let grown = rss_bytes().saturating_sub(before);
     let held = LIMIT / SIZE; // 16 messages fit under the limit
     eprintln!("RSS grew by {} KiB", grown / 1024);
+    assert!(
+        grown < LIMIT + 16 * 1024 * 1024,
+        "RSS grew by {} MiB for a byte limit of {} MiB",
+        grown >> 20,
+        LIMIT >> 20
+    );
 
     assert_eq!(sub.pending_messages(), held);
     assert_eq!(sub.pending_bytes(), held * SIZE);
@@ -118,12 +124,6 @@ async fn never_read_subscriber_body() {
         Duration::from_secs(5),
     )
     .await;
-    assert!(
-        grown < LIMIT + 16 * 1024 * 1024,
-        "RSS grew by {} MiB for a byte limit of {} MiB",
-        grown >> 20,
-        LIMIT >> 20
-    );
 
     // Receiving gives the room back: the queue empties and takes messages again.
     for _ in 0..held {
@@ -138,9 +138,8 @@ async fn never_read_subscriber_body() {
 #[tokio::test]
 async fn connection_limits_apply_to_every_subscription_and_count_headers() {
     let server = Server::new().start();
-    let (opts, mut events) = with_events(
-        ConnectOptions::new().pending_limits(PendingLimits::new(1000, 1000)),
-    );
+    let (opts, mut events) =
+        with_events(ConnectOptions::new().pending_limits(PendingLimits::new(1000, 1000)));
     let client = opts.connect(server.url()).await.unwrap();
     let mut sub = client.subscribe("p").await.unwrap();
     let mut queue = client.queue_subscribe("p", "q").await.unwrap();
@@ -173,10 +172,7 @@ async fn connection_limits_apply_to_every_subscription_and_count_headers() {
     assert_eq!(queue.pending_messages(), fits);
     assert_eq!(roomy.pending_messages(), 20);
     assert_eq!(roomy.dropped_messages(), 0);
-    assert_eq!(
-        client.statistics().dropped_messages,
-        2 * (20 - fits as u64)
-    );
+    assert_eq!(client.statistics().dropped_messages, 2 * (20 - fits as u64));
     let seen = wait_event(
         &mut events,
         |e| matches!(e, Event::SlowConsumer(_)),
@@ -192,7 +188,10 @@ async fn connection_limits_apply_to_every_subscription_and_count_headers() {
     for _ in 0..20 {
         next(&mut roomy).await;
     }
-    assert_eq!(sub.pending_bytes() + queue.pending_bytes() + roomy.pending_bytes(), 0);
+    assert_eq!(
+        sub.pending_bytes() + queue.pending_bytes() + roomy.pending_bytes(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -218,7 +217,10 @@ async fn subscription_capacity_still_limits_messages() {
     // The defaults are the Go client's.
     let defaults = nats_core::connect(server.url()).await.unwrap();
     let sub = defaults.subscribe("d").await.unwrap();
-    assert_eq!(sub.pending_limits(), PendingLimits::new(512 * 1024, 64 << 20));
+    assert_eq!(
+        sub.pending_limits(),
+        PendingLimits::new(512 * 1024, 64 << 20)
+    );
 }
 
 /// The size of the header block as the server sends it.

@@ -80,7 +80,11 @@ async fn a_refused_subscription_ends_with_its_error_and_the_connection_stays_usa
     assert!(open.error().is_none());
     client.publish("open", "still here").await.unwrap();
     assert_eq!(next_text(&mut open).await, "still here");
-    assert_eq!(client.subscription_count(), 2, "the request inbox and `open`");
+    assert_eq!(
+        client.subscription_count(),
+        2,
+        "the request inbox and `open`"
+    );
     drop(refused);
     client.flush().await.unwrap();
 }
@@ -114,7 +118,10 @@ async fn a_request_the_server_refuses_fails_with_permission_denied_at_once() {
     // A refused plain publish does not break it either.
     client.publish("secret.x", "no").await.unwrap();
     client.flush().await.unwrap();
-    assert_eq!(&client.request("svc", "ping").await.unwrap().payload[..], b"pong");
+    assert_eq!(
+        &client.request("svc", "ping").await.unwrap().payload[..],
+        b"pong"
+    );
 }
 
 #[tokio::test]
