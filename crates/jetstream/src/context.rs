@@ -182,7 +182,7 @@ impl JetStream {
 
 /// Maps a failed API request: no responders on `$JS.API` means JetStream is not
 /// there (not enabled, or a wrong domain or prefix).
-pub(crate) fn api_request_error(e: nats_core::Error, subject: &str) -> Error {
+fn api_request_error(e: nats_core::Error, subject: &str) -> Error {
     match e.kind() {
         nats_core::ErrorKind::NoResponders => Error::msg(
             ErrorKind::JetStreamNotEnabled,

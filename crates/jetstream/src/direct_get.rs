@@ -7,7 +7,6 @@ use bytes::Bytes;
 use jiff::Timestamp;
 use nats_core::{HeaderMap, Message, StatusCode};
 
-use crate::context::api_request_error;
 use crate::error::{Error, ErrorKind, Result};
 use crate::stream::Stream;
 use crate::types::api::{MsgGetRequest, MsgGetResponse, RawStoredMessage};
@@ -148,33 +147,48 @@ fn is_literal(subject: &str) -> bool {
 impl Stream {
     /// Gets one message, by the stream's direct get when its cached info allows it, else
     /// through the leader.
+    ///
+    /// A direct get that finds no responder falls back to the leader: `DIRECT.GET` has
+    /// responders only while the stream exists with `allow_direct`, so silence there does not
+    /// say why. The leader's answer does: [`ErrorKind::StreamNotFound`] for a deleted stream,
+    /// [`ErrorKind::JetStreamNotEnabled`] when no JetStream answers at all, or the message
+    /// itself when only the direct gets were turned off since the handle was made.
     pub(crate) async fn get_message(&self, request: MsgGetRequest) -> Result<StoredMessage> {
-        let js = &self.js;
         if self.cached_info().config.allow_direct {
-            // The subject form needs an empty body and a subject without wildcards.
-            let last_literal = match (&request.last_by_subj, request.sequence) {
-                (Some(subject), None) if is_literal(subject) => Some(subject.as_str()),
-                _ => None,
-            };
-            let (suffix, payload) = match last_literal {
-                Some(subject) => (format!("DIRECT.GET.{}.{subject}", self.name), Bytes::new()),
-                None => {
-                    let body = serde_json::to_vec(&request)
-                        .map_err(|e| Error::with_source(ErrorKind::InvalidArgument, e))?;
-                    (format!("DIRECT.GET.{}", self.name), Bytes::from(body))
+            match self.direct_get(&request).await {
+                Err(e) if e.kind() == ErrorKind::NoResponders => {
+                    tracing::debug!(stream = %self.name, "no direct get responder; asking the leader");
                 }
-            };
-            let subject = js.api_subject(&suffix);
-            let reply = js
-                .client()
-                .request_with_timeout(&subject, None, payload, js.timeout())
-                .await
-                .map_err(|e| api_request_error(e, &subject))?;
-            return StoredMessage::from_direct(reply);
+                done => return done,
+            }
         }
         let suffix = format!("STREAM.MSG.GET.{}", self.name);
-        let response: MsgGetResponse = js.request(&suffix, &request).await?;
+        let response: MsgGetResponse = self.js.request(&suffix, &request).await?;
         StoredMessage::from_raw(response.message)
+    }
+
+    /// `DIRECT.GET`; no responder: [`ErrorKind::NoResponders`].
+    async fn direct_get(&self, request: &MsgGetRequest) -> Result<StoredMessage> {
+        let js = &self.js;
+        // The subject form needs an empty body and a subject without wildcards.
+        let last_literal = match (&request.last_by_subj, request.sequence) {
+            (Some(subject), None) if is_literal(subject) => Some(subject.as_str()),
+            _ => None,
+        };
+        let (suffix, payload) = match last_literal {
+            Some(subject) => (format!("DIRECT.GET.{}.{subject}", self.name), Bytes::new()),
+            None => {
+                let body = serde_json::to_vec(request)
+                    .map_err(|e| Error::with_source(ErrorKind::InvalidArgument, e))?;
+                (format!("DIRECT.GET.{}", self.name), Bytes::from(body))
+            }
+        };
+        let subject = js.api_subject(&suffix);
+        let reply = js
+            .client()
+            .request_with_timeout(&subject, None, payload, js.timeout())
+            .await?;
+        StoredMessage::from_direct(reply)
     }
 }
 

@@ -27,6 +27,9 @@ pub struct Msg {
     ack_none: bool,
     /// How long [`Msg::double_ack`] waits: the JetStream context's timeout.
     ack_timeout: Duration,
+    /// The client's connection count when the message arrived: a different count later
+    /// means the connection it came on was lost.
+    connection: u64,
 }
 
 /// Stream and consumer sequence of a delivered message.
@@ -124,12 +127,14 @@ impl Msg {
         ack_none: bool,
         ack_timeout: Duration,
     ) -> Msg {
+        let connection = client.connects();
         Msg {
             message,
             client,
             acked: AtomicBool::new(false),
             ack_none,
             ack_timeout,
+            connection,
         }
     }
 
@@ -230,10 +235,25 @@ impl Msg {
     /// Acknowledges and waits for the server to confirm it applied the ack, at
     /// most the JetStream context's timeout (default 5 s; then
     /// [`ErrorKind::Timeout`], and the message may be redelivered).
+    ///
+    /// When the connection the message was delivered on has been lost since (the client
+    /// is disconnected now, or has reconnected in between, e.g. after a server crash), it
+    /// fails at once with [`ErrorKind::ConnectionClosed`] and sends nothing: no
+    /// confirmation could come before the reconnect, and the server redelivers the
+    /// message once its ack wait expires. The message counts as not acknowledged, so a
+    /// handler working through a backlog is not held for a timeout per message.
     pub async fn double_ack(&self) -> Result<(), Error> {
         let subject = self.ack_subject()?;
         if self.acked.swap(true, Ordering::AcqRel) {
             return Err(Error::new(ErrorKind::AlreadyAcked));
+        }
+        if self.delivery_connection_lost() {
+            self.acked.store(false, Ordering::Release);
+            return Err(Error::msg(
+                ErrorKind::ConnectionClosed,
+                "the connection this message was delivered on was lost: the ack can not be \
+                 confirmed, and the server redelivers the message",
+            ));
         }
         match self
             .client
@@ -246,6 +266,13 @@ impl Msg {
                 Err(e.into())
             }
         }
+    }
+
+    /// Whether the connection the message arrived on is gone: the client is not connected,
+    /// or it reconnected since.
+    fn delivery_connection_lost(&self) -> bool {
+        self.client.connection_state() != nats_core::State::Connected
+            || self.client.connects() != self.connection
     }
 
     /// Asks for redelivery now.

@@ -129,6 +129,8 @@ impl Stream {
     ///
     /// Uses a direct get (`$JS.API.DIRECT.GET.<stream>`, answered by any replica) when the
     /// cached info says the stream has `allow_direct`, else `STREAM.MSG.GET` (the leader).
+    /// A direct get nobody answers is asked of the leader, so a stream deleted behind the
+    /// handle gives [`ErrorKind::StreamNotFound`] on every path.
     pub async fn get_msg(&self, sequence: u64) -> Result<StoredMessage> {
         self.get_message(MsgGetRequest {
             sequence: Some(sequence),
@@ -204,6 +206,49 @@ impl Stream {
         let request = MsgDeleteRequest { sequence, no_erase };
         let response: SuccessResponse = self.js.request(&suffix, &request).await?;
         check_success(response.success, "message delete")
+    }
+
+    /// Explains a publish to this stream's subjects that found no responder (`e`): when the
+    /// stream itself is gone, [`ErrorKind::StreamNotFound`]; when no JetStream answers at
+    /// all, [`ErrorKind::JetStreamNotEnabled`]; otherwise (e.g. the stream is there but has
+    /// no leader right now) `e` as it is. Asks the server only on that error path.
+    pub(crate) async fn explain_no_responders(&self, e: Error) -> Error {
+        if e.kind() != ErrorKind::NoResponders {
+            return e;
+        }
+        match self.info().await {
+            Err(why) if why.kind() == ErrorKind::StreamNotFound => {
+                why.with_message(format!("stream {:?} no longer exists", self.name))
+            }
+            Err(why) if why.kind() == ErrorKind::JetStreamNotEnabled => why,
+            _ => e,
+        }
+    }
+}
+
+#[cfg(any(feature = "kv", feature = "object-store"))]
+impl Stream {
+    /// The ordered consumer of a KV or object-store watcher (and of the listings built on
+    /// one). Its creation retries transient failures; a watch has no option of its own to
+    /// bound that, so it waits at most twice the context's
+    /// [`timeout`](crate::JetStreamOptions::timeout) (room for one retry), then fails with
+    /// [`ErrorKind::Timeout`]. Errors that a retry can not fix come at once.
+    pub(crate) async fn watch_consumer(
+        &self,
+        config: crate::types::OrderedConsumerConfig,
+    ) -> Result<crate::OrderedConsumer> {
+        let limit = self.js.timeout().saturating_mul(2);
+        tokio::time::timeout(limit, self.ordered_consumer(config))
+            .await
+            .map_err(|_| {
+                Error::msg(
+                    ErrorKind::Timeout,
+                    format!(
+                        "watch: no consumer on stream {:?} could be created within {limit:?}",
+                        self.name
+                    ),
+                )
+            })?
     }
 }
 

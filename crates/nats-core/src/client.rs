@@ -443,6 +443,14 @@ impl Client {
         self.shared.state.subscribe()
     }
 
+    /// How many times the client has connected so far, the first connection included (the
+    /// `connects` of [`statistics`](Self::statistics), read alone: one atomic load). It grows
+    /// with every reconnect, so two readings that differ tell that the connection was lost in
+    /// between.
+    pub fn connects(&self) -> u64 {
+        self.shared.counters.connects.load(Ordering::Relaxed)
+    }
+
     /// Traffic counters.
     pub fn statistics(&self) -> Statistics {
         let mut stats = self.shared.counters.snapshot();

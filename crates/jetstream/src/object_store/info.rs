@@ -214,12 +214,15 @@ impl ObjectStore {
     /// Publishes `info` as the object's metadata, replacing the older metadata of its name.
     pub(crate) async fn publish_meta(&self, info: &ObjectInfo) -> Result<()> {
         let payload = info.encode()?;
-        self.js
+        let published = self
+            .js
             .publish(self.meta_subject(&info.name), payload)
             .header(ROLLUP_HEADER, ROLLUP_SUBJECT)
-            .await
-            .map_err(bucket_error)?;
-        Ok(())
+            .await;
+        match published {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.write_error(e).await),
+        }
     }
 
     /// Changes an object's name, description, headers and metadata; the data is not

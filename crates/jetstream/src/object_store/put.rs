@@ -247,7 +247,7 @@ impl ObjectStore {
                 for ack in in_flight {
                     let _ = ack.await;
                 }
-                Err((e, chunks > 0))
+                Err((self.write_error(e).await, chunks > 0))
             }
         }
     }
