@@ -529,7 +529,7 @@ mod tests {
                 Some(&self.0)
             }
         }
-        let inner = std::io::Error::new(std::io::ErrorKind::Other, "inner");
+        let inner = std::io::Error::other("inner");
         let err = Error::with_source(ErrorKind::Other, Outer(inner));
         assert_eq!(err.to_string(), "outer");
         assert_eq!(err.source().unwrap().to_string(), "inner");
