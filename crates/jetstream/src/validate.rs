@@ -163,6 +163,28 @@ mod tests {
         assert_eq!(kind(validate_stream_name(&"x".repeat(255))), None);
     }
 
+    /// One subject validator: the JetStream checks are the core client's, so a filter or
+    /// subject refused by one is refused by the other (the server's whitespace rule: space,
+    /// tab, CR, LF, form feed).
+    #[test]
+    fn jetstream_and_core_agree_on_subjects() {
+        for s in [
+            "a", "a.b", "a.*", "a.>", "", "a..b", "a b", "a\tb", "a\x0cb", "a\u{a0}b", "a\x01b",
+            "a.>.b", "foo*.bar",
+        ] {
+            assert_eq!(
+                validate_subject(s, false).is_ok(),
+                subject::validate_publish_subject(s).is_ok(),
+                "{s:?}"
+            );
+            assert_eq!(
+                validate_subject(s, true).is_ok(),
+                subject::validate_subscribe_subject(s).is_ok(),
+                "{s:?}"
+            );
+        }
+    }
+
     #[test]
     fn error_names_the_bad_input() {
         let text = |r: Result<(), Error>| r.unwrap_err().to_string();

@@ -195,3 +195,44 @@ impl From<nats_wire::Error> for Error {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn display_says_why_once() {
+        // The cause is part of the sentence; `source()` goes on below it.
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err = Error::with_source(ErrorKind::Io, io).context("connecting to nats://h:4222");
+        assert_eq!(
+            err.to_string(),
+            "I/O error: connecting to nats://h:4222: refused"
+        );
+        assert!(err.source().is_none());
+        // A detail that already says the kind is not prefixed with it.
+        let err = Error::with_detail(ErrorKind::Timeout, "flush timed out");
+        assert_eq!(err.to_string(), "flush timed out");
+        let err = Error::with_detail(ErrorKind::Timeout, "no reply within 1s");
+        assert_eq!(err.to_string(), "timed out: no reply within 1s");
+        assert_eq!(
+            Error::new(ErrorKind::NoResponders).to_string(),
+            "no responders"
+        );
+    }
+
+    #[test]
+    fn codec_errors_keep_their_reason() {
+        let err = Error::from(nats_wire::subject::validate_publish_subject("").unwrap_err());
+        assert_eq!(err.kind(), ErrorKind::InvalidSubject);
+        assert_eq!(err.to_string(), "invalid subject: the subject is empty");
+        let err = Error::from(nats_wire::subject::validate_queue_group("a b").unwrap_err());
+        assert_eq!(err.kind(), ErrorKind::InvalidSubject);
+        assert_eq!(
+            err.to_string(),
+            "invalid subject: queue group \"a b\" contains ' ', which queue groups may not contain"
+        );
+    }
+}
