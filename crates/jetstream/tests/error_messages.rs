@@ -41,7 +41,6 @@ fn assert_says_it_once(err: &dyn std::error::Error) {
 }
 
 fn check(err: &(dyn std::error::Error + 'static), expected: &str) {
-    println!("{err}");
     assert_eq!(err.to_string(), expected);
     assert_says_it_once(err);
 }
@@ -111,7 +110,6 @@ async fn core_errors_say_why() {
         .connect(format!("nats://127.0.0.1:{port}"))
         .await
         .unwrap_err();
-    println!("{err}");
     assert!(err.to_string().to_lowercase().contains("refused"), "{err}");
     assert_says_it_once(&err);
 }
@@ -214,7 +212,6 @@ async fn key_value_errors_say_why() {
 
     let err = js.key_value("missing").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BucketNotFound);
-    println!("{err}");
     assert!(
         err.to_string().starts_with("bucket not found: \"missing\""),
         "{err}"
@@ -238,7 +235,6 @@ async fn key_value_errors_say_why() {
 
     let err = kv.get("absent").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::KeyNotFound);
-    println!("{err}");
     assert!(
         err.to_string().starts_with("key not found: \"absent\""),
         "{err}"
