@@ -171,7 +171,7 @@ impl JetStream {
             .request_with_timeout(&subject, None, payload, self.inner.timeout)
             .await
             .map_err(|e| api_request_error(e, &subject))?;
-        decode_api(&reply.payload)
+        decode_api(&reply.payload).map_err(|e| e.for_api_request(suffix))
     }
 
     /// Account usage and limits; also tells whether JetStream is enabled.

@@ -38,6 +38,7 @@ pub use types::{
     OrderedConsumerConfig, PeerInfo, PersistMode, Placement, PriorityGroupState, PriorityPolicy,
     PubAck, RePublish, ReplayPolicy, RetentionPolicy, SequenceInfo, StorageType, StreamAlternate,
     StreamConfig, StreamInfo, StreamSource, StreamSourceInfo, StreamState, SubjectTransform, Tier,
+    UnknownValue,
 };
 
 #[cfg(feature = "kv")]

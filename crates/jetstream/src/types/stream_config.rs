@@ -7,6 +7,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::server_enum::server_enum;
+
 use super::serde_util::{
     empty_string_as_none, is_default, is_false, is_zero_duration, is_zero_i32, is_zero_i64,
     is_zero_u64, nanos, null_default, opt_time,
@@ -285,62 +287,60 @@ pub struct ConsumerLimits {
     pub max_ack_pending: i64,
 }
 
-/// When a stream may remove messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RetentionPolicy {
-    /// Keep messages until a limit (count, size, age) removes them.
-    #[default]
-    Limits,
-    /// Keep messages while a consumer that has not acknowledged them exists.
-    Interest,
-    /// Remove each message once it is acknowledged; each subject has at most one consumer.
-    #[serde(rename = "workqueue")]
-    WorkQueue,
+server_enum! {
+    /// When a stream may remove messages.
+    pub enum RetentionPolicy as "retention policy" {
+        /// Keep messages until a limit (count, size, age) removes them.
+        #[default]
+        Limits = "limits",
+        /// Keep messages while a consumer that has not acknowledged them exists.
+        Interest = "interest",
+        /// Remove each message once it is acknowledged; each subject has at most one consumer.
+        WorkQueue = "workqueue",
+    }
 }
 
-/// What a stream does when a limit is reached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DiscardPolicy {
-    /// Remove the oldest messages to make room.
-    #[default]
-    Old,
-    /// Refuse new messages.
-    New,
+server_enum! {
+    /// What a stream does when a limit is reached.
+    pub enum DiscardPolicy as "discard policy" {
+        /// Remove the oldest messages to make room.
+        #[default]
+        Old = "old",
+        /// Refuse new messages.
+        New = "new",
+    }
 }
 
-/// Where a stream stores its messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StorageType {
-    /// On disk.
-    #[default]
-    File,
-    /// In memory.
-    Memory,
+server_enum! {
+    /// Where a stream stores its messages.
+    pub enum StorageType as "storage type" {
+        /// On disk.
+        #[default]
+        File = "file",
+        /// In memory.
+        Memory = "memory",
+    }
 }
 
-/// Storage compression of a stream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Compression {
-    /// No compression.
-    #[default]
-    None,
-    /// S2 compression (file storage).
-    S2,
+server_enum! {
+    /// Storage compression of a stream.
+    pub enum Compression as "compression" {
+        /// No compression.
+        #[default]
+        None = "none",
+        /// S2 compression (file storage).
+        S2 = "s2",
+    }
 }
 
-/// How a stream persists writes (server 2.12+).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PersistMode {
-    /// Every write is persisted before it is acknowledged (the normal mode).
-    #[default]
-    #[serde(alias = "")]
-    Default,
-    /// Writes are flushed asynchronously: faster, may lose recent messages on a crash. File
-    /// storage, one replica, no atomic batches.
-    Async,
+server_enum! {
+    /// How a stream persists writes (server 2.12+).
+    pub enum PersistMode as "persist mode" {
+        /// Every write is persisted before it is acknowledged (the normal mode).
+        #[default]
+        Default = "default" | "",
+        /// Writes are flushed asynchronously: faster, may lose recent messages on a crash. File
+        /// storage, one replica, no atomic batches.
+        Async = "async",
+    }
 }
