@@ -199,6 +199,7 @@ impl From<nats_core::Error> for Error {
             Core::Timeout => ErrorKind::Timeout,
             Core::NoResponders => ErrorKind::NoResponders,
             Core::ConnectionClosed => ErrorKind::ConnectionClosed,
+            Core::PermissionDenied => ErrorKind::PermissionDenied,
             Core::InvalidSubject => ErrorKind::InvalidSubject,
             Core::MaxPayloadExceeded => ErrorKind::MaxPayloadExceeded,
             Core::InvalidArgument => ErrorKind::InvalidArgument,

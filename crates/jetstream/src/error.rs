@@ -306,6 +306,9 @@ pub enum ErrorKind {
     InvalidResponse,
     /// The connection is closed.
     ConnectionClosed,
+    /// The server refused the publish, request or subscription: the user's permissions do
+    /// not allow the subject (`-ERR 'Permissions Violation ...'`).
+    PermissionDenied,
     /// An I/O error, e.g. reading or writing a file.
     Io,
     /// Any other error returned by the server; see [`Error::api_error`].
@@ -351,6 +354,7 @@ impl ErrorKind {
             ErrorKind::NotSupported => "not supported by the server",
             ErrorKind::InvalidResponse => "invalid response from the server",
             ErrorKind::ConnectionClosed => "connection closed",
+            ErrorKind::PermissionDenied => "permission denied",
             ErrorKind::Io => "I/O error",
             ErrorKind::Api => "JetStream API error",
             ErrorKind::Other => "error",

@@ -213,7 +213,7 @@ const NO_CONSUMERS: &str = r#"
 authorization {
   users = [
     { user: admin, password: admin }
-    { user: reader, password: reader, permissions: { publish: { deny: ["$JS.API.CONSUMER.>"] } } }
+    { user: reader, password: reader, permissions: { publish: { deny: ["$JS.API.CONSUMER.>", "orders.secret"] } } }
   ]
 }
 "#;
@@ -353,4 +353,59 @@ async fn wait_for_state(client: &nats_core::Client, state: nats_core::State) {
         assert!(Instant::now() < deadline, "never {state}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A refused publish or API request says `PermissionDenied` at once (the core client matches
+/// the server's `-ERR 'Permissions Violation ...'` to the waiting request), not `Timeout`
+/// after the context's timeout; the connection stays usable.
+#[tokio::test]
+async fn refused_publishes_and_api_requests_say_permission_denied() {
+    let server = Server::jetstream().config(NO_CONSUMERS).start();
+    let admin = jetstream::new(
+        nats_core::connect(server.client_url_with("admin:admin"))
+            .await
+            .unwrap(),
+    );
+    let stream = admin
+        .create_stream(StreamConfig {
+            name: "ORDERS".into(),
+            subjects: vec!["orders.>".into()],
+            storage: StorageType::Memory,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let reader = jetstream::with_options(
+        nats_core::connect(server.client_url_with("reader:reader"))
+            .await
+            .unwrap(),
+        JetStreamOptions {
+            timeout: Duration::from_secs(5),
+            ..Default::default()
+        },
+    );
+    let reader_stream = reader.stream("ORDERS").await.unwrap();
+    assert_eq!(
+        kind_of(
+            "publish",
+            reader.publish("orders.secret", "x").into_future()
+        )
+        .await,
+        ErrorKind::PermissionDenied
+    );
+    assert_eq!(
+        kind_of(
+            "create_consumer",
+            reader_stream.create_consumer(ConsumerConfig {
+                durable_name: Some("d".into()),
+                ..Default::default()
+            })
+        )
+        .await,
+        ErrorKind::PermissionDenied
+    );
+    // Still usable: an allowed publish is stored.
+    let ack = reader.publish("orders.open", "y").await.unwrap();
+    assert_eq!(ack.sequence, 1);
+    assert_eq!(stream.info().await.unwrap().state.messages, 1);
 }
