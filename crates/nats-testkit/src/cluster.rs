@@ -8,7 +8,7 @@ use crate::builder::ServerBuilder;
 use crate::config::{has_top_level_key, ClusterConfig};
 use crate::ports::free_port;
 use crate::readiness::{poll_until, Abort};
-use crate::server::{Server, ServerSpec};
+use crate::server::{Frozen, Server, ServerSpec};
 
 /// How often a cluster start is retried with fresh ports after a port clash.
 const START_ATTEMPTS: usize = 4;
@@ -299,6 +299,22 @@ impl Cluster {
     /// [`start`](Self::start).
     pub fn restart(&mut self, i: usize) {
         self.servers[i].restart();
+    }
+
+    /// Freezes node `i` with `SIGSTOP`; the guard thaws it when dropped.
+    /// See [`Server::freeze`].
+    ///
+    /// # Panics
+    ///
+    /// Panics if `i` is out of range or the node is not running.
+    pub fn freeze(&self, i: usize) -> Frozen<'_> {
+        self.servers[i].freeze()
+    }
+
+    /// Continues node `i` after [`freeze`](Self::freeze); see
+    /// [`Server::thaw`].
+    pub fn thaw(&self, i: usize) {
+        self.servers[i].thaw();
     }
 
     /// The index of the JetStream meta leader if every running node agrees

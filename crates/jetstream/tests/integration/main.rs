@@ -8,6 +8,7 @@ mod cluster;
 mod common;
 mod compat;
 mod consumers_mgmt;
+mod fault_matrix;
 mod faults_stores;
 mod kv;
 mod object_store;
