@@ -27,10 +27,10 @@
 //! | sync publish      | ok/T | ok/T | ok/T | ok/T | – | – | err NR | err PERM | ok/ELECT |
 //! | async publish     | ok/T | ok/T | ok/T | ok/T | – | – | err NR | err PERM | ok/ELECT |
 //! | core request      | ok/T | ok/T | ok/T | ok/T | – | – | – | err PERM | – |
-//! | fetch             | ok/HB,T | ok/HB,T | ok/HB,T | ok/HB,T | err CNF | err CNF | err SNF,CNF | err PERM | ok/ELECT,HB |
-//! | next              | ok/HB,T | ok/HB,T | ok/HB,T | ok/HB,T | err CNF | err CNF | err SNF,CNF | err PERM | ok/ELECT,HB |
-//! | messages()        | rec | rec+HB | rec+HB | rec | end CD,CNF | end CD,CNF | end CD,CNF,SNF | rep PERM | rec |
-//! | consume()         | rec | rec+HB | rec+HB | rec | end CD,CNF | end CD,CNF | end CD,CNF,SNF | rep PERM | rec |
+//! | fetch             | ok/HB,T | ok/HB,T | ok/HB,T | ok/HB,T | err CNF | err CNF | err SNF,CNF | err PERM* | ok/ELECT,HB |
+//! | next              | ok/HB,T | ok/HB,T | ok/HB,T | ok/HB,T | err CNF | err CNF | err SNF,CNF | err PERM* | ok/ELECT,HB |
+//! | messages()        | rec | rec+HB | rec+HB | rec | end CD,CNF | end CD,CNF | end CD,CNF,SNF | rep PERM* | rec |
+//! | consume()         | rec | rec+HB | rec+HB | rec | end CD,CNF | end CD,CNF | end CD,CNF,SNF | rep PERM* | rec |
 //! | ordered fetch     | ok/HB,T | ok/HB,T | ok/HB,T | ok/HB,T | ok | ok | err SNF | err PERM | ok/ELECT,HB |
 //! | ordered next      | ok/HB,T | ok/HB,T | ok/HB,T | ok/HB,T | ok | ok | err SNF | err PERM | ok/ELECT,HB |
 //! | ordered messages()| rec | rec+HB | rec+HB | rec | rec | rec | end SNF | err PERM | rec |
@@ -60,8 +60,9 @@
 //!   request in flight at once when its connection drops), HB `HeartbeatMissed`, NR `NoResponders`, CNF
 //!   `ConsumerNotFound`, CD `ConsumerDeleted`, SNF `StreamNotFound`, BNF
 //!   `BucketNotFound`; ELECT: T, NR or `Api` (503 "JetStream system
-//!   temporarily unavailable"); PERM: T, HB or `Other` (the server answers
-//!   a denied publish only with an asynchronous `-ERR`).
+//!   temporarily unavailable"); PERM: `PermissionDenied` (the core client
+//!   ties the server's `-ERR` to the waiting request by subject); PERM*:
+//!   PERM, T or HB (a pull is a plain publish: nothing waits for its `-ERR`).
 //!
 //! Bounds of one-shot operations: 3 s for publishes, requests, KV and
 //! create calls (1 s timeouts); 4 s for object calls; 4.5 s for fetch;

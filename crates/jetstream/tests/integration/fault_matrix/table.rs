@@ -246,10 +246,13 @@ const PULL_NO_STREAM: &[ErrorKind] = &[StreamNotFound, ConsumerNotFound];
 const SNF: &[ErrorKind] = &[StreamNotFound];
 const BNF: &[ErrorKind] = &[BucketNotFound];
 const NR: &[ErrorKind] = &[NoResponders];
-/// A denied publish is answered only by an asynchronous `-ERR`, so the
-/// request times out (or its pulls miss heartbeats), unless the client ties
-/// the `-ERR` to it (`Other`, caused by a core `PermissionDenied`).
-const PERM: &[ErrorKind] = &[Timeout, HeartbeatMissed, Other];
+/// A refused request (API call, publish waiting for its ack, core request) is
+/// failed by the core client as soon as the server's `-ERR 'Permissions
+/// Violation ...'` names its subject: `PermissionDenied`, not a timeout.
+const PERM: &[ErrorKind] = &[PermissionDenied];
+/// A refused pull is a plain publish (no request waits for it), so nothing ties
+/// the `-ERR` to it: the pull times out or its heartbeats are missed.
+const PERM_PULL: &[ErrorKind] = &[PermissionDenied, Timeout, HeartbeatMissed];
 
 use Expect::{Ends, Fails, OkOr, Recovers, Reports, NA};
 
@@ -261,10 +264,10 @@ pub(crate) const TABLE: [(Op, [Expect; 9]); 20] = [
     (Op::SyncPublish,     [OkOr(TO), OkOr(TO), OkOr(TO), OkOr(TO), NA, NA, Fails(NR), Fails(PERM), OkOr(ELECT)]),
     (Op::AsyncPublish,    [OkOr(TO), OkOr(TO), OkOr(TO), OkOr(TO), NA, NA, Fails(NR), Fails(PERM), OkOr(ELECT)]),
     (Op::Request,         [OkOr(TO), OkOr(TO), OkOr(TO), OkOr(TO), NA, NA, NA, Fails(PERM), NA]),
-    (Op::Fetch,           [OkOr(PULL), OkOr(PULL), OkOr(PULL), OkOr(PULL), Fails(CNF), Fails(CNF), Fails(PULL_NO_STREAM), Fails(PERM), OkOr(ELECT_PULL)]),
-    (Op::Next,            [OkOr(PULL), OkOr(PULL), OkOr(PULL), OkOr(PULL), Fails(CNF), Fails(CNF), Fails(PULL_NO_STREAM), Fails(PERM), OkOr(ELECT_PULL)]),
-    (Op::Messages,        [Recovers(NONE), Recovers(HB), Recovers(HB), Recovers(NONE), Ends(GONE), Ends(GONE), Ends(GONE_STREAM), Reports(PERM), Recovers(NONE)]),
-    (Op::Consume,         [Recovers(NONE), Recovers(HB), Recovers(HB), Recovers(NONE), Ends(GONE), Ends(GONE), Ends(GONE_STREAM), Reports(PERM), Recovers(NONE)]),
+    (Op::Fetch,           [OkOr(PULL), OkOr(PULL), OkOr(PULL), OkOr(PULL), Fails(CNF), Fails(CNF), Fails(PULL_NO_STREAM), Fails(PERM_PULL), OkOr(ELECT_PULL)]),
+    (Op::Next,            [OkOr(PULL), OkOr(PULL), OkOr(PULL), OkOr(PULL), Fails(CNF), Fails(CNF), Fails(PULL_NO_STREAM), Fails(PERM_PULL), OkOr(ELECT_PULL)]),
+    (Op::Messages,        [Recovers(NONE), Recovers(HB), Recovers(HB), Recovers(NONE), Ends(GONE), Ends(GONE), Ends(GONE_STREAM), Reports(PERM_PULL), Recovers(NONE)]),
+    (Op::Consume,         [Recovers(NONE), Recovers(HB), Recovers(HB), Recovers(NONE), Ends(GONE), Ends(GONE), Ends(GONE_STREAM), Reports(PERM_PULL), Recovers(NONE)]),
     (Op::OrderedFetch,    [OkOr(PULL), OkOr(PULL), OkOr(PULL), OkOr(PULL), OkOr(NONE), OkOr(NONE), Fails(SNF), Fails(PERM), OkOr(ELECT_PULL)]),
     (Op::OrderedNext,     [OkOr(PULL), OkOr(PULL), OkOr(PULL), OkOr(PULL), OkOr(NONE), OkOr(NONE), Fails(SNF), Fails(PERM), OkOr(ELECT_PULL)]),
     (Op::OrderedMessages, [Recovers(NONE), Recovers(HB), Recovers(HB), Recovers(NONE), Recovers(NONE), Recovers(NONE), Ends(SNF), Fails(PERM), Recovers(NONE)]),
