@@ -11,7 +11,7 @@ use futures_core::Stream;
 use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 
-use super::engine::{Control, Event, PullConfig};
+use super::engine::{Control, Event, PullConfig, PullKind};
 use super::{AnyEngine, Source};
 use super::{PriorityOptions, DEFAULT_BYTES_BATCH, DEFAULT_EXPIRES, DEFAULT_MAX_MESSAGES};
 use crate::error::{Error, ErrorKind};
@@ -73,10 +73,12 @@ impl PullOptions {
             max_messages,
             max_bytes,
             expires,
-            heartbeat,
-            threshold_messages,
-            threshold_bytes,
+            heartbeat: Some(heartbeat),
             priority: self.priority.clone(),
+            kind: PullKind::Continuous {
+                threshold_messages,
+                threshold_bytes,
+            },
         })
     }
 }

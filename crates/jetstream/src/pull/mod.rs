@@ -84,7 +84,7 @@ impl AnyEngine {
         control: Arc<Control>,
     ) -> Result<AnyEngine, Error> {
         Ok(match source {
-            Source::Consumer(c) => AnyEngine::Plain(Engine::start(c, cfg, control).await?),
+            Source::Consumer(c) => AnyEngine::Plain(Engine::start(c, cfg, Some(control)).await?),
             Source::Ordered(o) => {
                 AnyEngine::Ordered(OrderedEngine::start(o.clone(), cfg, control).await?)
             }

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use super::engine::{Control, Engine, Event, PullConfig};
 use crate::error::{Error, ErrorKind};
 use crate::types::{AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, OrderedConsumerConfig};
-use crate::{Consumer, JetStream};
+use crate::{Consumer, JetStream, Msg};
 
 const DEFAULT_INACTIVE_THRESHOLD: Duration = Duration::from_secs(300);
 const RESET_BACKOFF_START: Duration = Duration::from_secs(1);
@@ -397,13 +397,67 @@ fn delete_in_background(consumer: Consumer) {
     });
 }
 
+/// Continuity of delivery from one server-side consumer: each message must
+/// follow the last one (consumer sequence + 1).
+#[derive(Debug, Default)]
+struct Sequence {
+    consumer_seq: u64,
+}
+
+impl Sequence {
+    /// Whether `m` follows the last message; if so, records its stream
+    /// sequence as delivered.
+    fn advance(&mut self, oc: &OrderedConsumer, m: &Msg) -> bool {
+        match m.tokens() {
+            Some(t) if t.consumer_seq == self.consumer_seq + 1 => {
+                self.consumer_seq = t.consumer_seq;
+                oc.record(t.stream_seq);
+                true
+            }
+            Some(t) => {
+                tracing::debug!(
+                    expected = self.consumer_seq + 1,
+                    got = t.consumer_seq,
+                    "ordered consumer gap"
+                );
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+/// One fetch (`fetch`, `fetch_bytes`, `fetch_no_wait`, `next`) of an ordered
+/// consumer.
+#[derive(Debug)]
+pub(crate) struct OrderedFetch {
+    oc: OrderedConsumer,
+    sequence: Sequence,
+}
+
+impl OrderedFetch {
+    /// Claims `oc` for a fetch (see [`OrderedConsumer::begin_fetch`]).
+    pub(crate) fn begin(oc: &OrderedConsumer) -> Result<OrderedFetch, Error> {
+        oc.begin_fetch()?;
+        Ok(OrderedFetch {
+            oc: oc.clone(),
+            sequence: Sequence::default(),
+        })
+    }
+
+    /// Whether `m` may be delivered: a gap ends the fetch instead.
+    pub(crate) fn accept(&mut self, m: &Msg) -> bool {
+        self.sequence.advance(&self.oc, m)
+    }
+}
+
 /// The continuous loop of an ordered consumer.
 pub(crate) struct OrderedEngine {
     oc: OrderedConsumer,
     cfg: PullConfig,
     control: Arc<Control>,
     engine: Option<Engine>,
-    consumer_seq: u64,
+    sequence: Sequence,
     /// Set once a terminal error was returned: the loop is over.
     finished: bool,
     /// Held while the loop exists.
@@ -413,7 +467,7 @@ pub(crate) struct OrderedEngine {
 impl std::fmt::Debug for OrderedEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OrderedEngine")
-            .field("consumer_seq", &self.consumer_seq)
+            .field("sequence", &self.sequence)
             .finish_non_exhaustive()
     }
 }
@@ -426,13 +480,13 @@ impl OrderedEngine {
     ) -> Result<OrderedEngine, Error> {
         let guard = oc.begin_loop()?;
         let consumer = oc.next_consumer().await?;
-        let engine = Engine::start(&consumer, cfg.clone(), control.clone()).await?;
+        let engine = Engine::start(&consumer, cfg.clone(), Some(control.clone())).await?;
         Ok(OrderedEngine {
             oc,
             cfg,
             control,
             engine: Some(engine),
-            consumer_seq: 0,
+            sequence: Sequence::default(),
             finished: false,
             _guard: guard,
         })
@@ -440,7 +494,7 @@ impl OrderedEngine {
 
     fn reset(&mut self) {
         self.engine = None;
-        self.consumer_seq = 0;
+        self.sequence = Sequence::default();
     }
 
     pub(crate) async fn next_event(&mut self) -> Option<Event> {
@@ -455,7 +509,7 @@ impl OrderedEngine {
                 }
                 let started = async {
                     let consumer = self.oc.next_consumer().await?;
-                    Engine::start(&consumer, self.cfg.clone(), self.control.clone()).await
+                    Engine::start(&consumer, self.cfg.clone(), Some(self.control.clone())).await
                 };
                 match started.await {
                     Ok(e) => self.engine = Some(e),
@@ -469,19 +523,11 @@ impl OrderedEngine {
             match engine.next_event().await {
                 None => return None,
                 Some(Event::Msg(m)) => {
-                    let Some(t) = m.tokens() else { continue };
-                    if t.consumer_seq != self.consumer_seq + 1 {
-                        tracing::debug!(
-                            expected = self.consumer_seq + 1,
-                            got = t.consumer_seq,
-                            "ordered consumer gap; recreating"
-                        );
-                        self.reset();
-                        continue;
+                    if self.sequence.advance(&self.oc, &m) {
+                        return Some(Event::Msg(m));
                     }
-                    self.consumer_seq = t.consumer_seq;
-                    self.oc.record(t.stream_seq);
-                    return Some(Event::Msg(m));
+                    // A gap: recreate after the last message delivered.
+                    self.reset();
                 }
                 Some(Event::Reconnected) => self.reset(),
                 Some(Event::Warning(e))
