@@ -171,19 +171,42 @@ impl IntoFuture for MessagesBuilder {
 
 /// A continuous stream of messages from a consumer; pulls are kept outstanding
 /// in the background as it is read. Memory is bounded by the pull budget.
+/// Dropping it unsubscribes.
 ///
-/// Yields `Err(HeartbeatMissed)` when the server went quiet (it pulls again and
-/// goes on), and a terminal error (`ConsumerDeleted`, `ConnectionClosed`) as its
-/// last item. Dropping it unsubscribes.
+/// # Items
+///
+/// - `Ok(msg)`: the next message.
+/// - A **warning**, after which the stream goes on: `Err` of kind
+///   [`HeartbeatMissed`](ErrorKind::HeartbeatMissed). The server went quiet
+///   (frozen, unreachable, or the pull was dropped); the stream pulls again
+///   (once reconnected) and checks that the consumer still exists.
+/// - A **terminal** error, always the last item (then `None`):
+///   [`ConsumerDeleted`](ErrorKind::ConsumerDeleted) (the server told a
+///   waiting pull), [`ConsumerNotFound`](ErrorKind::ConsumerNotFound) or
+///   [`StreamNotFound`](ErrorKind::StreamNotFound) (a check after a 503 or
+///   missed heartbeats found it gone), [`ConsumerIsPushBased`](ErrorKind::ConsumerIsPushBased),
+///   [`InvalidArgument`](ErrorKind::InvalidArgument) (the server refused the
+///   pull request), [`ConnectionClosed`](ErrorKind::ConnectionClosed); for an
+///   ordered consumer also the error that recreating its consumer ended with.
+///
+/// Other server notices (a `409 Exceeded MaxWaiting`, a 503 while the
+/// consumer exists, a failed re-pull) are logged with `tracing` and retried;
+/// [`consume`](Consumer::consume) hands them to its error handler.
 ///
 /// ```no_run
 /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
 /// use futures_util::StreamExt;
+/// use jetstream::ErrorKind;
 ///
 /// let mut messages = consumer.messages().max_messages(200).await?;
-/// while let Some(msg) = messages.next().await {
-///     let msg = msg?;
-///     msg.ack().await?;
+/// while let Some(item) = messages.next().await {
+///     match item {
+///         Ok(msg) => msg.ack().await?,
+///         // A warning: the stream goes on.
+///         Err(e) if e.kind() == ErrorKind::HeartbeatMissed => eprintln!("{e}"),
+///         // Anything else is the last item.
+///         Err(e) => return Err(e),
+///     }
 /// }
 /// # Ok(()) }
 /// ```
@@ -242,8 +265,9 @@ impl<F> std::fmt::Debug for Consume<F> {
 pull_options!(impl<F> Consume<F>);
 
 impl<F> Consume<F> {
-    /// Called with warnings (missed heartbeats, server warnings) and with the
-    /// error that ends the loop.
+    /// Called with warnings (missed heartbeats, server notices, failed
+    /// re-pulls), after which the loop goes on, and with the error that ends
+    /// it (the terminal errors listed on [`Messages`]).
     pub fn error_handler(mut self, handler: impl FnMut(Error) + Send + 'static) -> Self {
         self.error_handler = Some(Box::new(handler));
         self

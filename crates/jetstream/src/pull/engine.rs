@@ -11,6 +11,11 @@
 //! Missed heartbeats and reconnects reset the budget so a fresh pull goes out.
 //!
 //! Both build messages and read status messages the same way, here.
+//!
+//! A pull answered with 503 (no responders), and heartbeats that stop while
+//! connected, put the consumer in doubt: a consumer-info request, run beside
+//! the inbox, tells whether it still exists. Gone (`ConsumerNotFound`, or
+//! `StreamNotFound`) ends the pull; otherwise it goes on.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use nats_core::{Message, State, Subscriber};
 use tokio::sync::{watch, Notify};
@@ -26,7 +32,7 @@ use tokio::time::Sleep;
 use super::{classify, IdleWatch, PriorityOptions, PullRequest, Status};
 use crate::error::{Error, ErrorKind};
 use crate::message::{message_size, Msg};
-use crate::types::AckPolicy;
+use crate::types::{AckPolicy, ConsumerInfo};
 use crate::Consumer;
 
 /// Validated settings of a pull.
@@ -115,7 +121,27 @@ pub(crate) struct Engine {
     continuous: Option<Continuous>,
     /// `Some` for one-shot pulls: the pull is over by then at the latest.
     deadline: Option<Pin<Box<Sleep>>>,
+    /// A consumer-info request in flight, and why it was sent; no pull goes
+    /// out meanwhile.
+    check: Option<(Doubt, BoxFuture<'static, Result<ConsumerInfo, Error>>)>,
     finished: bool,
+}
+
+/// Why the engine asks whether its consumer still exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Doubt {
+    /// A pull got no responders (503).
+    NoResponders,
+    /// Heartbeats stopped while connected.
+    Silence,
+}
+
+/// Errors of a consumer-info request that mean the consumer is gone.
+fn is_gone(e: &Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::ConsumerNotFound | ErrorKind::StreamNotFound
+    )
 }
 
 impl std::fmt::Debug for Engine {
@@ -169,6 +195,7 @@ impl Engine {
             consumer: consumer.clone(),
             continuous,
             deadline: None,
+            check: None,
             finished: false,
         };
         // The first pull goes out at once, as the handle is created.
@@ -188,7 +215,8 @@ impl Engine {
     fn needs_pull(&self) -> bool {
         match &self.continuous {
             Some(c) => {
-                !c.stopping
+                self.check.is_none()
+                    && !c.stopping
                     && !c.disconnected
                     && (self.pending_msgs < c.threshold_messages
                         || (self.cfg.max_bytes > 0 && self.pending_bytes < c.threshold_bytes))
@@ -276,12 +304,49 @@ impl Engine {
         Event::Terminal(e)
     }
 
+    /// Asks the server whether the consumer still exists, unless a check is
+    /// already under way.
+    fn start_check(&mut self, doubt: Doubt) {
+        if self.check.is_none() {
+            let consumer = self.consumer.clone();
+            self.check = Some((doubt, Box::pin(async move { consumer.info().await })));
+        }
+    }
+
+    /// The consumer-info request answered.
+    fn on_checked(&mut self, result: Result<ConsumerInfo, Error>) -> Option<Event> {
+        let (doubt, _) = self.check.take()?;
+        let cause = match doubt {
+            Doubt::NoResponders => "a pull got no responders (503)",
+            Doubt::Silence => "heartbeats stopped",
+        };
+        match result {
+            Err(e) if is_gone(&e) => {
+                let msg = format!("the consumer no longer exists ({cause})");
+                Some(self.terminal(e.with_message(msg)))
+            }
+            _ if doubt == Doubt::Silence => None,
+            Ok(_) => Some(self.warning(Error::msg(
+                ErrorKind::NoResponders,
+                "a pull got no responders (503), though the consumer exists",
+            ))),
+            Err(e) => Some(self.warning(Error::msg(
+                ErrorKind::NoResponders,
+                format!("a pull got no responders (503), and checking the consumer failed: {e}"),
+            ))),
+        }
+    }
+
     /// Handles a message from the inbox; `None`: nothing for the user.
     fn on_message(&mut self, m: Message) -> Option<Event> {
+        let status = classify(&m);
         if let Some(watch) = &mut self.heartbeat {
-            watch.activity();
+            // A 503 proves no pull alive: it does not count as a sign of life.
+            if !matches!(status, Status::NoResponders) {
+                watch.activity();
+            }
         }
-        match classify(&m) {
+        match status {
             Status::Message => return Some(Event::Msg(self.deliver(m))),
             Status::Heartbeat => {}
             Status::RequestEnded { .. } if self.continuous.is_none() => self.finished = true,
@@ -302,6 +367,7 @@ impl Engine {
                 }
                 return Some(self.warning(error));
             }
+            Status::NoResponders => self.start_check(Doubt::NoResponders),
             Status::Warning(e) => return Some(self.warning(e)),
             Status::Terminal(e) => return Some(self.terminal(e)),
         }
@@ -328,6 +394,7 @@ impl Engine {
         if let Some(watch) = &mut self.heartbeat {
             watch.reset();
         }
+        self.start_check(Doubt::Silence);
         Event::Warning(Error::msg(
             ErrorKind::HeartbeatMissed,
             "no heartbeat within twice the interval; pulling again",
@@ -393,7 +460,9 @@ impl Engine {
                         (!stopping).then(|| Event::Terminal(Error::new(ErrorKind::ConnectionClosed)))
                     }
                 },
-                () = expired(&mut self.deadline) => {
+                result = checked(&mut self.check) => self.on_checked(result),
+                // A check under way ends a one-shot pull on its own.
+                () = expired(&mut self.deadline), if self.check.is_none() => {
                     self.finished = true;
                     None
                 }
@@ -410,6 +479,16 @@ impl Engine {
                 return event;
             }
         }
+    }
+}
+
+/// The answer of the consumer-info request under way; never without one.
+async fn checked(
+    check: &mut Option<(Doubt, BoxFuture<'static, Result<ConsumerInfo, Error>>)>,
+) -> Result<ConsumerInfo, Error> {
+    match check {
+        Some((_, request)) => request.as_mut().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -543,7 +543,14 @@ impl OrderedEngine {
                     }
                 }
                 Some(Event::Warning(e)) => return Some(Event::Warning(e)),
-                Some(Event::Terminal(e)) if e.kind() == ErrorKind::ConsumerDeleted => self.reset(),
+                Some(Event::Terminal(e))
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::ConsumerDeleted | ErrorKind::ConsumerNotFound
+                    ) =>
+                {
+                    self.reset()
+                }
                 Some(Event::Terminal(e)) => {
                     self.finished = true;
                     return Some(Event::Terminal(e));

@@ -1,0 +1,179 @@
+//! Fault paths of the pull engine (issue 13): a deleted consumer, 503s, a
+//! re-pull that fails at once, a panicking handler. Each test failed before
+//! its fix; short heartbeats keep each within a few seconds.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use jetstream::{ErrorKind, StorageType};
+use nats_testkit::Server;
+use tokio::sync::Notify;
+
+use crate::pull::{durable, publish_n, setup};
+
+fn is_gone(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::ConsumerNotFound | ErrorKind::ConsumerDeleted
+    )
+}
+
+/// Reads `messages` to its end within `within`; returns the errors it yielded.
+async fn read_to_end(messages: &mut jetstream::Messages, within: Duration) -> Vec<ErrorKind> {
+    let deadline = Instant::now() + within;
+    let mut errors = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline.into(), messages.next()).await {
+            Err(_) => panic!("messages() did not end within {within:?}; errors so far: {errors:?}"),
+            Ok(None) => return errors,
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(e))) => errors.push(e.kind()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A consumer deleted while no pull waits at the server: the re-pull gets a
+// 503, and only a consumer-info check tells what it means.
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn messages_end_when_the_consumer_is_deleted_while_no_pull_waits() {
+    let server = Server::jetstream().start();
+    let (js, stream) = setup(&server, StorageType::Memory).await;
+    publish_n(&js, 100).await;
+    let c = durable(&stream, "busy").await;
+    let mut messages = c
+        .messages()
+        .max_messages(10)
+        .expiry(Duration::from_secs(2))
+        .heartbeat(Duration::from_millis(500))
+        .await
+        .unwrap();
+    messages.next().await.unwrap().unwrap();
+    // The backlog served the whole pull of 10: nothing waits at the server,
+    // and nothing is pulled while the stream is not read.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stream.delete_consumer("busy").await.unwrap();
+    let errors = read_to_end(&mut messages, Duration::from_secs(5)).await;
+    assert!(
+        errors.last().is_some_and(|k| is_gone(*k)),
+        "the last item is not ConsumerNotFound/ConsumerDeleted: {errors:?}"
+    );
+}
+
+#[tokio::test]
+async fn consume_ends_when_the_consumer_is_deleted_while_no_pull_waits() {
+    let server = Server::jetstream().start();
+    let (js, stream) = setup(&server, StorageType::Memory).await;
+    publish_n(&js, 100).await;
+    let c = durable(&stream, "busy").await;
+    let started = Arc::new(Notify::new());
+    let release = Arc::new(Notify::new());
+    let handled = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let (st, rel, h, e) = (
+        started.clone(),
+        release.clone(),
+        handled.clone(),
+        errors.clone(),
+    );
+    let ctx = c
+        .consume(move |_m| {
+            let (st, rel, h) = (st.clone(), rel.clone(), h.clone());
+            async move {
+                if h.fetch_add(1, Ordering::Relaxed) == 0 {
+                    st.notify_one();
+                    rel.notified().await;
+                }
+            }
+        })
+        .max_messages(10)
+        .expiry(Duration::from_secs(2))
+        .heartbeat(Duration::from_millis(500))
+        .error_handler(move |err| e.lock().unwrap().push(err.kind()))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), started.notified())
+        .await
+        .expect("first message not handled");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stream.delete_consumer("busy").await.unwrap();
+    release.notify_one();
+    tokio::time::timeout(Duration::from_secs(5), ctx.closed())
+        .await
+        .unwrap_or_else(|_| panic!("consume kept running: {:?}", errors.lock().unwrap()));
+    let errors = errors.lock().unwrap().clone();
+    assert!(
+        errors.last().is_some_and(|k| is_gone(*k)),
+        "the error handler did not hear that the consumer is gone: {errors:?}"
+    );
+}
+
+#[tokio::test]
+async fn messages_and_consume_on_a_consumer_deleted_before_they_started_end() {
+    let server = Server::jetstream().start();
+    let (_js, stream) = setup(&server, StorageType::Memory).await;
+    let c = durable(&stream, "early").await;
+    stream.delete_consumer("early").await.unwrap();
+
+    let mut messages = c
+        .messages()
+        .expiry(Duration::from_secs(2))
+        .heartbeat(Duration::from_millis(500))
+        .await
+        .unwrap();
+    let errors = read_to_end(&mut messages, Duration::from_secs(4)).await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(is_gone(errors[0]), "{errors:?}");
+
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let e = errors.clone();
+    let ctx = c
+        .consume(|_m| async {})
+        .expiry(Duration::from_secs(2))
+        .heartbeat(Duration::from_millis(500))
+        .error_handler(move |err| e.lock().unwrap().push(err.kind()))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(4), ctx.closed())
+        .await
+        .unwrap_or_else(|_| panic!("consume kept running: {:?}", errors.lock().unwrap()));
+    let errors = errors.lock().unwrap().clone();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(is_gone(errors[0]), "{errors:?}");
+}
+
+#[tokio::test]
+async fn fetch_and_next_on_a_deleted_consumer_say_consumer_not_found() {
+    let server = Server::jetstream().start();
+    let (js, stream) = setup(&server, StorageType::Memory).await;
+    publish_n(&js, 3).await;
+    let c = durable(&stream, "gone").await;
+    stream.delete_consumer("gone").await.unwrap();
+    let start = Instant::now();
+    assert_eq!(
+        c.next().await.unwrap_err().kind(),
+        ErrorKind::ConsumerNotFound
+    );
+    let items: Vec<_> = c
+        .fetch(5)
+        .max_wait(Duration::from_secs(2))
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        items[0].as_ref().unwrap_err().kind(),
+        ErrorKind::ConsumerNotFound
+    );
+    let items: Vec<_> = c.fetch_no_wait(5).await.unwrap().collect().await;
+    assert_eq!(
+        items[0].as_ref().unwrap_err().kind(),
+        ErrorKind::ConsumerNotFound
+    );
+    assert!(start.elapsed() < Duration::from_secs(3));
+}
