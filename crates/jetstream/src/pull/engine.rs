@@ -103,6 +103,57 @@ struct Continuous {
     reconnects: u64,
     control: Arc<Control>,
     stopping: bool,
+    backoff: Backoff,
+}
+
+/// First delay of re-pulls after the first failure (the first goes out at once).
+const BACKOFF_START: Duration = Duration::from_millis(100);
+/// Longest delay between re-pulls that keep failing.
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Paces re-pulls after pulls that got no responders: the first goes out at
+/// once, the next after 100 ms, doubling up to 5 s, until a pull is alive again
+/// (a message, heartbeat or status arrives) or the connection is re-established.
+struct Backoff {
+    failures: u32,
+    waiting: bool,
+    sleep: Pin<Box<Sleep>>,
+}
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff {
+            failures: 0,
+            waiting: false,
+            sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
+        }
+    }
+
+    /// A pull failed: the next one waits.
+    fn failed(&mut self) {
+        let delay = match self.failures {
+            0 => Duration::ZERO,
+            n => BACKOFF_START
+                .saturating_mul(1 << (n - 1).min(16))
+                .min(BACKOFF_MAX),
+        };
+        self.failures = self.failures.saturating_add(1);
+        self.waiting = true;
+        self.sleep
+            .as_mut()
+            .reset(tokio::time::Instant::now() + delay);
+    }
+
+    /// A pull is alive: the next failure is retried at once again.
+    fn alive(&mut self) {
+        self.failures = 0;
+    }
+
+    /// Pull at once (after a reconnect).
+    fn clear(&mut self) {
+        self.failures = 0;
+        self.waiting = false;
+    }
 }
 
 pub(crate) struct Engine {
@@ -180,6 +231,7 @@ impl Engine {
                 reconnects: client.statistics().reconnects,
                 control: control.unwrap_or_default(),
                 stopping: false,
+                backoff: Backoff::new(),
             }),
             PullKind::Once { .. } => None,
         };
@@ -218,6 +270,7 @@ impl Engine {
                 self.check.is_none()
                     && !c.stopping
                     && !c.disconnected
+                    && !c.backoff.waiting
                     && (self.pending_msgs < c.threshold_messages
                         || (self.cfg.max_bytes > 0 && self.pending_bytes < c.threshold_bytes))
             }
@@ -337,13 +390,28 @@ impl Engine {
         }
     }
 
+    /// No responders: the pull is gone. A continuous loop pulls again at once,
+    /// then with a growing delay while it keeps failing; meanwhile it checks
+    /// that the consumer still exists.
+    fn on_no_responders(&mut self) {
+        if let Some(c) = &mut self.continuous {
+            self.pending_msgs = 0;
+            self.pending_bytes = 0;
+            c.backoff.failed();
+        }
+        self.start_check(Doubt::NoResponders);
+    }
+
     /// Handles a message from the inbox; `None`: nothing for the user.
     fn on_message(&mut self, m: Message) -> Option<Event> {
         let status = classify(&m);
-        if let Some(watch) = &mut self.heartbeat {
-            // A 503 proves no pull alive: it does not count as a sign of life.
-            if !matches!(status, Status::NoResponders) {
+        // A 503 proves no pull alive: it is no sign of life.
+        if !matches!(status, Status::NoResponders) {
+            if let Some(watch) = &mut self.heartbeat {
                 watch.activity();
+            }
+            if let Some(c) = &mut self.continuous {
+                c.backoff.alive();
             }
         }
         match status {
@@ -367,7 +435,7 @@ impl Engine {
                 }
                 return Some(self.warning(error));
             }
-            Status::NoResponders => self.start_check(Doubt::NoResponders),
+            Status::NoResponders => self.on_no_responders(),
             Status::Warning(e) => return Some(self.warning(e)),
             Status::Terminal(e) => return Some(self.terminal(e)),
         }
@@ -410,6 +478,7 @@ impl Engine {
                 if c.disconnected || reconnects != c.reconnects {
                     c.reconnects = reconnects;
                     c.disconnected = false;
+                    c.backoff.clear();
                     self.pending_msgs = 0;
                     self.pending_bytes = 0;
                     if let Some(watch) = &mut self.heartbeat {
@@ -472,7 +541,7 @@ impl Engine {
                 signal = loop_signal(&mut self.continuous) => match signal {
                     Signal::State(state) => self.on_state(state),
                     // Seen at the top of the loop.
-                    Signal::Stop => None,
+                    Signal::Stop | Signal::Retry => None,
                 },
             };
             if event.is_some() {
@@ -512,10 +581,12 @@ async fn heartbeat_missed(watch: &mut Option<IdleWatch>) {
 enum Signal {
     State(State),
     Stop,
+    /// The backoff after a failed pull is over.
+    Retry,
 }
 
-/// The next connection state or stop request of a continuous loop; never for
-/// one-shot pulls.
+/// The next connection state, stop request or re-pull due of a continuous
+/// loop; never for one-shot pulls.
 async fn loop_signal(continuous: &mut Option<Continuous>) -> Signal {
     let Some(c) = continuous else {
         return std::future::pending().await;
@@ -526,5 +597,9 @@ async fn loop_signal(continuous: &mut Option<Continuous>) -> Signal {
             Err(_) => State::Closed,
         }),
         () = c.control.notify.notified() => Signal::Stop,
+        () = c.backoff.sleep.as_mut(), if c.backoff.waiting => {
+            c.backoff.waiting = false;
+            Signal::Retry
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use jetstream::{ErrorKind, StorageType};
+use jetstream::{ErrorKind, JetStreamOptions, StorageType};
 use nats_testkit::Server;
 use tokio::sync::Notify;
 
@@ -176,4 +176,127 @@ async fn fetch_and_next_on_a_deleted_consumer_say_consumer_not_found() {
         ErrorKind::ConsumerNotFound
     );
     assert!(start.elapsed() < Duration::from_secs(3));
+}
+
+// ---------------------------------------------------------------------------
+// 503 on a pull while the consumer exists: a proxy on a custom API prefix
+// answers the first pulls with a 503 status, as the server does when nobody
+// listens (the server sends its own 503 only to the publishing connection).
+// ---------------------------------------------------------------------------
+
+/// Forwards `PROXY.API.>` to `$JS.API.>`, except that the first `fail` pull
+/// requests are answered with a 503 status. Counts pulls.
+async fn start_503_proxy(url: &str, fail: usize) -> Arc<AtomicUsize> {
+    let client = nats_core::connect(url).await.unwrap();
+    let mut sub = client.subscribe("PROXY.API.>").await.unwrap();
+    client.flush().await.unwrap();
+    let pulls = Arc::new(AtomicUsize::new(0));
+    let counted = pulls.clone();
+    tokio::spawn(async move {
+        while let Some(m) = sub.next().await {
+            let rest = m.subject.strip_prefix("PROXY.API.").unwrap().to_string();
+            let Some(reply) = m.reply.as_ref().map(|r| r.to_string()) else {
+                continue;
+            };
+            if rest.starts_with("CONSUMER.MSG.NEXT.") {
+                if counted.fetch_add(1, Ordering::Relaxed) < fail {
+                    let mut status = nats_core::HeaderMap::new();
+                    status.set_status(nats_core::StatusCode::from_u16(503), None);
+                    let _ = client.publish_with_headers(reply, status, "").await;
+                } else {
+                    let target = format!("$JS.API.{rest}");
+                    let _ = client
+                        .publish_with_reply(target, reply, m.payload.clone())
+                        .await;
+                }
+            } else {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    if let Ok(answer) = client.request(format!("$JS.API.{rest}"), m.payload).await {
+                        let _ = client.publish(reply, answer.payload).await;
+                    }
+                });
+            }
+        }
+    });
+    pulls
+}
+
+async fn proxied_consumer(server: &Server, name: &str) -> jetstream::Consumer {
+    let client = nats_core::connect(server.url()).await.unwrap();
+    let js = jetstream::with_options(
+        client,
+        JetStreamOptions {
+            api_prefix: "PROXY.API".into(),
+            ..Default::default()
+        },
+    );
+    js.consumer("S", name).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_503_during_consume_pulls_again_at_once() {
+    let server = Server::jetstream().start();
+    let (js, stream) = setup(&server, StorageType::Memory).await;
+    durable(&stream, "flaky").await;
+    js.publish("s.x", "x").await.unwrap();
+    let pulls = start_503_proxy(&server.url(), 3).await;
+    let c = proxied_consumer(&server, "flaky").await;
+    let got = Arc::new(Notify::new());
+    let g = got.clone();
+    let start = Instant::now();
+    let ctx = c
+        .consume(move |m| {
+            let g = g.clone();
+            async move {
+                m.ack().await.unwrap();
+                g.notify_one();
+            }
+        })
+        // Missed heartbeats would take 4 s each: three 503s, 12 s.
+        .expiry(Duration::from_secs(10))
+        .heartbeat(Duration::from_secs(2))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(3), got.notified())
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "no re-pull after a 503: {} pulls",
+                pulls.load(Ordering::Relaxed)
+            )
+        });
+    assert!(start.elapsed() < Duration::from_secs(3));
+    assert!(pulls.load(Ordering::Relaxed) >= 4);
+    ctx.stop();
+}
+
+#[tokio::test]
+async fn persistent_503s_are_retried_with_a_bounded_backoff() {
+    let server = Server::jetstream().start();
+    let (_js, stream) = setup(&server, StorageType::Memory).await;
+    durable(&stream, "down").await;
+    let pulls = start_503_proxy(&server.url(), usize::MAX).await;
+    let c = proxied_consumer(&server, "down").await;
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let e = errors.clone();
+    let ctx = c
+        .consume(|_m| async {})
+        .expiry(Duration::from_secs(10))
+        .heartbeat(Duration::from_secs(2))
+        .error_handler(move |err| e.lock().unwrap().push(err.kind()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let n = pulls.load(Ordering::Relaxed);
+    // Backoff 0, 100, 200, 400, 800 ms... : a handful, not a spin, and more
+    // than the one re-pull per two missed heartbeats.
+    assert!((4..=20).contains(&n), "{n} pulls in 3 s");
+    assert!(!ctx.is_closed(), "the consumer exists: go on");
+    assert!(
+        errors.lock().unwrap().contains(&ErrorKind::NoResponders),
+        "{:?}",
+        errors.lock().unwrap()
+    );
+    ctx.stop();
 }
