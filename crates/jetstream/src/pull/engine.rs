@@ -111,9 +111,10 @@ const BACKOFF_START: Duration = Duration::from_millis(100);
 /// Longest delay between re-pulls that keep failing.
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
-/// Paces re-pulls after pulls that got no responders: the first goes out at
-/// once, the next after 100 ms, doubling up to 5 s, until a pull is alive again
-/// (a message, heartbeat or status arrives) or the connection is re-established.
+/// Paces re-pulls after pulls that got no responders or could not be sent:
+/// the first goes out at once, the next after 100 ms, doubling up to 5 s, until
+/// a pull is alive again (a message, heartbeat or status arrives) or the
+/// connection is re-established.
 struct Backoff {
     failures: u32,
     waiting: bool,
@@ -513,6 +514,12 @@ impl Engine {
                 if let Err(e) = self.pull().await {
                     if e.kind() == ErrorKind::ConnectionClosed {
                         return Some(self.terminal(e));
+                    }
+                    // E.g. the reconnect buffer is full while the loop has not
+                    // yet seen the disconnect: wait before trying again, or
+                    // the loop would spin (and starve a current-thread runtime).
+                    if let Some(c) = &mut self.continuous {
+                        c.backoff.failed();
                     }
                     return Some(Event::Warning(e));
                 }

@@ -3,7 +3,7 @@
 //! its fix; short heartbeats keep each within a few seconds.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -299,4 +299,164 @@ async fn persistent_503s_are_retried_with_a_bounded_backoff() {
         errors.lock().unwrap()
     );
     ctx.stop();
+}
+
+// ---------------------------------------------------------------------------
+// A re-pull that fails at once (the reconnect buffer is full during an
+// outage) must not spin: the probe's threads stay nearly idle, and a
+// current-thread runtime keeps running its connection task.
+// ---------------------------------------------------------------------------
+
+const PROBE: &str = "pullprobe";
+
+/// CPU time used so far by this process's threads named `name`.
+fn threads_cpu(name: &str) -> Duration {
+    let mut ticks = 0u64;
+    for entry in std::fs::read_dir("/proc/self/task").unwrap() {
+        let dir = entry.unwrap().path();
+        let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
+            continue;
+        };
+        if comm.trim_end() != name {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
+            continue;
+        };
+        // Fields after "(comm) " start at field 3; utime and stime are 14 and 15.
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+            .split_whitespace()
+            .collect();
+        ticks += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    }
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
+enum Probe {
+    Ready(nats_core::Client),
+    Item(Result<String, ErrorKind>),
+}
+
+/// A `messages()` loop on its own thread and runtime (threads named
+/// [`PROBE`]), on a client whose reconnect buffer holds nothing.
+fn spawn_probe(
+    url: String,
+    multi_thread: bool,
+) -> (mpsc::Receiver<Probe>, tokio::sync::oneshot::Sender<()>) {
+    let (tx, rx) = mpsc::channel();
+    let (go, go_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name(PROBE.into())
+        .spawn(move || {
+            let mut builder = if multi_thread {
+                let mut b = tokio::runtime::Builder::new_multi_thread();
+                b.worker_threads(2).thread_name(PROBE);
+                b
+            } else {
+                tokio::runtime::Builder::new_current_thread()
+            };
+            let rt = builder.enable_all().build().unwrap();
+            rt.block_on(async move {
+                let client = nats_core::ConnectOptions::new()
+                    .reconnect_buffer_size(1)
+                    .connect(url)
+                    .await
+                    .unwrap();
+                let js = jetstream::new(client.clone());
+                let c = js.consumer("S", "probe").await.unwrap();
+                let mut messages = c
+                    .messages()
+                    .max_messages(1)
+                    .expiry(Duration::from_secs(2))
+                    .heartbeat(Duration::from_millis(500))
+                    .await
+                    .unwrap();
+                let first = messages.next().await.unwrap().unwrap();
+                first.double_ack().await.unwrap();
+                // Not read until the connection is down: the next read pulls
+                // first, before it sees the disconnect.
+                tx.send(Probe::Ready(client)).unwrap();
+                let _ = go_rx.await;
+                while let Some(item) = messages.next().await {
+                    let item = match item {
+                        Ok(m) => {
+                            let data = String::from_utf8_lossy(m.data()).into_owned();
+                            let _ = m.ack().await;
+                            Ok(data)
+                        }
+                        Err(e) => Err(e.kind()),
+                    };
+                    let last = item.as_deref() == Ok("after");
+                    if tx.send(Probe::Item(item)).is_err() || last {
+                        break;
+                    }
+                }
+            });
+        })
+        .unwrap();
+    (rx, go)
+}
+
+async fn failing_repull_backs_off(multi_thread: bool) {
+    let mut server = Server::jetstream().start();
+    let (js, stream) = setup(&server, StorageType::File).await;
+    durable(&stream, "probe").await;
+    js.publish("s.x", "before").await.unwrap();
+    let (rx, go) = spawn_probe(server.url(), multi_thread);
+    let probe_client = tokio::task::block_in_place(|| rx.recv_timeout(Duration::from_secs(10)))
+        .map(|p| match p {
+            Probe::Ready(c) => c,
+            Probe::Item(i) => panic!("unexpected {i:?}"),
+        })
+        .expect("the probe did not start");
+    tokio::task::block_in_place(|| server.stop());
+    let start = Instant::now();
+    while probe_client.connection_state() == nats_core::State::Connected {
+        assert!(start.elapsed() < Duration::from_secs(5), "no disconnect");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    go.send(()).unwrap();
+    let before = threads_cpu(PROBE);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let used = threads_cpu(PROBE) - before;
+    // Idle is a few ms; a spin is the full 3 s.
+    let cpu_ok = used < Duration::from_millis(600);
+
+    tokio::task::block_in_place(|| server.start());
+    let start = Instant::now();
+    while js.publish("s.x", "after").retry_attempts(0).await.is_err() {
+        assert!(start.elapsed() < Duration::from_secs(15), "server not back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut items = Vec::new();
+    let recovered = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::task::block_in_place(|| rx.recv_timeout(left)) {
+            Ok(Probe::Item(Ok(d))) if d == "after" => break true,
+            Ok(Probe::Item(i)) => items.push(i),
+            Ok(Probe::Ready(_)) => unreachable!(),
+            Err(_) => break false,
+        }
+    };
+    assert!(
+        cpu_ok,
+        "the pull loop used {used:?} of CPU in 3 s of outage"
+    );
+    assert!(
+        recovered,
+        "no message after the outage; items: {:?}",
+        &items[..items.len().min(10)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_repull_backs_off_on_a_multi_thread_runtime() {
+    failing_repull_backs_off(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_repull_does_not_hang_a_current_thread_runtime() {
+    failing_repull_backs_off(false).await;
 }
