@@ -617,7 +617,9 @@ impl OrderedConsumer {
         super::MessagesBuilder::from_source(super::Source::Ordered(self.clone()))
     }
 
-    /// Runs `handler` for every message in order on a task of its own.
+    /// Runs `handler` for every message in order on a task of its own. As with
+    /// [`Consumer::consume`], a panic in the handler ends the loop and reaches
+    /// the error handler as [`ErrorKind::HandlerPanicked`].
     pub fn consume<F, Fut>(&self, handler: F) -> super::Consume<F>
     where
         F: FnMut(crate::Msg) -> Fut + Send + 'static,

@@ -460,3 +460,47 @@ async fn a_failing_repull_backs_off_on_a_multi_thread_runtime() {
 async fn a_failing_repull_does_not_hang_a_current_thread_runtime() {
     failing_repull_backs_off(false).await;
 }
+
+// ---------------------------------------------------------------------------
+// A panicking consume handler.
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_panicking_handler_is_reported_and_ends_consume() {
+    let server = Server::jetstream().start();
+    let (js, stream) = setup(&server, StorageType::Memory).await;
+    let c = durable(&stream, "panics").await;
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let (h, e) = (handled.clone(), errors.clone());
+    let ctx = c
+        .consume(move |m| {
+            let h = h.clone();
+            async move {
+                assert_ne!(m.data(), "boom", "the handler fails on purpose");
+                m.ack().await.unwrap();
+                h.lock().unwrap().push(m.data().clone());
+            }
+        })
+        .error_handler(move |err| e.lock().unwrap().push(err))
+        .await
+        .unwrap();
+    for data in ["ok", "boom", "later"] {
+        js.publish("s.x", data).await.unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(5), ctx.closed())
+        .await
+        .expect("consume neither reported nor ended after a panic");
+    assert!(ctx.is_closed());
+    let errors = errors.lock().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].kind(), ErrorKind::HandlerPanicked);
+    assert!(
+        errors[0]
+            .to_string()
+            .contains("the handler fails on purpose"),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(*handled.lock().unwrap(), ["ok"]);
+}
