@@ -265,6 +265,11 @@ impl Engine {
         Ok(engine)
     }
 
+    /// Whether the pull is over: nothing more will come.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished
+    }
+
     fn needs_pull(&self) -> bool {
         match &self.continuous {
             Some(c) => {

@@ -163,7 +163,7 @@ impl MessageBatch {
             (engine, ordered),
             |(mut engine, mut ordered)| async move {
                 loop {
-                    match engine.next_event().await? {
+                    let item = match engine.next_event().await? {
                         Event::Msg(m) => {
                             if let Some(fetch) = &mut ordered {
                                 // A gap ends the batch: the next fetch starts
@@ -172,13 +172,19 @@ impl MessageBatch {
                                     return None;
                                 }
                             }
-                            return Some((Ok(m), (engine, ordered)));
+                            Ok(m)
                         }
-                        Event::Warning(e) | Event::Terminal(e) => {
-                            return Some((Err(e), (engine, ordered)))
+                        Event::Warning(e) | Event::Terminal(e) => Err(e),
+                        Event::Reconnected => continue,
+                    };
+                    if engine.is_finished() {
+                        // An ordered consumer may fetch again, even while
+                        // this batch is still held.
+                        if let Some(fetch) = &mut ordered {
+                            fetch.finish();
                         }
-                        Event::Reconnected => {}
                     }
+                    return Some((item, (engine, ordered)));
                 }
             },
         );

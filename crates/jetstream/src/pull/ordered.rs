@@ -20,6 +20,10 @@ use crate::{Consumer, JetStream, Msg};
 const DEFAULT_INACTIVE_THRESHOLD: Duration = Duration::from_secs(300);
 const RESET_BACKOFF_START: Duration = Duration::from_secs(1);
 const RESET_BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// Attempts at (re)creating the server-side consumer when
+/// `max_reset_attempts` is unset: with the backoff above, about a minute of
+/// sleeps plus the request timeouts.
+pub(crate) const DEFAULT_MAX_RESET_ATTEMPTS: usize = 10;
 #[cfg(any(feature = "kv", feature = "object-store"))]
 /// How long deleting a dropped watcher's consumer may take.
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,9 +33,18 @@ const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// [`JetStream::ordered_consumer`] or [`crate::Stream::ordered_consumer`].
 ///
 /// It is read one way: by fetches (`fetch`, `fetch_bytes`, `fetch_no_wait`,
-/// `next`), or by one running `messages`/`consume` loop at a time. Mixing the
-/// two, or starting a second loop while one runs, is refused with
-/// [`ErrorKind::InvalidArgument`].
+/// `next`), one at a time, or by one running `messages`/`consume` loop at a
+/// time. Mixing the two, starting a second loop while one runs, or a second
+/// fetch while one is under way (on this handle or a clone: its batch was
+/// neither read to the end nor dropped) is refused with
+/// [`ErrorKind::InvalidArgument`]: two readers would get the same messages.
+///
+/// Its `messages()` yields `Err(HeartbeatMissed)` when the server goes quiet,
+/// as a plain consumer's does, and recovers on its own. Recreating the
+/// server-side consumer retries errors another attempt may fix up to
+/// [`max_reset_attempts`](crate::OrderedConsumerConfig::max_reset_attempts)
+/// times (10 by default) and gives up at once on any other (a consumer limit,
+/// a permission); that error is the stream's last item.
 ///
 /// ```no_run
 /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
@@ -74,6 +87,8 @@ struct OrderedState {
     mode: Option<Mode>,
     /// A `messages`/`consume` loop is running (only one may).
     looping: bool,
+    /// A fetch is under way (only one may: two would read the same messages).
+    fetching: bool,
 }
 
 /// The receive mode an ordered consumer was first used with.
@@ -91,6 +106,17 @@ struct LoopGuard(OrderedConsumer);
 impl Drop for LoopGuard {
     fn drop(&mut self) {
         self.0.state().looping = false;
+    }
+}
+
+/// Marks the one fetch under way on an ordered consumer (and its clones);
+/// dropping it lets the next start.
+#[derive(Debug)]
+struct FetchGuard(OrderedConsumer);
+
+impl Drop for FetchGuard {
+    fn drop(&mut self) {
+        self.0.state().fetching = false;
     }
 }
 
@@ -135,6 +161,7 @@ impl OrderedConsumer {
                     fresh: false,
                     mode: None,
                     looping: false,
+                    fetching: false,
                 }),
             }),
         };
@@ -219,11 +246,23 @@ impl OrderedConsumer {
     }
 
     /// Creates the next server-side consumer, starting after the last delivered
-    /// message, retrying with backoff up to `max_reset_attempts`.
+    /// message. Errors that another attempt may fix (see [`is_transient`]) are
+    /// retried with backoff, up to `max_reset_attempts` attempts
+    /// ([`DEFAULT_MAX_RESET_ATTEMPTS`] when unset); any other error is
+    /// returned at once. While the connection is down it waits for the
+    /// reconnect instead (attempts then could only time out); a closed
+    /// connection ends it.
     async fn create_consumer(&self) -> Result<Consumer, Error> {
+        let max = self
+            .inner
+            .config
+            .max_reset_attempts
+            .unwrap_or(DEFAULT_MAX_RESET_ATTEMPTS)
+            .max(1);
         let mut backoff = RESET_BACKOFF_START;
         let mut attempt = 0usize;
         loop {
+            wait_connected(self.inner.js.client()).await?;
             let (serial, stream_seq) = {
                 let mut s = self.state();
                 s.serial += 1;
@@ -237,15 +276,10 @@ impl OrderedConsumer {
                 .await
             {
                 Ok(c) => return Ok(c),
-                Err(e) if is_final(&e) => return Err(e),
+                Err(e) if !is_transient(&e) => return Err(e),
                 Err(e) => {
                     attempt += 1;
-                    if self
-                        .inner
-                        .config
-                        .max_reset_attempts
-                        .is_some_and(|max| attempt >= max)
-                    {
+                    if attempt >= max {
                         return Err(e);
                     }
                     tracing::debug!(error = %e, attempt, "recreating ordered consumer failed; retrying");
@@ -257,16 +291,26 @@ impl OrderedConsumer {
     }
 
     /// Claims the consumer for a fetch (`fetch`, `fetch_bytes`, `fetch_no_wait`,
-    /// `next`): refused once it was read by `messages` or `consume`.
-    pub(crate) fn begin_fetch(&self) -> Result<(), Error> {
+    /// `next`): refused once it was read by `messages` or `consume`, and while
+    /// another fetch on it (or a clone) is under way.
+    fn begin_fetch(&self) -> Result<FetchGuard, Error> {
         let mut s = self.state();
         if s.mode == Some(Mode::Continuous) {
             return Err(mixed_modes(
                 "it was read with messages() or consume(), so it can not fetch",
             ));
         }
+        if s.fetching {
+            return Err(Error::msg(
+                ErrorKind::InvalidArgument,
+                "an ordered consumer serves one fetch at a time: another fetch on it (or a \
+                 clone) is under way; read its batch to the end or drop it first",
+            ));
+        }
         s.mode = Some(Mode::Fetch);
-        Ok(())
+        s.fetching = true;
+        drop(s);
+        Ok(FetchGuard(self.clone()))
     }
 
     /// Claims the consumer for one `messages`/`consume` loop: refused after
@@ -371,17 +415,33 @@ impl OrderedConsumer {
     }
 }
 
-/// Errors that recreating cannot fix.
-fn is_final(e: &Error) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::StreamNotFound
-            | ErrorKind::InvalidConfig
-            | ErrorKind::InvalidName
-            | ErrorKind::InvalidSubject
-            | ErrorKind::ConnectionClosed
-            | ErrorKind::JetStreamNotEnabled
-    )
+/// Errors that another attempt may not meet: timeouts, no responders, I/O
+/// and other client-side failures, and server errors that mean "not now"
+/// (429, 5xx). Everything else (a consumer limit, a permission, a bad
+/// configuration, a missing stream, a closed connection) is final.
+fn is_transient(e: &Error) -> bool {
+    match e.api_error() {
+        Some(api) => api.code == 429 || api.code >= 500,
+        None => matches!(
+            e.kind(),
+            ErrorKind::Timeout | ErrorKind::NoResponders | ErrorKind::Io | ErrorKind::Other
+        ),
+    }
+}
+
+/// Waits until the client is connected; `ConnectionClosed` once it closed.
+async fn wait_connected(client: &nats_core::Client) -> Result<(), Error> {
+    let mut states = client.state_changes();
+    loop {
+        match *states.borrow_and_update() {
+            nats_core::State::Connected => return Ok(()),
+            nats_core::State::Closed => return Err(Error::new(ErrorKind::ConnectionClosed)),
+            _ => {}
+        }
+        if states.changed().await.is_err() {
+            return Err(Error::new(ErrorKind::ConnectionClosed));
+        }
+    }
 }
 
 /// Best effort: the inactive threshold removes it anyway.
@@ -433,21 +493,29 @@ impl Sequence {
 pub(crate) struct OrderedFetch {
     oc: OrderedConsumer,
     sequence: Sequence,
+    /// Held until the fetch is over.
+    guard: Option<FetchGuard>,
 }
 
 impl OrderedFetch {
     /// Claims `oc` for a fetch (see [`OrderedConsumer::begin_fetch`]).
     pub(crate) fn begin(oc: &OrderedConsumer) -> Result<OrderedFetch, Error> {
-        oc.begin_fetch()?;
+        let guard = oc.begin_fetch()?;
         Ok(OrderedFetch {
             oc: oc.clone(),
             sequence: Sequence::default(),
+            guard: Some(guard),
         })
     }
 
     /// Whether `m` may be delivered: a gap ends the fetch instead.
     pub(crate) fn accept(&mut self, m: &Msg) -> bool {
         self.sequence.advance(&self.oc, m)
+    }
+
+    /// The fetch is over (its batch may still be held): the next may start.
+    pub(crate) fn finish(&mut self) {
+        self.guard = None;
     }
 }
 
@@ -540,6 +608,11 @@ impl OrderedEngine {
                     // recreating now would only fail and back off.
                     if self.oc.inner.js.client().connection_state() == nats_core::State::Connected {
                         self.reset();
+                    }
+                    // The user hears that the server went quiet (as from a
+                    // plain consumer); a 503 is recovered from silently.
+                    if e.kind() == ErrorKind::HeartbeatMissed {
+                        return Some(Event::Warning(e));
                     }
                 }
                 Some(Event::Warning(e)) => return Some(Event::Warning(e)),
