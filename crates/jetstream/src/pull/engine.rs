@@ -130,14 +130,19 @@ impl Backoff {
         }
     }
 
-    /// A pull failed: the next one waits.
-    fn failed(&mut self) {
-        let delay = match self.failures {
+    /// The wait before the next pull after `failures` failures in a row.
+    fn delay(failures: u32) -> Duration {
+        match failures {
             0 => Duration::ZERO,
             n => BACKOFF_START
                 .saturating_mul(1 << (n - 1).min(16))
                 .min(BACKOFF_MAX),
-        };
+        }
+    }
+
+    /// A pull failed: the next one waits.
+    fn failed(&mut self) {
+        let delay = Backoff::delay(self.failures);
         self.failures = self.failures.saturating_add(1);
         self.waiting = true;
         self.sleep
@@ -613,5 +618,19 @@ async fn loop_signal(continuous: &mut Option<Continuous>) -> Signal {
             c.backoff.waiting = false;
             Signal::Retry
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repulls_back_off_from_at_once_to_five_seconds() {
+        let delays: Vec<u64> = (0..9)
+            .map(|n| Backoff::delay(n).as_millis() as u64)
+            .collect();
+        assert_eq!(delays, [0, 100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        assert_eq!(Backoff::delay(u32::MAX), BACKOFF_MAX);
     }
 }

@@ -701,3 +701,38 @@ impl OrderedConsumer {
         super::Consume::from_source(super::Source::Ordered(self.clone()), handler)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{ApiError, ErrorCode};
+
+    fn api(code: u16, err_code: u16) -> Error {
+        Error::from_api(ApiError {
+            code,
+            err_code: ErrorCode(err_code),
+            description: String::new(),
+        })
+    }
+
+    #[test]
+    fn only_errors_another_attempt_may_fix_are_retried() {
+        for kind in [ErrorKind::Timeout, ErrorKind::NoResponders, ErrorKind::Io] {
+            assert!(is_transient(&Error::new(kind)), "{kind:?}");
+        }
+        // JetStream temporarily unavailable; too many requests.
+        assert!(is_transient(&api(503, 10008)));
+        assert!(is_transient(&api(429, 0)));
+        // Consumer limit, stream not found, bad config: final.
+        assert!(!is_transient(&api(400, 10026)));
+        assert!(!is_transient(&api(404, 10059)));
+        for kind in [
+            ErrorKind::ConnectionClosed,
+            ErrorKind::JetStreamNotEnabled,
+            ErrorKind::InvalidConfig,
+            ErrorKind::StreamNotFound,
+        ] {
+            assert!(!is_transient(&Error::new(kind)), "{kind:?}");
+        }
+    }
+}
