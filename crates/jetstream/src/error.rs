@@ -300,6 +300,8 @@ pub enum ErrorKind {
     AlreadyAcked,
     /// Idle heartbeats stopped arriving.
     HeartbeatMissed,
+    /// A `consume` handler panicked; the panic's message is in the error's text.
+    HandlerPanicked,
     /// The feature needs a newer server (API level; 10185).
     NotSupported,
     /// The server's reply could not be understood.
@@ -351,6 +353,7 @@ impl ErrorKind {
             ErrorKind::BucketSealed => "bucket is sealed",
             ErrorKind::AlreadyAcked => "message already acknowledged",
             ErrorKind::HeartbeatMissed => "idle heartbeats missed",
+            ErrorKind::HandlerPanicked => "the handler panicked",
             ErrorKind::NotSupported => "not supported by the server",
             ErrorKind::InvalidResponse => "invalid response from the server",
             ErrorKind::ConnectionClosed => "connection closed",

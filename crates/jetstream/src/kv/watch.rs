@@ -297,6 +297,8 @@ impl Stream for Watcher {
             let msg = match Pin::new(&mut this.messages).poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => return Poll::Ready(None),
+                // A warning: the ordered consumer recovers on its own.
+                Poll::Ready(Some(Err(e))) if e.kind() == ErrorKind::HeartbeatMissed => continue,
                 Poll::Ready(Some(Err(e))) => {
                     // A warning, or the error that ends the messages (which then end too).
                     return Poll::Ready(Some(Err(bucket_not_found(e, this.kv.bucket()))));

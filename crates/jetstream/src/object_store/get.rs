@@ -301,6 +301,8 @@ impl ChunkReader {
             let next = tokio::time::timeout(STALL_CHECK, messages.next()).await;
             let msg = match next {
                 Ok(Some(Ok(msg))) => msg,
+                // A warning: the ordered consumer recovers on its own.
+                Ok(Some(Err(e))) if e.kind() == ErrorKind::HeartbeatMissed => continue,
                 Ok(Some(Err(e))) => return Err(bucket_error(e)),
                 Ok(None) => {
                     return Err(Error::msg(

@@ -180,6 +180,8 @@ impl WatchState {
             }
             let msg = match self.messages.next().await? {
                 Ok(msg) => msg,
+                // A warning: the ordered consumer recovers on its own.
+                Err(e) if e.kind() == ErrorKind::HeartbeatMissed => continue,
                 Err(e) => return Some(Err(bucket_error(e))),
             };
             let Ok(meta) = msg.metadata() else { continue };

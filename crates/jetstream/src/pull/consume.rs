@@ -7,11 +7,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use std::panic::AssertUnwindSafe;
+
 use futures_core::Stream;
 use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 use tokio::sync::watch;
 
-use super::engine::{Control, Event, PullConfig};
+use super::engine::{Control, Event, PullConfig, PullKind};
 use super::{AnyEngine, Source};
 use super::{PriorityOptions, DEFAULT_BYTES_BATCH, DEFAULT_EXPIRES, DEFAULT_MAX_MESSAGES};
 use crate::error::{Error, ErrorKind};
@@ -73,10 +76,12 @@ impl PullOptions {
             max_messages,
             max_bytes,
             expires,
-            heartbeat,
-            threshold_messages,
-            threshold_bytes,
+            heartbeat: Some(heartbeat),
             priority: self.priority.clone(),
+            kind: PullKind::Continuous {
+                threshold_messages,
+                threshold_bytes,
+            },
         })
     }
 }
@@ -169,19 +174,42 @@ impl IntoFuture for MessagesBuilder {
 
 /// A continuous stream of messages from a consumer; pulls are kept outstanding
 /// in the background as it is read. Memory is bounded by the pull budget.
+/// Dropping it unsubscribes.
 ///
-/// Yields `Err(HeartbeatMissed)` when the server went quiet (it pulls again and
-/// goes on), and a terminal error (`ConsumerDeleted`, `ConnectionClosed`) as its
-/// last item. Dropping it unsubscribes.
+/// # Items
+///
+/// - `Ok(msg)`: the next message.
+/// - A **warning**, after which the stream goes on: `Err` of kind
+///   [`HeartbeatMissed`](ErrorKind::HeartbeatMissed). The server went quiet
+///   (frozen, unreachable, or the pull was dropped); the stream pulls again
+///   (once reconnected) and checks that the consumer still exists.
+/// - A **terminal** error, always the last item (then `None`):
+///   [`ConsumerDeleted`](ErrorKind::ConsumerDeleted) (the server told a
+///   waiting pull), [`ConsumerNotFound`](ErrorKind::ConsumerNotFound) or
+///   [`StreamNotFound`](ErrorKind::StreamNotFound) (a check after a 503 or
+///   missed heartbeats found it gone), [`ConsumerIsPushBased`](ErrorKind::ConsumerIsPushBased),
+///   [`InvalidArgument`](ErrorKind::InvalidArgument) (the server refused the
+///   pull request), [`ConnectionClosed`](ErrorKind::ConnectionClosed); for an
+///   ordered consumer also the error that recreating its consumer ended with.
+///
+/// Other server notices (a `409 Exceeded MaxWaiting`, a 503 while the
+/// consumer exists, a failed re-pull) are logged with `tracing` and retried;
+/// [`consume`](Consumer::consume) hands them to its error handler.
 ///
 /// ```no_run
 /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
 /// use futures_util::StreamExt;
+/// use jetstream::ErrorKind;
 ///
 /// let mut messages = consumer.messages().max_messages(200).await?;
-/// while let Some(msg) = messages.next().await {
-///     let msg = msg?;
-///     msg.ack().await?;
+/// while let Some(item) = messages.next().await {
+///     match item {
+///         Ok(msg) => msg.ack().await?,
+///         // A warning: the stream goes on.
+///         Err(e) if e.kind() == ErrorKind::HeartbeatMissed => eprintln!("{e}"),
+///         // Anything else is the last item.
+///         Err(e) => return Err(e),
+///     }
 /// }
 /// # Ok(()) }
 /// ```
@@ -240,8 +268,10 @@ impl<F> std::fmt::Debug for Consume<F> {
 pull_options!(impl<F> Consume<F>);
 
 impl<F> Consume<F> {
-    /// Called with warnings (missed heartbeats, server warnings) and with the
-    /// error that ends the loop.
+    /// Called with warnings (missed heartbeats, server notices, failed
+    /// re-pulls), after which the loop goes on, and with the error that ends
+    /// it: the terminal errors listed on [`Messages`], or
+    /// [`ErrorKind::HandlerPanicked`] when the handler panicked.
     pub fn error_handler(mut self, handler: impl FnMut(Error) + Send + 'static) -> Self {
         self.error_handler = Some(Box::new(handler));
         self
@@ -267,30 +297,71 @@ where
             let mut handler = self.handler;
             let mut on_error = self.error_handler;
             tokio::spawn(async move {
+                // Marks the loop closed however it ends.
+                let _closed = ClosedOnDrop(done_tx);
                 while let Some(event) = engine.next_event().await {
                     match event {
-                        Event::Msg(m) => handler(m).await,
-                        Event::Reconnected => {}
-                        Event::Warning(e) => match &mut on_error {
-                            Some(h) => h(e),
-                            None => tracing::warn!(error = %e, "consume warning"),
-                        },
-                        Event::Terminal(e) => {
-                            match &mut on_error {
-                                Some(h) => h(e),
-                                None => tracing::warn!(error = %e, "consume ended"),
+                        Event::Msg(m) => {
+                            if let Err(e) = run_handler(&mut handler, m).await {
+                                report(&mut on_error, e, "consume ended");
+                                break;
                             }
+                        }
+                        Event::Reconnected => {}
+                        Event::Warning(e) => report(&mut on_error, e, "consume warning"),
+                        Event::Terminal(e) => {
+                            report(&mut on_error, e, "consume ended");
                             break;
                         }
                     }
                 }
-                let _ = done_tx.send(true);
             });
             Ok(ConsumeContext {
                 control,
                 done: done_rx,
             })
         })
+    }
+}
+
+/// Runs the handler on one message. A panic in it (or in making its future)
+/// becomes an error of kind [`ErrorKind::HandlerPanicked`].
+async fn run_handler<F, Fut>(handler: &mut F, m: Msg) -> Result<(), Error>
+where
+    F: FnMut(Msg) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| handler(m))) {
+        Ok(handled) => AssertUnwindSafe(handled).catch_unwind().await,
+        Err(panic) => Err(panic),
+    };
+    outcome.map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        Error::msg(
+            ErrorKind::HandlerPanicked,
+            format!("the consume handler panicked: {what}"),
+        )
+    })
+}
+
+/// Hands `e` to the error handler, or logs it when there is none.
+fn report(on_error: &mut Option<ErrorHandler>, e: Error, what: &str) {
+    match on_error {
+        Some(h) => h(e),
+        None => tracing::warn!(error = %e, "{what}"),
+    }
+}
+
+/// Marks a consume loop closed when its task ends, however it ends.
+struct ClosedOnDrop(watch::Sender<bool>);
+
+impl Drop for ClosedOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(true);
     }
 }
 
@@ -354,6 +425,17 @@ impl MessagesBuilder {
 impl Consumer {
     /// Runs `handler` for every message, one at a time and in order, on a task
     /// of its own, keeping pulls outstanding. Await the returned builder to start.
+    ///
+    /// Warnings and the error that ends the loop go to the
+    /// [`error_handler`](Consume::error_handler) (without one, to `tracing`).
+    ///
+    /// **A panic in the handler ends the loop**: the error handler gets an
+    /// error of kind [`ErrorKind::HandlerPanicked`] carrying the panic's
+    /// message, and the context closes ([`ConsumeContext::is_closed`] is true,
+    /// [`ConsumeContext::closed`] returns). The message being handled is not
+    /// acknowledged, so the server delivers it again after `ack_wait`. The loop
+    /// does not go on because a handler that panicked may have left the state
+    /// it captured half-updated; start a new loop to continue.
     ///
     /// ```no_run
     /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {

@@ -1,23 +1,18 @@
 //! One-shot pulls: [`Fetch`] and the [`MessageBatch`] it yields.
 
-use std::future::{Future, IntoFuture};
+use std::future::IntoFuture;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::future::BoxFuture;
-use nats_core::Subscriber;
-use tokio::time::Sleep;
 
-use super::{
-    classify, IdleWatch, OrderedConsumer, PriorityOptions, PullRequest, Source, Status,
-    DEFAULT_BYTES_BATCH, DEFAULT_EXPIRES,
-};
+use super::engine::{Engine, Event, PullConfig, PullKind};
+use super::ordered::OrderedFetch;
+use super::{PriorityOptions, Source, DEFAULT_BYTES_BATCH, DEFAULT_EXPIRES};
 use crate::error::{Error, ErrorKind};
-use crate::message::{message_size, Msg};
-use crate::types::AckPolicy;
+use crate::message::Msg;
 use crate::Consumer;
 
 /// A single pull of up to `n` messages (or bytes). Made by
@@ -78,7 +73,7 @@ impl Fetch {
 
     priority_setters!(priority);
 
-    fn request(&self) -> Result<PullRequest, Error> {
+    fn config(&self) -> Result<PullConfig, Error> {
         if self.batch == 0 && self.max_bytes == 0 {
             return Err(Error::msg(
                 ErrorKind::InvalidArgument,
@@ -86,18 +81,18 @@ impl Fetch {
             ));
         }
         self.priority.validate()?;
-        let mut req = PullRequest {
-            batch: self.batch,
+        let mut cfg = PullConfig {
+            max_messages: self.batch,
             max_bytes: self.max_bytes,
-            no_wait: self.no_wait,
-            group: self.priority.group.clone(),
-            min_pending: self.priority.min_pending,
-            min_ack_pending: self.priority.min_ack_pending,
-            priority: self.priority.priority,
-            ..Default::default()
+            expires: self.expires,
+            heartbeat: None,
+            priority: self.priority.clone(),
+            kind: PullKind::Once {
+                no_wait: self.no_wait,
+            },
         };
         if self.no_wait {
-            return Ok(req);
+            return Ok(cfg);
         }
         if self.expires < Duration::from_millis(1) {
             return Err(Error::msg(
@@ -105,7 +100,7 @@ impl Fetch {
                 "max_wait must be positive",
             ));
         }
-        let heartbeat = match self.heartbeat {
+        cfg.heartbeat = match self.heartbeat {
             Some(hb) if hb.is_zero() => {
                 return Err(Error::msg(
                     ErrorKind::InvalidArgument,
@@ -122,9 +117,7 @@ impl Fetch {
             None if self.expires >= Duration::from_secs(10) => Some(Duration::from_secs(5)),
             None => None,
         };
-        req.expires = Some(self.expires);
-        req.idle_heartbeat = heartbeat;
-        Ok(req)
+        Ok(cfg)
     }
 }
 
@@ -134,50 +127,16 @@ impl IntoFuture for Fetch {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            let mut request = self.request()?;
+            let cfg = self.config()?;
             let (consumer, ordered) = match &self.source {
                 Source::Consumer(c) => (c.clone(), None),
                 Source::Ordered(o) => {
-                    o.begin_fetch()?;
-                    (o.next_consumer().await?, Some(o.clone()))
+                    let fetch = OrderedFetch::begin(o)?;
+                    (o.next_consumer().await?, Some(fetch))
                 }
             };
-            let consumer = &consumer;
-            let info = consumer.cached_info();
-            self.priority.check_group(&info)?;
-            request.id = consumer.pin_id();
-            let client = consumer.js.client();
-            let inbox = client.new_inbox();
-            let sub = client.subscribe(&inbox).await?;
-            let body = serde_json::to_vec(&request)
-                .map_err(|e| Error::with_source(ErrorKind::InvalidArgument, e))?;
-            client
-                .publish_with_reply(consumer.next_subject(), &inbox, Bytes::from(body))
-                .await?;
-            let ack_none = info.config.ack_policy == AckPolicy::None;
-            let deadline = if self.no_wait {
-                // A no-wait pull is answered at once; bound the wait anyway.
-                consumer.js.timeout()
-            } else {
-                self.expires + Duration::from_secs(1)
-            };
-            Ok(MessageBatch {
-                sub,
-                ack_none,
-                remaining: if self.batch == 0 {
-                    usize::MAX
-                } else {
-                    self.batch
-                },
-                bytes_left: self.max_bytes,
-                deadline: Box::pin(tokio::time::sleep(deadline)),
-                heartbeat: request.idle_heartbeat.map(IdleWatch::new),
-                done: false,
-                last_stream_sequence: None,
-                consumer: consumer.clone(),
-                ordered,
-                consumer_seq: 0,
-            })
+            let engine = Engine::start(&consumer, cfg, None).await?;
+            Ok(MessageBatch::new(engine, ordered))
         })
     }
 }
@@ -186,40 +145,58 @@ impl IntoFuture for Fetch {
 /// the pull expired, or no messages were available (no-wait); a failure that
 /// ends the batch early (e.g. `ConsumerDeleted`, `HeartbeatMissed`) is its last item.
 pub struct MessageBatch {
-    sub: Subscriber,
-    ack_none: bool,
-    remaining: usize,
-    bytes_left: usize,
-    deadline: Pin<Box<Sleep>>,
-    heartbeat: Option<IdleWatch>,
-    done: bool,
+    inner: Pin<Box<dyn Stream<Item = Result<Msg, Error>> + Send>>,
     last_stream_sequence: Option<u64>,
-    /// The handle fetched from: its client and timeout for the messages, and
-    /// the pin id of a pinned-client priority group.
-    consumer: Consumer,
-    /// For an ordered consumer: where to record progress, and the last
-    /// consumer sequence seen (a gap ends the batch).
-    ordered: Option<OrderedConsumer>,
-    consumer_seq: u64,
 }
 
 impl std::fmt::Debug for MessageBatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MessageBatch")
-            .field("remaining", &self.remaining)
-            .field("done", &self.done)
+            .field("last_stream_sequence", &self.last_stream_sequence)
             .finish_non_exhaustive()
     }
 }
 
 impl MessageBatch {
+    fn new(engine: Engine, ordered: Option<OrderedFetch>) -> MessageBatch {
+        let inner = futures_util::stream::unfold(
+            (engine, ordered),
+            |(mut engine, mut ordered)| async move {
+                loop {
+                    let item = match engine.next_event().await? {
+                        Event::Msg(m) => {
+                            if let Some(fetch) = &mut ordered {
+                                // A gap ends the batch: the next fetch starts
+                                // after the last message delivered.
+                                if !fetch.accept(&m) {
+                                    return None;
+                                }
+                            }
+                            Ok(m)
+                        }
+                        Event::Warning(e) | Event::Terminal(e) => Err(e),
+                        Event::Reconnected => continue,
+                    };
+                    if engine.is_finished() {
+                        // An ordered consumer may fetch again, even while
+                        // this batch is still held.
+                        if let Some(fetch) = &mut ordered {
+                            fetch.finish();
+                        }
+                    }
+                    return Some((item, (engine, ordered)));
+                }
+            },
+        );
+        MessageBatch {
+            inner: Box::pin(inner),
+            last_stream_sequence: None,
+        }
+    }
+
     /// The stream sequence of the last message yielded, if any.
     pub fn last_stream_sequence(&self) -> Option<u64> {
         self.last_stream_sequence
-    }
-
-    fn finish(&mut self) {
-        self.done = true;
     }
 }
 
@@ -227,98 +204,11 @@ impl Stream for MessageBatch {
     type Item = Result<Msg, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        if this.done {
-            return Poll::Ready(None);
+        let item = std::task::ready!(self.inner.as_mut().poll_next(cx));
+        if let Some(Ok(m)) = &item {
+            self.last_stream_sequence = m.tokens().map(|t| t.stream_seq);
         }
-        loop {
-            match Pin::new(&mut this.sub).poll_next(cx) {
-                Poll::Ready(Some(m)) => {
-                    if let Some(watch) = &mut this.heartbeat {
-                        watch.activity();
-                    }
-                    match classify(&m) {
-                        Status::Message => {
-                            let size = message_size(&m);
-                            if let Some(pin) = m.headers.as_ref().and_then(|h| h.get("Nats-Pin-Id"))
-                            {
-                                this.consumer.set_pin_id(Some(pin));
-                            }
-                            let msg = Msg::new(
-                                m,
-                                this.consumer.js.client().clone(),
-                                this.ack_none,
-                                this.consumer.js.timeout(),
-                            );
-                            let tokens = msg.tokens().map(|t| (t.stream_seq, t.consumer_seq));
-                            if let Some(ordered) = &this.ordered {
-                                match tokens {
-                                    Some((stream_seq, consumer_seq))
-                                        if consumer_seq == this.consumer_seq + 1 =>
-                                    {
-                                        this.consumer_seq = consumer_seq;
-                                        ordered.record(stream_seq);
-                                    }
-                                    // A gap: end here; the next fetch starts after
-                                    // the last message delivered.
-                                    _ => {
-                                        this.finish();
-                                        return Poll::Ready(None);
-                                    }
-                                }
-                            }
-                            this.last_stream_sequence = tokens.map(|t| t.0);
-                            this.remaining = this.remaining.saturating_sub(1);
-                            if this.bytes_left > 0 {
-                                this.bytes_left = this.bytes_left.saturating_sub(size);
-                                if this.bytes_left == 0 {
-                                    this.finish();
-                                }
-                            }
-                            if this.remaining == 0 {
-                                this.finish();
-                            }
-                            return Poll::Ready(Some(Ok(msg)));
-                        }
-                        Status::Heartbeat => continue,
-                        Status::RequestEnded { .. } => {
-                            this.finish();
-                            return Poll::Ready(None);
-                        }
-                        Status::Reset { error, pin_lost } => {
-                            if pin_lost {
-                                this.consumer.set_pin_id(None);
-                            }
-                            this.finish();
-                            return Poll::Ready(Some(Err(error)));
-                        }
-                        Status::Warning(e) | Status::Terminal(e) => {
-                            this.finish();
-                            return Poll::Ready(Some(Err(e)));
-                        }
-                    }
-                }
-                Poll::Ready(None) => {
-                    this.finish();
-                    return Poll::Ready(Some(Err(Error::new(ErrorKind::ConnectionClosed))));
-                }
-                Poll::Pending => break,
-            }
-        }
-        if this.deadline.as_mut().poll(cx).is_ready() {
-            this.finish();
-            return Poll::Ready(None);
-        }
-        if let Some(watch) = &mut this.heartbeat {
-            if watch.poll_missed(cx).is_ready() {
-                this.finish();
-                return Poll::Ready(Some(Err(Error::msg(
-                    ErrorKind::HeartbeatMissed,
-                    "no heartbeat from the server within twice the interval",
-                ))));
-            }
-        }
-        Poll::Pending
+        Poll::Ready(item)
     }
 }
 

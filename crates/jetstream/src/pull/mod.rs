@@ -84,7 +84,7 @@ impl AnyEngine {
         control: Arc<Control>,
     ) -> Result<AnyEngine, Error> {
         Ok(match source {
-            Source::Consumer(c) => AnyEngine::Plain(Engine::start(c, cfg, control).await?),
+            Source::Consumer(c) => AnyEngine::Plain(Engine::start(c, cfg, Some(control)).await?),
             Source::Ordered(o) => {
                 AnyEngine::Ordered(OrderedEngine::start(o.clone(), cfg, control).await?)
             }
@@ -206,6 +206,9 @@ pub(crate) enum Status {
     /// Leadership change or pin mismatch: outstanding pulls are gone.
     /// `pin_lost`: the pin id this client held is no longer valid (423).
     Reset { error: Error, pin_lost: bool },
+    /// 503: nobody received the pull request. The consumer is gone, or its
+    /// stream is not available right now; only asking the server tells which.
+    NoResponders,
     /// Something the user should hear about; not fatal.
     Warning(Error),
     /// The consumer is gone or the request is invalid: stop.
@@ -274,10 +277,7 @@ pub(crate) fn classify(m: &Message) -> Status {
             ErrorKind::InvalidArgument,
             format!("pull request refused: 400 {desc}"),
         )),
-        503 => Status::Warning(Error::msg(
-            ErrorKind::NoResponders,
-            "no responders for the pull request",
-        )),
+        503 => Status::NoResponders,
         code => Status::Warning(Error::msg(
             ErrorKind::Other,
             format!("unexpected status {code} {desc}"),
@@ -445,10 +445,10 @@ mod tests {
             Status::Terminal(e) => assert_eq!(e.kind(), ErrorKind::InvalidArgument),
             other => panic!("{other:?}"),
         }
-        match classify(&status(503, "", None)) {
-            Status::Warning(e) => assert_eq!(e.kind(), ErrorKind::NoResponders),
-            other => panic!("{other:?}"),
-        }
+        assert!(matches!(
+            classify(&status(503, "", None)),
+            Status::NoResponders
+        ));
     }
 
     #[test]

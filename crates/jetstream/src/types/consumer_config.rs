@@ -272,8 +272,10 @@ pub struct OrderedConsumerConfig {
     pub inactive_threshold: Option<Duration>,
     /// Deliver only headers.
     pub headers_only: bool,
-    /// How many times to try to recreate the consumer after a failure; `None` means without
-    /// limit.
+    /// How many times to try to (re)create the consumer while the attempts fail with errors
+    /// another attempt may fix (timeouts, no responders, server errors 429 and 5xx); `None`
+    /// means 10. Other errors (a consumer limit, a permission, a bad configuration) end it at
+    /// once, and no attempt is made while the connection is down.
     pub max_reset_attempts: Option<usize>,
     /// Prefix of the generated consumer names (`<prefix>_<n>`); `None` means a random one.
     pub name_prefix: Option<String>,

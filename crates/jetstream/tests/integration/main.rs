@@ -17,5 +17,6 @@ mod pattern;
 mod priority;
 mod publish;
 mod pull;
+mod pull_faults;
 mod soak;
 mod streams;

@@ -24,7 +24,7 @@ pub(crate) async fn setup(
     (js, stream)
 }
 
-async fn publish_n(js: &jetstream::JetStream, n: usize) {
+pub(crate) async fn publish_n(js: &jetstream::JetStream, n: usize) {
     let mut acks = Vec::new();
     for i in 0..n {
         acks.push(js.publish_async("s.x", format!("{i}")).await.unwrap());
