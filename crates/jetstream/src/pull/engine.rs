@@ -25,7 +25,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
-use nats_core::{Message, State, Subscriber};
+use nats_core::{Message, PendingLimits, State, Subscriber};
 use tokio::sync::{watch, Notify};
 use tokio::time::Sleep;
 
@@ -212,6 +212,27 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Room for status messages (heartbeats, 408s) beside the pulled messages.
+const STATUS_HEADROOM: usize = 1024;
+
+/// The pending limits of a pull's inbox, sized from its own budget rather
+/// than from the connection's default, so that lowering that default for core
+/// subscriptions can never make a pull drop: the engine keeps at most one
+/// budget outstanding and tops it up only as it reads, so twice the budget
+/// plus room for status messages is never reached. Without a byte budget,
+/// messages are bounded by count only (each by the server's max payload).
+fn inbox_limits(cfg: &PullConfig) -> PendingLimits {
+    let messages = cfg
+        .max_messages
+        .saturating_mul(2)
+        .saturating_add(STATUS_HEADROOM);
+    let bytes = match cfg.max_bytes {
+        0 => usize::MAX,
+        b => b.saturating_mul(2).saturating_add(1 << 20),
+    };
+    PendingLimits::new(messages, bytes)
+}
+
 impl Engine {
     /// Subscribes to a fresh inbox and sends the first pull. `control` is
     /// used by continuous loops (stop and drain).
@@ -224,7 +245,9 @@ impl Engine {
         cfg.priority.check_group(&info)?;
         let client = consumer.js.client();
         let inbox = client.new_inbox();
-        let sub = client.subscribe(&inbox).await?;
+        let sub = client
+            .subscribe_with_limits(&inbox, inbox_limits(&cfg))
+            .await?;
         let continuous = match cfg.kind {
             PullKind::Continuous {
                 threshold_messages,

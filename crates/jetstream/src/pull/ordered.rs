@@ -250,8 +250,8 @@ impl OrderedConsumer {
     /// retried with backoff, up to `max_reset_attempts` attempts
     /// ([`DEFAULT_MAX_RESET_ATTEMPTS`] when unset); any other error is
     /// returned at once. While the connection is down it waits for the
-    /// reconnect instead (attempts then could only time out); a closed
-    /// connection ends it.
+    /// reconnect instead (attempts then could only time out), also when the
+    /// connection dropped with the request in flight; a closed client ends it.
     async fn create_consumer(&self) -> Result<Consumer, Error> {
         let max = self
             .inner
@@ -276,6 +276,10 @@ impl OrderedConsumer {
                 .await
             {
                 Ok(c) => return Ok(c),
+                // The core client fails a request in flight when the connection
+                // drops; the client is reconnecting, not closed (a closed client
+                // ends this at `wait_connected`). Not an attempt of its own.
+                Err(e) if e.kind() == ErrorKind::ConnectionClosed => {}
                 Err(e) if !is_transient(&e) => return Err(e),
                 Err(e) => {
                     attempt += 1;

@@ -564,3 +564,54 @@ async fn double_ack_waits_at_most_the_context_timeout() {
     );
     drop(server);
 }
+
+/// Pull inboxes take their pending limits from the pull's own budget: a connection whose
+/// default allows only 5 unread messages (256 bytes) still gets every message of a 200
+/// message fetch and of `messages()`, even when the reader starts late, with no drop.
+#[tokio::test]
+async fn pulls_never_drop_under_a_low_connection_pending_limit() {
+    let server = Server::jetstream().start();
+    let client = nats_core::ConnectOptions::new()
+        .pending_limits(nats_core::PendingLimits::new(5, 256))
+        .connect(server.url())
+        .await
+        .unwrap();
+    let js = jetstream::new(client.clone());
+    let stream = js
+        .create_stream(StreamConfig {
+            name: "S".into(),
+            subjects: vec!["s.>".into()],
+            storage: StorageType::Memory,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    publish_n(&js, 200).await;
+    let c = durable(&stream, "c").await;
+
+    let mut batch = c.fetch(200).max_wait(Duration::from_secs(2)).await.unwrap();
+    // Let the whole batch arrive before reading any of it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut fetched = 0;
+    while let Some(m) = batch.next().await {
+        m.unwrap().ack().await.unwrap();
+        fetched += 1;
+    }
+    assert_eq!(fetched, 200);
+
+    let o = stream
+        .ordered_consumer(jetstream::OrderedConsumerConfig::default())
+        .await
+        .unwrap();
+    let mut messages = o.messages().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 0..200 {
+        let m = tokio::time::timeout(Duration::from_secs(5), messages.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.data().as_ref(), format!("{i}").as_bytes());
+    }
+    assert_eq!(client.statistics().dropped_messages, 0);
+}
