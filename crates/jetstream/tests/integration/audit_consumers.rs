@@ -447,7 +447,7 @@ async fn ordered_consumer_gives_up_after_max_reset_attempts() {
         .unwrap();
     messages.next().await.unwrap().unwrap();
     // A frozen server: every creation request times out (a transient error).
-    let frozen = crate::ordered::Frozen::new(&server);
+    let frozen = server.freeze();
     let start = Instant::now();
     let mut errors = Vec::new();
     let ended = tokio::time::timeout(Duration::from_secs(8), async {

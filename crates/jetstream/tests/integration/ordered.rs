@@ -261,33 +261,6 @@ async fn one_receive_mode_at_a_time() {
     assert_eq!(next.metadata().unwrap().sequence.stream, 4);
 }
 
-/// SIGSTOP on creation, SIGCONT on drop: a frozen server keeps its sockets open
-/// and answers nothing (the other half-open case).
-pub(crate) struct Frozen(String);
-
-impl Frozen {
-    pub(crate) fn new(server: &Server) -> Frozen {
-        let pid = server.pid().expect("the server runs").to_string();
-        let frozen = Frozen(pid);
-        frozen.signal("-STOP");
-        frozen
-    }
-
-    fn signal(&self, sig: &str) {
-        let status = std::process::Command::new("kill")
-            .args([sig, self.0.as_str()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for Frozen {
-    fn drop(&mut self) {
-        self.signal("-CONT");
-    }
-}
-
 /// Reads `expected` in order (by payload and stream sequence), skipping
 /// missed-heartbeat warnings.
 async fn read_through_warnings(messages: &mut jetstream::Messages, expected: std::ops::Range<u32>) {
@@ -329,7 +302,7 @@ async fn ordered_messages_report_missed_heartbeats_while_the_server_is_frozen() 
         .await
         .unwrap();
     read_exactly(&mut messages, 0..10).await;
-    let frozen = Frozen::new(&server);
+    let frozen = server.freeze();
     let start = Instant::now();
     let item = tokio::time::timeout(Duration::from_secs(4), messages.next()).await;
     let took = start.elapsed();

@@ -544,19 +544,11 @@ async fn double_ack_waits_at_most_the_context_timeout() {
     // A frozen server (SIGSTOP: the connection stays up, nothing answers): the
     // double ack gives up after the context's 500 ms, not after the client's
     // 10 s request timeout.
-    let pid = server.pid().expect("the server runs").to_string();
-    let signal = |sig: &str| {
-        let status = std::process::Command::new("kill")
-            .args([sig, pid.as_str()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    };
-    signal("-STOP");
+    let frozen = server.freeze();
     let started = Instant::now();
     let result = msg.double_ack().await;
     let took = started.elapsed();
-    signal("-CONT");
+    frozen.thaw();
     assert_eq!(result.unwrap_err().kind(), ErrorKind::Timeout);
     assert!(
         took >= Duration::from_millis(400) && took < Duration::from_secs(3),
