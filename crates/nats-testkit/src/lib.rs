@@ -64,6 +64,7 @@ mod cluster;
 mod config;
 mod ports;
 mod process;
+mod python;
 mod readiness;
 mod server;
 
@@ -74,5 +75,6 @@ pub use binary::{
 pub use builder::{ServerBuilder, DEFAULT_READY_TIMEOUT};
 pub use cluster::{Cluster, ClusterBuilder};
 pub use ports::{free_port, HOST};
+pub use python::{python_with_nats_py, NATS_PY_VERSION, PYTHON_ENV};
 pub use readiness::http_get;
 pub use server::Server;
