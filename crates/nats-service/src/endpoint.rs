@@ -248,7 +248,10 @@ impl EndpointBuilder {
 }
 
 fn stopped() -> Error {
-    Error::new(ErrorKind::Stopped, "cannot add an endpoint to a stopped service")
+    Error::new(
+        ErrorKind::Stopped,
+        "cannot add an endpoint to a stopped service",
+    )
 }
 
 impl IntoFuture for EndpointBuilder {

@@ -207,14 +207,12 @@ impl fmt::Display for ServiceError {
 impl StdError for ServiceError {}
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .or_else(|| {
-            headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-        })
+    headers.get(name).or_else(|| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
 }
 
 /// The headers of an error reply (ADR-32's error formatting function):

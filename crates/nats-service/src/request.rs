@@ -82,7 +82,10 @@ impl Request {
     pub async fn respond(&self, payload: impl Into<Bytes>) -> Result<(), Error> {
         let reply = self.reply_subject()?;
         self.finish(None);
-        self.client.publish(reply, payload).await.map_err(Error::from)
+        self.client
+            .publish(reply, payload)
+            .await
+            .map_err(Error::from)
     }
 
     /// Answers with `headers` and `payload`. A reply carrying the
@@ -105,7 +108,11 @@ impl Request {
     /// Answers with a service error: an empty payload and the headers
     /// `Nats-Service-Error: <description>` and `Nats-Service-Error-Code: <code>`.
     /// The endpoint counts an error, with `last_error` `code:description`.
-    pub async fn respond_error(&self, code: u32, description: impl AsRef<str>) -> Result<(), Error> {
+    pub async fn respond_error(
+        &self,
+        code: u32,
+        description: impl AsRef<str>,
+    ) -> Result<(), Error> {
         let reply = self.reply_subject()?;
         let headers = error_headers(code, description);
         let error = ServiceError::from_headers(&headers);
@@ -120,7 +127,10 @@ impl Request {
         self.reply().ok_or_else(|| {
             Error::new(
                 ErrorKind::NoReplySubject,
-                format!("the request on {} has no reply subject", self.message.subject),
+                format!(
+                    "the request on {} has no reply subject",
+                    self.message.subject
+                ),
             )
         })
     }

@@ -204,7 +204,11 @@ mod tests {
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["started"], "2024-05-06T07:08:09.123456Z");
         let whole: jiff::Timestamp = "2024-05-06T07:08:09Z".parse().unwrap();
-        let v = serde_json::to_value(StatsResponse { started: whole, ..s }).unwrap();
+        let v = serde_json::to_value(StatsResponse {
+            started: whole,
+            ..s
+        })
+        .unwrap();
         assert_eq!(v["started"], "2024-05-06T07:08:09.000000Z");
         let e = &v["endpoints"][0];
         assert!(e["data"].is_null() && e.as_object().unwrap().contains_key("data"));
@@ -226,7 +230,10 @@ mod tests {
                 "processing_time":1500,"average_processing_time":null,"last_error":null}]}"#,
         )
         .unwrap();
-        assert_eq!(stats.endpoints[0].processing_time, Duration::from_nanos(1500));
+        assert_eq!(
+            stats.endpoints[0].processing_time,
+            Duration::from_nanos(1500)
+        );
         assert_eq!(stats.endpoints[0].average_processing_time, Duration::ZERO);
     }
 }

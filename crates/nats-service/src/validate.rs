@@ -11,7 +11,9 @@ pub(crate) fn name(what: &str, name: &str) -> Result<(), Error> {
     } else {
         Err(Error::new(
             ErrorKind::InvalidName,
-            format!("{what} name {name:?} must be non-empty and use only A-Z, a-z, 0-9, '-' and '_'"),
+            format!(
+                "{what} name {name:?} must be non-empty and use only A-Z, a-z, 0-9, '-' and '_'"
+            ),
         ))
     }
 }
@@ -31,7 +33,9 @@ pub(crate) fn version(version: &str) -> Result<(), Error> {
     } else {
         Err(Error::new(
             ErrorKind::InvalidVersion,
-            format!("version {version:?} is not a semantic version (e.g. 1.0.0, 2.1.3-rc.1+build.5)"),
+            format!(
+                "version {version:?} is not a semantic version (e.g. 1.0.0, 2.1.3-rc.1+build.5)"
+            ),
         ))
     }
 }
@@ -146,9 +150,26 @@ mod tests {
             version(ok).unwrap();
         }
         for bad in [
-            "", "1", "1.2", "1.2.3.4", "01.1.1", "1.01.1", "1.1.01", "1.2.3-0123", "1.2.3-",
-            "1.2.3+", "1.2.3-a..b", "1.2.3+a..b", "+invalid", "-invalid", "v1.2.3", "1.2.3 ",
-            "1.2.3-alpha_beta", "1.2.3+ä", "1.2-SNAPSHOT", "1.0.0-é",
+            "",
+            "1",
+            "1.2",
+            "1.2.3.4",
+            "01.1.1",
+            "1.01.1",
+            "1.1.01",
+            "1.2.3-0123",
+            "1.2.3-",
+            "1.2.3+",
+            "1.2.3-a..b",
+            "1.2.3+a..b",
+            "+invalid",
+            "-invalid",
+            "v1.2.3",
+            "1.2.3 ",
+            "1.2.3-alpha_beta",
+            "1.2.3+ä",
+            "1.2-SNAPSHOT",
+            "1.0.0-é",
         ] {
             assert!(!is_semver(bad), "{bad}");
             assert_eq!(version(bad).unwrap_err().kind(), ErrorKind::InvalidVersion);
@@ -159,7 +180,10 @@ mod tests {
     fn names() {
         name("service", "my-service_2").unwrap();
         for bad in ["", "a b", "a.b", "a*", "ä", "a>"] {
-            assert_eq!(name("service", bad).unwrap_err().kind(), ErrorKind::InvalidName);
+            assert_eq!(
+                name("service", bad).unwrap_err().kind(),
+                ErrorKind::InvalidName
+            );
         }
     }
 
@@ -168,11 +192,21 @@ mod tests {
         group_prefix("").unwrap();
         group_prefix("a.*.b").unwrap();
         for bad in ["a.>", ">", "a..b", "a b", ".a"] {
-            assert_eq!(group_prefix(bad).unwrap_err().kind(), ErrorKind::InvalidSubject, "{bad}");
+            assert_eq!(
+                group_prefix(bad).unwrap_err().kind(),
+                ErrorKind::InvalidSubject,
+                "{bad}"
+            );
         }
         endpoint_subject("a.>").unwrap();
-        assert_eq!(endpoint_subject("a..b").unwrap_err().kind(), ErrorKind::InvalidSubject);
-        assert_eq!(queue_group("a b").unwrap_err().kind(), ErrorKind::InvalidQueueGroup);
+        assert_eq!(
+            endpoint_subject("a..b").unwrap_err().kind(),
+            ErrorKind::InvalidSubject
+        );
+        assert_eq!(
+            queue_group("a b").unwrap_err().kind(),
+            ErrorKind::InvalidQueueGroup
+        );
     }
 
     proptest! {

@@ -95,7 +95,13 @@ fn install_venv() -> Result<PathBuf, String> {
 fn build_venv(venv: &Path, python: &Path) -> Result<(), String> {
     run(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
     run(Command::new(python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
         .arg("--no-input")
         .arg(format!("nats-py=={NATS_PY_VERSION}")))?;
     check_import(python)
