@@ -93,3 +93,37 @@ async fn endpoint_configuration_is_validated() {
     );
     assert!(service.info().endpoints.is_empty());
 }
+
+/// Handles are `Clone + Send + Sync`, streams `Unpin + Send`, and every
+/// builder's future is `Send + 'static` (so it can be spawned).
+#[tokio::test]
+async fn handles_streams_and_builders_have_the_usual_traits() {
+    fn handle<T: Clone + Send + Sync + 'static>() {}
+    fn stream<T: futures_util::Stream + Unpin + Send + 'static>() {}
+    fn spawnable<F: std::future::IntoFuture>(f: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F::IntoFuture: Send + 'static,
+        F::Output: Send + 'static,
+    {
+        tokio::spawn(f.into_future())
+    }
+    handle::<Service>();
+    handle::<nats_service::Group>();
+    handle::<nats_service::Discovery>();
+    stream::<nats_service::Endpoint>();
+    fn send<T: Send + 'static>() {}
+    send::<nats_service::Request>();
+
+    let (_server, client) = setup().await;
+    let service = spawnable(Service::builder(&client, "spawned", "1.0.0"))
+        .await
+        .unwrap()
+        .unwrap();
+    let endpoint = spawnable(service.endpoint("e")).await.unwrap().unwrap();
+    let found = spawnable(nats_service::Discovery::new(&client).ping().name("spawned"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    drop(endpoint);
+}

@@ -24,7 +24,7 @@ async fn gathers_every_instance_until_the_timeout() {
         waited >= Duration::from_millis(400),
         "gathered until the timeout: {waited:?}"
     );
-    assert!(waited < Duration::from_millis(1500), "{waited:?}");
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
     let mut ids: Vec<&str> = pings.iter().map(|p| p.id.as_str()).collect();
     ids.sort();
     let mut want = vec![a.id(), b.id(), c.id()];
