@@ -86,6 +86,7 @@ mod config;
 mod fault_proxy;
 mod ports;
 mod process;
+mod python;
 mod readiness;
 mod server;
 
@@ -97,5 +98,6 @@ pub use builder::{ServerBuilder, DEFAULT_READY_TIMEOUT};
 pub use cluster::{Cluster, ClusterBuilder};
 pub use fault_proxy::{Direction, FaultProxy, MAX_QUEUED};
 pub use ports::{free_port, HOST};
+pub use python::{python_with_nats_py, NATS_PY_VERSION, PYTHON_ENV};
 pub use readiness::http_get;
 pub use server::{Frozen, Server};
