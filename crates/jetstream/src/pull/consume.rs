@@ -172,7 +172,12 @@ impl IntoFuture for MessagesBuilder {
 ///
 /// Yields `Err(HeartbeatMissed)` when the server went quiet (it pulls again and
 /// goes on), and a terminal error (`ConsumerDeleted`, `ConnectionClosed`) as its
-/// last item. Dropping it unsubscribes.
+/// last item.
+///
+/// Dropping it unsubscribes at once: messages already pulled but not read (up to the pull
+/// budget) reach nobody; with `AckPolicy::Explicit` the server redelivers them after
+/// `ack_wait`, with `AckPolicy::None` the consumer has moved past them. To end without
+/// that, call [`stop`](Self::stop) or [`drain`](Self::drain) and read until `None`.
 ///
 /// ```no_run
 /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
@@ -294,7 +299,8 @@ where
     }
 }
 
-/// The handle of a running consume loop. Dropping it stops the loop.
+/// The handle of a running consume loop. Dropping it stops pulling, as
+/// [`stop`](Self::stop) does; [`drain`](Self::drain) also waits for the loop to end.
 #[derive(Debug)]
 pub struct ConsumeContext {
     control: Arc<Control>,
