@@ -282,6 +282,8 @@ mod consumers_api;
 mod context;
 mod direct_get;
 mod error;
+#[cfg(doctest)]
+mod guide;
 mod list;
 mod message;
 mod publish;

@@ -1,0 +1,34 @@
+//! The guide in `docs/` and the crate's README, compiled as doctests: `cargo test --doc`
+//! builds every Rust block of them (they are `no_run`: they need a server).
+
+#[doc = include_str!("../README.md")]
+struct ReadMe;
+
+#[doc = include_str!("../../../docs/README.md")]
+struct Guide;
+
+#[doc = include_str!("../../../docs/connecting.md")]
+struct Connecting;
+
+#[doc = include_str!("../../../docs/streams.md")]
+struct Streams;
+
+#[doc = include_str!("../../../docs/consumers.md")]
+struct Consumers;
+
+#[doc = include_str!("../../../docs/receiving.md")]
+struct Receiving;
+
+#[doc = include_str!("../../../docs/ordered-consumers.md")]
+struct OrderedConsumers;
+
+#[doc = include_str!("../../../docs/publishing.md")]
+struct Publishing;
+
+#[cfg(feature = "kv")]
+#[doc = include_str!("../../../docs/key-value.md")]
+struct KeyValue;
+
+#[cfg(feature = "object-store")]
+#[doc = include_str!("../../../docs/object-store.md")]
+struct ObjectStore;
