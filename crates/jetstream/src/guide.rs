@@ -32,3 +32,12 @@ struct KeyValue;
 #[cfg(feature = "object-store")]
 #[doc = include_str!("../../../docs/object-store.md")]
 struct ObjectStore;
+
+#[doc = include_str!("../../../docs/errors.md")]
+struct Errors;
+
+#[doc = include_str!("../../../docs/faults.md")]
+struct Faults;
+
+#[doc = include_str!("../../../docs/performance.md")]
+struct Performance;
