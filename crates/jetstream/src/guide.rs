@@ -41,3 +41,9 @@ struct Faults;
 
 #[doc = include_str!("../../../docs/performance.md")]
 struct Performance;
+
+#[doc = include_str!("../../../docs/from-go.md")]
+struct FromGo;
+
+#[doc = include_str!("../../../docs/from-async-nats.md")]
+struct FromAsyncNats;
