@@ -1,5 +1,8 @@
-//! The guide in `docs/` and the crate's README, compiled as doctests: `cargo test --doc`
-//! builds every Rust block of them (they are `no_run`: they need a server).
+//! The guide in `docs/`, the repository's README and the crate's README, compiled as doctests:
+//! `cargo test --doc` builds every Rust block of them (they are `no_run`: they need a server).
+
+#[doc = include_str!("../../../README.md")]
+struct RepositoryReadMe;
 
 #[doc = include_str!("../README.md")]
 struct ReadMe;
