@@ -51,6 +51,9 @@ impl JetStream {
     /// Adds `delta` to the counter on `subject` (server 2.12+, stream with
     /// `allow_msg_counter`) and returns the counter's new value.
     ///
+    /// Not idempotent: when the call fails with a timeout or its future is dropped, the
+    /// increment may have been applied; retrying may count it twice.
+    ///
     /// ```no_run
     /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
     /// let views = js.increment("views.home", 1).await?;
@@ -162,6 +165,11 @@ impl Batch {
     /// add takes its place, so no gap is left. When the first add fails, the batch starts
     /// over under a new [`id`](Self::id) (the server may hold a half-started batch under the
     /// old one, which it abandons).
+    ///
+    /// Cancel safety: dropping the future before it completes may leave the message sent
+    /// but not counted by the batch, so later messages would repeat its sequence number and
+    /// the commit fail. Drop the batch instead (the server abandons it, storing nothing) and
+    /// start a new one.
     pub async fn add(
         &mut self,
         subject: impl AsRef<str>,
@@ -211,6 +219,9 @@ impl Batch {
     }
 
     /// Adds the last message and commits: every message is stored, or none.
+    ///
+    /// When it fails with a timeout, or its future is dropped, the batch may or may not
+    /// have been committed: look at the stream to tell.
     pub async fn commit(
         self,
         subject: impl AsRef<str>,

@@ -228,6 +228,14 @@ impl Msg {
     }
 
     /// Acknowledges the message.
+    ///
+    /// The message counts as acknowledged from the moment this is called: a later `ack`,
+    /// `nak` or `term` gets [`ErrorKind::AlreadyAcked`] (after a failed send it may be
+    /// tried again). Cancel safety: if the future is dropped before it completes, the ack
+    /// may not have been sent; the message still counts as acknowledged here, and the
+    /// server redelivers it once its `ack_wait` expires. The same holds for
+    /// [`nak`](Self::nak), [`nak_with_delay`](Self::nak_with_delay), [`term`](Self::term)
+    /// and [`term_with_reason`](Self::term_with_reason).
     pub async fn ack(&self) -> Result<(), Error> {
         self.send_terminal(Bytes::from_static(ACK)).await
     }
@@ -242,6 +250,9 @@ impl Msg {
     /// confirmation could come before the reconnect, and the server redelivers the
     /// message once its ack wait expires. The message counts as not acknowledged, so a
     /// handler working through a backlog is not held for a timeout per message.
+    ///
+    /// Cancel safety: dropping the future while it waits for the confirmation leaves the
+    /// message counted as acknowledged here, whether or not the server applied the ack.
     pub async fn double_ack(&self) -> Result<(), Error> {
         let subject = self.ack_subject()?;
         if self.acked.swap(true, Ordering::AcqRel) {

@@ -164,6 +164,11 @@ macro_rules! publish_options {
 
 /// A publish to a stream, awaiting its ack. Made by [`JetStream::publish`].
 ///
+/// Cancel safety: dropping the future once the message went out does not take it back; it
+/// may be stored without you seeing the ack. Publishing again with the same
+/// [`msg_id`](Self::msg_id) within the stream's duplicate window is safe: the stream drops
+/// the duplicate and the ack says `duplicate: true`.
+///
 /// ```no_run
 /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
 /// let ack = js.publish("orders.new", "order 1").msg_id("order-1").await?;
@@ -181,6 +186,8 @@ pub struct Publish {
 
 /// An asynchronous publish: awaiting it sends the message (waiting only while
 /// `max_pending_acks` acks are in flight) and gives a [`PubAckFuture`].
+///
+/// Cancel safety: dropping the future while it waits for a window slot sends nothing.
 ///
 /// ```no_run
 /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
@@ -334,7 +341,8 @@ async fn window_slot(js: &JetStream, timeout: Duration) -> Result<Box<WindowSlot
 /// no ack within the timeout (`Timeout`), or the connection was lost.
 ///
 /// Its window slot is freed as soon as the ack arrives, even if the future is
-/// never polled; dropping it frees the slot too.
+/// never polled; dropping it frees the slot too. Dropping it does not recall the
+/// message: it was sent, and may be stored.
 #[derive(Debug)]
 #[must_use = "the ack tells whether the message was stored"]
 pub struct PubAckFuture {

@@ -243,6 +243,9 @@ impl KeyValue {
 
     /// Purges every key that has a value or a delete marker: its history is removed and a
     /// purge marker is left (see [`purge_deletes`](Self::purge_deletes) to remove markers).
+    ///
+    /// One purge per key, not one atomic operation: when it fails or its future is
+    /// dropped, some keys may be purged and others not; calling it again finishes the job.
     pub async fn purge_all(&self) -> Result<()> {
         let entries = self.latest_entries().await?;
         let mut acks = Vec::new();

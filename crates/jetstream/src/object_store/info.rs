@@ -230,6 +230,10 @@ impl ObjectStore {
     /// when another, not deleted object has that name: [`ErrorKind::ObjectExists`]. Missing
     /// or deleted: [`ErrorKind::ObjectNotFound`]. Works on links too.
     ///
+    /// A rename stores the metadata under the new name first, then purges the old name: if
+    /// the future is dropped (or the purge fails) in between, the object can be read under
+    /// both names until the call is repeated.
+    ///
     /// ```no_run
     /// # async fn run(store: jetstream::ObjectStore) -> Result<(), jetstream::Error> {
     /// use jetstream::ObjectMeta;
@@ -290,6 +294,10 @@ impl ObjectStore {
     /// Deletes an object: its chunks are purged and its metadata is replaced by a tombstone
     /// (`deleted: true`, size 0) that watchers see. Missing: [`ErrorKind::ObjectNotFound`];
     /// deleting a deleted object again is fine.
+    ///
+    /// The tombstone is stored first, then the chunks are purged: if the future is dropped
+    /// in between, the object reads as deleted but its chunks stay until the call is
+    /// repeated.
     ///
     /// ```no_run
     /// # async fn run(store: jetstream::ObjectStore) -> Result<(), jetstream::Error> {

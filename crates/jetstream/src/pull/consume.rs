@@ -174,7 +174,6 @@ impl IntoFuture for MessagesBuilder {
 
 /// A continuous stream of messages from a consumer; pulls are kept outstanding
 /// in the background as it is read. Memory is bounded by the pull budget.
-/// Dropping it unsubscribes.
 ///
 /// # Items
 ///
@@ -195,6 +194,11 @@ impl IntoFuture for MessagesBuilder {
 /// Other server notices (a `409 Exceeded MaxWaiting`, a 503 while the
 /// consumer exists, a failed re-pull) are logged with `tracing` and retried;
 /// [`consume`](Consumer::consume) hands them to its error handler.
+///
+/// Dropping it unsubscribes at once: messages already pulled but not read (up to the pull
+/// budget) reach nobody; with `AckPolicy::Explicit` the server redelivers them after
+/// `ack_wait`, with `AckPolicy::None` the consumer has moved past them. To end without
+/// that, call [`stop`](Self::stop) or [`drain`](Self::drain) and read until `None`.
 ///
 /// ```no_run
 /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
@@ -365,7 +369,8 @@ impl Drop for ClosedOnDrop {
     }
 }
 
-/// The handle of a running consume loop. Dropping it stops the loop.
+/// The handle of a running consume loop. Dropping it stops pulling, as
+/// [`stop`](Self::stop) does; [`drain`](Self::drain) also waits for the loop to end.
 #[derive(Debug)]
 pub struct ConsumeContext {
     control: Arc<Control>,

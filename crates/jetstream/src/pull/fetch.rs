@@ -20,6 +20,15 @@ use crate::Consumer;
 ///
 /// Awaiting it sends the pull request and returns a [`MessageBatch`].
 ///
+/// # Cancel safety
+///
+/// Dropping the future after the pull request went out (or dropping the [`MessageBatch`]
+/// before it ends) leaves the request with the server until it is filled or expires: the
+/// messages it delivers then reach nobody. With [`AckPolicy::Explicit`](crate::AckPolicy)
+/// they are redelivered once the consumer's `ack_wait` expires; with
+/// [`AckPolicy::None`](crate::AckPolicy) the consumer has moved past them. Read the batch
+/// to its end, or use a short [`max_wait`](Self::max_wait), when that matters.
+///
 /// ```no_run
 /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
 /// use futures_util::StreamExt;
@@ -144,6 +153,10 @@ impl IntoFuture for Fetch {
 /// The messages of one fetch, as a [`Stream`]. Ends when the batch is full,
 /// the pull expired, or no messages were available (no-wait); a failure that
 /// ends the batch early (e.g. `ConsumerDeleted`, `HeartbeatMissed`) is its last item.
+///
+/// Dropping it before it ends unsubscribes: messages still on their way for this pull are
+/// not handed out (see [`Fetch`] on what happens to them). On an
+/// [`OrderedConsumer`], the next fetch starts after the last message this batch yielded.
 pub struct MessageBatch {
     inner: Pin<Box<dyn Stream<Item = Result<Msg, Error>> + Send>>,
     last_stream_sequence: Option<u64>,
@@ -235,6 +248,9 @@ impl Consumer {
     }
 
     /// One message, waiting up to 30 s (then `Timeout`).
+    ///
+    /// A fetch of one: dropping the future while it waits leaves its pull with the server,
+    /// and a message delivered for it then reaches nobody (see [`Fetch`]).
     pub async fn next(&self) -> Result<Msg, Error> {
         let mut batch = self.fetch(1).await?;
         match futures_util::StreamExt::next(&mut batch).await {

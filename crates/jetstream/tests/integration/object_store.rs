@@ -478,7 +478,7 @@ async fn a_100_mib_object_round_trips_with_its_digest() {
     assert_eq!(stream.info().await.unwrap().state.consumer_count, 0);
 }
 
-/// Release-build throughput: `cargo test --release -p jetstream --test integration
+/// Release-build throughput: `cargo test --release -p nats-jetstream --test integration
 /// object_store::throughput_64_mib -- --ignored --nocapture`.
 #[tokio::test]
 #[ignore = "throughput measurement; run in release"]

@@ -5,7 +5,7 @@
 //! at the end everything acked must be stored and every reader must have
 //! read everything, in order where promised, nothing twice.
 //!
-//! `NATS_SOAK_SECS=120 cargo test -p jetstream --test integration fault_matrix::soak -- --ignored --nocapture`
+//! `NATS_SOAK_SECS=120 cargo test -p nats-jetstream --test integration fault_matrix::soak -- --ignored --nocapture`
 //! (60 s without the variable); `NATS_SOAK_SEED=<n>` replays a run.
 
 use std::time::{Duration, Instant};
