@@ -10,6 +10,7 @@ mod compat;
 mod consumers_mgmt;
 mod fault_matrix;
 mod faults_stores;
+mod interop_py;
 mod kv;
 mod object_store;
 mod ordered;
