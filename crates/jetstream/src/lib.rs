@@ -300,7 +300,9 @@ pub use direct_get::StoredMessage;
 pub use error::{ApiError, Error, ErrorCode, ErrorKind, Result};
 pub use list::{ConsumerList, ConsumerNames, StreamList, StreamNames};
 pub use message::{Msg, MsgMetadata, SequencePair};
-pub use publish::{PubAckFuture, Publish, PublishAsync};
+pub use publish::{
+    PubAckFuture, Publish, PublishAckHandler, PublishAsync, PublishErrorHandler,
+};
 pub use pull::{
     Consume, ConsumeContext, Fetch, MessageBatch, Messages, MessagesBuilder, OrderedConsumer,
 };

@@ -16,6 +16,7 @@ mod ordered;
 mod pattern;
 mod priority;
 mod publish;
+mod publish_parity;
 mod pull;
 mod pull_faults;
 mod soak;
