@@ -28,8 +28,8 @@ mod handlers;
 mod window;
 
 pub use ack::PubAckFuture;
-pub use handlers::{PublishAckHandler, PublishErrorHandler};
 pub(crate) use handlers::Reporter;
+pub use handlers::{PublishAckHandler, PublishErrorHandler};
 pub(crate) use window::AckWindow;
 
 /// Header names of the publish options.

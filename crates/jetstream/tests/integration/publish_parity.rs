@@ -40,10 +40,8 @@ async fn a_prebuilt_message_is_published_with_its_subject_headers_and_payload() 
     let js = jetstream::new(client.clone());
     raw_create_stream(&client, stream("M", &["m.>"])).await;
 
-    let msg = Message::new("m.one", "payload 1").with_headers(headers(&[
-        ("Nats-Msg-Id", "one"),
-        ("X-Kind", "demo"),
-    ]));
+    let msg = Message::new("m.one", "payload 1")
+        .with_headers(headers(&[("Nats-Msg-Id", "one"), ("X-Kind", "demo")]));
     let ack = js
         .publish_message(msg.clone())
         .expected_stream("M")
@@ -104,8 +102,18 @@ async fn headers_merge_with_the_msg_id_in_either_order() {
     assert!(b2.duplicate, "the msg id set after .headers() was lost");
 
     // Async publishes merge the same way.
-    let c1 = js.publish_async("h", "c").msg_id("c").headers(h()).await.unwrap();
-    let c2 = js.publish_async("h", "c").msg_id("c").headers(h()).await.unwrap();
+    let c1 = js
+        .publish_async("h", "c")
+        .msg_id("c")
+        .headers(h())
+        .await
+        .unwrap();
+    let c2 = js
+        .publish_async("h", "c")
+        .msg_id("c")
+        .headers(h())
+        .await
+        .unwrap();
     assert!(!c1.await.unwrap().duplicate);
     assert!(c2.await.unwrap().duplicate);
 
@@ -128,10 +136,19 @@ async fn headers_merge_with_the_msg_id_in_either_order() {
         .unwrap()
         .headers
         .unwrap();
-    assert_eq!(stored.get_all("X-Tag").collect::<Vec<_>>(), ["new", "extra"]);
+    assert_eq!(
+        stored.get_all("X-Tag").collect::<Vec<_>>(),
+        ["new", "extra"]
+    );
     assert_eq!(stored.get("X-Keep"), Some("1"));
     assert_eq!(stored.get("X-Tenant"), Some("acme"));
-    let a = js.stream("H").await.unwrap().get_msg(a1.sequence).await.unwrap();
+    let a = js
+        .stream("H")
+        .await
+        .unwrap()
+        .get_msg(a1.sequence)
+        .await
+        .unwrap();
     let a = a.headers.unwrap();
     assert_eq!(a.get("Nats-Msg-Id"), Some("a"));
     assert_eq!(a.get("X-Tenant"), Some("acme"));
@@ -333,7 +350,10 @@ async fn publish_async_complete_waits_past_the_context_timeout() {
                 seq += 1;
                 tokio::time::sleep(Duration::from_millis(1200)).await;
                 let ack = format!(r#"{{"stream":"S","seq":{seq}}}"#);
-                client.publish(m.reply.unwrap().to_string(), ack).await.unwrap();
+                client
+                    .publish(m.reply.unwrap().to_string(), ack)
+                    .await
+                    .unwrap();
             }
         }
     });
