@@ -72,13 +72,15 @@ impl AckWindow {
                 Ok(Err(_)) => return Err(Error::new(ErrorKind::ConnectionClosed)),
                 // Acks are arriving, others got the freed slots first: keep waiting.
                 Err(_) if self.freed.load(Ordering::Relaxed) != freed_before => {}
-                Err(_) => return Err(Error::msg(
-                    ErrorKind::Timeout,
-                    format!(
+                Err(_) => {
+                    return Err(Error::msg(
+                        ErrorKind::Timeout,
+                        format!(
                         "the async publish window of {} stayed full: no ack arrived in {timeout:?}",
                         self.size
                     ),
-                )),
+                    ))
+                }
             }
         }
     }

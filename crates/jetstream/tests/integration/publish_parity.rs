@@ -495,3 +495,68 @@ async fn the_raw_api_request_uses_the_prefix_and_the_timeout() {
     assert_eq!(got.subject.as_str(), "CUSTOM.API.INFO");
     assert!(got.payload.is_empty());
 }
+
+#[tokio::test]
+async fn every_outcome_is_reported_once_through_a_server_restart() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let mut server = Server::jetstream().start();
+    let client = connect(&server).await;
+    let acks = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let js = jetstream::with_options(
+        client.clone(),
+        JetStreamOptions {
+            timeout: Duration::from_secs(2),
+            publish_async_ack_handler: Some(PublishAckHandler::new({
+                let acks = acks.clone();
+                move |_, _, _| {
+                    acks.fetch_add(1, Ordering::SeqCst);
+                }
+            })),
+            publish_async_error_handler: Some(PublishErrorHandler::new({
+                let errors = errors.clone();
+                move |_, _, _| {
+                    errors.fetch_add(1, Ordering::SeqCst);
+                }
+            })),
+            ..Default::default()
+        },
+    );
+    raw_create_stream(
+        &client,
+        json!({"name": "RS", "subjects": ["rs"], "storage": "file"}),
+    )
+    .await;
+    let publisher = {
+        let js = js.clone();
+        tokio::spawn(async move {
+            let mut sent = 0usize;
+            for i in 0..20_000u32 {
+                // Fire and forget: the handlers are the only ones to see the outcome.
+                match js.publish_async("rs", i.to_be_bytes().to_vec()).await {
+                    Ok(future) => {
+                        sent += 1;
+                        drop(future);
+                    }
+                    Err(_) => break,
+                }
+            }
+            sent
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    server.restart();
+    let sent = tokio::time::timeout(Duration::from_secs(30), publisher)
+        .await
+        .expect("publishing hung")
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(15), js.publish_async_complete())
+        .await
+        .expect("complete hung")
+        .unwrap();
+    assert!(sent > 0);
+    let (acked, failed) = (acks.load(Ordering::SeqCst), errors.load(Ordering::SeqCst));
+    assert_eq!(acked + failed, sent, "acked {acked}, failed {failed}");
+    assert_eq!(js.publish_async_pending(), 0);
+}
