@@ -300,6 +300,9 @@ pub enum ErrorKind {
     AlreadyAcked,
     /// Idle heartbeats stopped arriving.
     HeartbeatMissed,
+    /// The async publish window (`max_pending_acks`) is full and the context is set to fail
+    /// instead of waiting (`JetStreamOptions::fail_when_window_full`).
+    TooManyPendingAcks,
     /// A `consume` handler panicked; the panic's message is in the error's text.
     HandlerPanicked,
     /// The feature needs a newer server (API level; 10185).
@@ -353,6 +356,7 @@ impl ErrorKind {
             ErrorKind::BucketSealed => "bucket is sealed",
             ErrorKind::AlreadyAcked => "message already acknowledged",
             ErrorKind::HeartbeatMissed => "idle heartbeats missed",
+            ErrorKind::TooManyPendingAcks => "too many pending acks",
             ErrorKind::HandlerPanicked => "the handler panicked",
             ErrorKind::NotSupported => "not supported by the server",
             ErrorKind::InvalidResponse => "invalid response from the server",

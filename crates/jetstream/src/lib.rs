@@ -254,7 +254,9 @@
 //!   not idempotent.
 //! - **Async publishes.** Dropping a [`PublishAsync`] before it resolves sends nothing
 //!   when it was still waiting for a window slot; dropping a [`PubAckFuture`] frees its slot,
-//!   but the message was sent and may be stored.
+//!   but the message was sent and may be stored. With an async publish handler on the
+//!   context ([`JetStreamOptions::publish_async_error_handler`]), the outcome of a dropped
+//!   future still reaches the handler.
 //! - **Pulls.** Dropping a [`Fetch`] future, a [`MessageBatch`], a [`Messages`] stream or the
 //!   future of [`Consumer::next`] mid-way unsubscribes: messages the server already sent for
 //!   the outstanding pull but that you did not read are not handed to anyone. With
@@ -300,7 +302,7 @@ pub use direct_get::StoredMessage;
 pub use error::{ApiError, Error, ErrorCode, ErrorKind, Result};
 pub use list::{ConsumerList, ConsumerNames, StreamList, StreamNames};
 pub use message::{Msg, MsgMetadata, SequencePair};
-pub use publish::{PubAckFuture, Publish, PublishAsync};
+pub use publish::{PubAckFuture, Publish, PublishAckHandler, PublishAsync, PublishErrorHandler};
 pub use pull::{
     Consume, ConsumeContext, Fetch, MessageBatch, Messages, MessagesBuilder, OrderedConsumer,
 };

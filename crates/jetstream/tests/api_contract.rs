@@ -54,6 +54,7 @@ fn configs_build_with_struct_literals_and_defaults() {
         domain: None,
         timeout: Duration::from_secs(5),
         max_pending_acks: 4000,
+        ..Default::default()
     };
     let _ = jetstream::StreamConfig {
         name: "S".into(),

@@ -17,6 +17,7 @@ mod ordered;
 mod pattern;
 mod priority;
 mod publish;
+mod publish_parity;
 mod pull;
 mod pull_faults;
 mod soak;
