@@ -18,5 +18,6 @@ mod priority;
 mod publish;
 mod pull;
 mod pull_faults;
+mod pull_parity;
 mod soak;
 mod streams;
