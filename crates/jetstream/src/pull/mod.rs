@@ -460,9 +460,13 @@ mod tests {
         // Nothing at all: missed after two intervals.
         std::future::poll_fn(|cx| watch.poll_missed(cx)).await;
         assert_eq!(start.elapsed(), interval * 2);
-        // Activity just after an interval boundary: counted from it, not
-        // rounded up to a tick (which took up to three intervals).
-        tokio::time::sleep(Duration::from_millis(5_100)).await;
+        // Activity just after an interval boundary, while the watch is
+        // polled (as the engine does): counted from it, not rounded up to the
+        // next tick (which took up to three intervals).
+        tokio::select! {
+            () = std::future::poll_fn(|cx| watch.poll_missed(cx)) => panic!("missed too early"),
+            () = tokio::time::sleep(Duration::from_millis(5_100)) => {}
+        }
         watch.activity();
         let active = tokio::time::Instant::now();
         std::future::poll_fn(|cx| watch.poll_missed(cx)).await;
