@@ -197,7 +197,7 @@ impl IntoFuture for Fetch {
 ///
 /// Dropping it before it ends unsubscribes: messages still on their way for this pull are
 /// not handed out (see [`Fetch`] on what happens to them). On an
-/// [`OrderedConsumer`], the next fetch starts after the last message this batch yielded.
+/// [`OrderedConsumer`](crate::OrderedConsumer), the next fetch starts after the last message this batch yielded.
 pub struct MessageBatch {
     inner: Pin<Box<dyn Stream<Item = Result<Msg, Error>> + Send>>,
     last_stream_sequence: Option<u64>,
