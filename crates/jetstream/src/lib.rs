@@ -278,6 +278,7 @@
 //!   See each method for the details.
 #![deny(missing_docs)]
 
+mod ack;
 mod batch;
 mod consumer;
 mod consumers_api;
@@ -295,6 +296,7 @@ mod streams_api;
 mod types;
 mod validate;
 
+pub use ack::{AckKind, Acker};
 pub use batch::{Batch, MAX_BATCH_SIZE};
 pub use consumer::{Consumer, ConsumerPauseResponse};
 pub use context::{new, with_domain, with_options, JetStream, JetStreamOptions};
@@ -304,7 +306,8 @@ pub use list::{ConsumerList, ConsumerNames, StreamList, StreamNames};
 pub use message::{Msg, MsgMetadata, SequencePair};
 pub use publish::{PubAckFuture, Publish, PublishAckHandler, PublishAsync, PublishErrorHandler};
 pub use pull::{
-    Consume, ConsumeContext, Fetch, MessageBatch, Messages, MessagesBuilder, OrderedConsumer,
+    Consume, ConsumeContext, Fetch, MessageBatch, Messages, MessagesBuilder, Next, OrderedConsumer,
+    SharedMessages,
 };
 pub use stream::{Purge, Stream, StreamInfoBuilder};
 pub use types::{

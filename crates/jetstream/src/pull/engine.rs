@@ -48,6 +48,9 @@ pub(crate) struct PullConfig {
     pub heartbeat: Option<Duration>,
     pub priority: PriorityOptions,
     pub kind: PullKind,
+    /// One-shot pulls made by `Msg::ack_next`: the pull request goes to this
+    /// `$JS.ACK` subject as `+NXT <request>`, acknowledging that message.
+    pub via_ack: Option<String>,
 }
 
 /// One pull, or pulls kept outstanding.
@@ -173,7 +176,8 @@ pub(crate) struct Engine {
     heartbeat: Option<IdleWatch>,
     /// The handle pulled from: its client and timeout for the messages, and
     /// the pin id (pinned-client groups) shared with every pull on clones of it.
-    consumer: Consumer,
+    /// Shared with the messages delivered (for `Msg::ack_next`).
+    consumer: Arc<Consumer>,
     /// `Some` for continuous loops.
     continuous: Option<Continuous>,
     /// `Some` for one-shot pulls: the pull is over by then at the latest.
@@ -273,7 +277,7 @@ impl Engine {
             cfg,
             pending_msgs: 0,
             pending_bytes: 0,
-            consumer: consumer.clone(),
+            consumer: Arc::new(consumer.clone()),
             continuous,
             deadline: None,
             check: None,
@@ -332,21 +336,32 @@ impl Engine {
                 request.expires = None;
             }
             PullKind::Once { no_wait: false } => {}
-            // Top the budget up (never more outstanding than configured).
-            PullKind::Continuous { .. } if cfg.max_bytes > 0 => {
-                request.max_bytes = cfg.max_bytes.saturating_sub(self.pending_bytes);
-            }
+            // Top both budgets up: never more outstanding than configured.
+            // Neither top-up is ever 0 (a `max_bytes` of 0 means no limit).
             PullKind::Continuous { .. } => {
                 request.batch = cfg.max_messages.saturating_sub(self.pending_msgs).max(1);
+                if cfg.max_bytes > 0 {
+                    request.max_bytes = cfg.max_bytes.saturating_sub(self.pending_bytes).max(1);
+                }
             }
         }
-        let body = serde_json::to_vec(&request)
+        let json = serde_json::to_vec(&request)
             .map_err(|e| Error::with_source(ErrorKind::InvalidArgument, e))?;
-        self.consumer
-            .js
-            .client()
-            .publish_with_reply(&self.next_subject, &self.inbox, Bytes::from(body))
-            .await?;
+        let client = self.consumer.js.client();
+        match self.cfg.via_ack.take() {
+            Some(ack_subject) => {
+                let mut body = b"+NXT ".to_vec();
+                body.extend_from_slice(&json);
+                client
+                    .publish_with_reply(&ack_subject, &self.inbox, Bytes::from(body))
+                    .await?
+            }
+            None => {
+                client
+                    .publish_with_reply(&self.next_subject, &self.inbox, Bytes::from(json))
+                    .await?
+            }
+        }
         self.pending_msgs = self.cfg.max_messages;
         if self.cfg.max_bytes > 0 {
             self.pending_bytes = self.cfg.max_bytes;
@@ -374,6 +389,7 @@ impl Engine {
             self.ack_none,
             self.consumer.js.timeout(),
         )
+        .with_origin(self.consumer.clone())
     }
 
     /// Something the user should hear about: a warning in a continuous loop;

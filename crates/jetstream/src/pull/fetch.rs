@@ -1,6 +1,6 @@
 //! One-shot pulls: [`Fetch`] and the [`MessageBatch`] it yields.
 
-use std::future::IntoFuture;
+use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -51,6 +51,8 @@ pub struct Fetch {
     heartbeat: Option<Duration>,
     no_wait: bool,
     priority: PriorityOptions,
+    /// Made by `Msg::ack_next`: the pull goes to this ack subject as `+NXT`.
+    via_ack: Option<String>,
 }
 
 impl Fetch {
@@ -63,7 +65,45 @@ impl Fetch {
             heartbeat: None,
             no_wait,
             priority: PriorityOptions::default(),
+            via_ack: None,
         }
+    }
+
+    /// The pull acknowledges the message with this ack subject (`+NXT`).
+    pub(crate) fn via_ack(mut self, ack_subject: String) -> Fetch {
+        self.via_ack = Some(ack_subject);
+        self
+    }
+
+    /// At most this many messages. Replaces the count given to `fetch` (and the
+    /// count `fetch_bytes` implies); combine it with [`max_bytes`](Self::max_bytes)
+    /// to honour both limits, as nats.go's `PullMaxMessagesWithBytesLimit`.
+    ///
+    /// ```no_run
+    /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
+    /// // Up to 1 MB, but never more than 100 messages.
+    /// let batch = consumer.fetch_bytes(1_000_000).max_messages(100).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn max_messages(mut self, n: usize) -> Self {
+        self.batch = n;
+        self
+    }
+
+    /// At most this many bytes (as the server counts them: subject, reply,
+    /// headers and payload). Replaces the budget given to `fetch_bytes`; on
+    /// `fetch(n)` both limits hold: the batch ends at whichever is reached
+    /// first. A message larger than the budget ends the batch.
+    ///
+    /// ```no_run
+    /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
+    /// // Up to 10 messages, but never more than 64 KiB of them.
+    /// let batch = consumer.fetch(10).max_bytes(64 * 1024).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn max_bytes(mut self, n: usize) -> Self {
+        self.max_bytes = n;
+        self
     }
 
     /// How long the server keeps the pull open (default 30 s). The batch ends
@@ -83,7 +123,7 @@ impl Fetch {
     priority_setters!(priority);
 
     fn config(&self) -> Result<PullConfig, Error> {
-        if self.batch == 0 && self.max_bytes == 0 {
+        if self.batch == 0 {
             return Err(Error::msg(
                 ErrorKind::InvalidArgument,
                 "fetch of zero messages",
@@ -99,6 +139,7 @@ impl Fetch {
             kind: PullKind::Once {
                 no_wait: self.no_wait,
             },
+            via_ack: self.via_ack.clone(),
         };
         if self.no_wait {
             return Ok(cfg);
@@ -247,16 +288,25 @@ impl Consumer {
         Fetch::new(Source::Consumer(self.clone()), max_messages, 0, true)
     }
 
-    /// One message, waiting up to 30 s (then `Timeout`).
+    /// One message, waiting up to 30 s (then `Timeout`); set another wait
+    /// with [`Next::max_wait`].
     ///
     /// A fetch of one: dropping the future while it waits leaves its pull with the server,
     /// and a message delivered for it then reaches nobody (see [`Fetch`]).
-    pub async fn next(&self) -> Result<Msg, Error> {
-        let mut batch = self.fetch(1).await?;
-        match futures_util::StreamExt::next(&mut batch).await {
-            Some(result) => result,
-            None => Err(Error::msg(ErrorKind::Timeout, "no message arrived in time")),
-        }
+    ///
+    /// ```no_run
+    /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
+    /// use std::time::Duration;
+    ///
+    /// let msg = consumer.next().await?;
+    /// msg.ack().await?;
+    /// // Give up after 2 s (ErrorKind::Timeout).
+    /// let msg = consumer.next().max_wait(Duration::from_secs(2)).await?;
+    /// msg.ack().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn next(&self) -> Next {
+        Next::new(Source::Consumer(self.clone()))
     }
 
     /// `$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`.
@@ -266,5 +316,116 @@ impl Consumer {
             &self.stream[..],
             &self.name[..]
         ))
+    }
+}
+
+/// One message: a fetch of one. Made by [`Consumer::next`] and
+/// [`OrderedConsumer::next`](crate::OrderedConsumer::next).
+///
+/// It is a future itself (so `consumer.next().await`, `tokio::spawn(consumer.next())`
+/// and `join_all` work as they did), with the options of a fetch set before it is
+/// first polled. Ends with `Ok(msg)`, or `Err` of kind
+/// [`Timeout`](ErrorKind::Timeout) when nothing arrived within `max_wait`, or
+/// the error that ended the pull.
+///
+/// ```no_run
+/// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
+/// use jetstream::ErrorKind;
+/// use std::time::Duration;
+///
+/// match consumer.next().max_wait(Duration::from_millis(500)).await {
+///     Ok(msg) => msg.ack().await?,
+///     Err(e) if e.kind() == ErrorKind::Timeout => println!("nothing yet"),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(()) }
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct Next {
+    /// The fetch of one, until first polled.
+    fetch: Option<Fetch>,
+    running: Option<BoxFuture<'static, Result<Msg, Error>>>,
+}
+
+impl std::fmt::Debug for Next {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Next")
+            .field("fetch", &self.fetch)
+            .field("running", &self.running.is_some())
+            .finish()
+    }
+}
+
+impl Next {
+    pub(crate) fn new(source: Source) -> Next {
+        Next {
+            fetch: Some(Fetch::new(source, 1, 0, false)),
+            running: None,
+        }
+    }
+
+    /// Changes the fetch of one; no effect once the future was polled.
+    fn map(mut self, f: impl FnOnce(Fetch) -> Fetch) -> Self {
+        self.fetch = self.fetch.take().map(f);
+        self
+    }
+
+    /// How long to wait for the message (default 30 s); then the result is an
+    /// error of kind [`Timeout`](ErrorKind::Timeout). As [`Fetch::max_wait`].
+    pub fn max_wait(self, wait: Duration) -> Self {
+        self.map(|f| f.max_wait(wait))
+    }
+
+    /// Idle heartbeat interval, as [`Fetch::heartbeat`].
+    pub fn heartbeat(self, heartbeat: Duration) -> Self {
+        self.map(|f| f.heartbeat(heartbeat))
+    }
+
+    /// The priority group to pull from, as [`Fetch::group`].
+    pub fn group(self, group: impl Into<String>) -> Self {
+        self.map(|f| f.group(group))
+    }
+
+    /// Overflow policy: as [`Fetch::min_pending`].
+    pub fn min_pending(self, n: i64) -> Self {
+        self.map(|f| f.min_pending(n))
+    }
+
+    /// Overflow policy: as [`Fetch::min_ack_pending`].
+    pub fn min_ack_pending(self, n: i64) -> Self {
+        self.map(|f| f.min_ack_pending(n))
+    }
+
+    /// Prioritized policy: as [`Fetch::priority`].
+    pub fn priority(self, priority: u8) -> Self {
+        self.map(|f| f.priority(priority))
+    }
+}
+
+impl Future for Next {
+    type Output = Result<Msg, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.running.is_none() {
+            let Some(fetch) = self.fetch.take() else {
+                return Poll::Ready(Err(Error::msg(
+                    ErrorKind::InvalidArgument,
+                    "next() polled after it completed",
+                )));
+            };
+            self.running = Some(Box::pin(async move {
+                let mut batch = fetch.await?;
+                match futures_util::StreamExt::next(&mut batch).await {
+                    Some(result) => result,
+                    None => Err(Error::msg(ErrorKind::Timeout, "no message arrived in time")),
+                }
+            }));
+        }
+        let Some(running) = self.running.as_mut() else {
+            return Poll::Pending;
+        };
+        let out = std::task::ready!(running.as_mut().poll(cx));
+        self.running = None;
+        Poll::Ready(out)
     }
 }

@@ -230,6 +230,7 @@ impl OrderedConsumer {
             replay_policy: c.replay_policy,
             inactive_threshold: Some(c.inactive_threshold.unwrap_or(DEFAULT_INACTIVE_THRESHOLD)),
             headers_only: c.headers_only,
+            metadata: c.metadata.clone(),
             num_replicas: 1,
             mem_storage: true,
             ..Default::default()
@@ -680,13 +681,16 @@ impl OrderedConsumer {
         super::Fetch::new(super::Source::Ordered(self.clone()), max_messages, 0, true)
     }
 
-    /// The next message in order (waits up to 30 s, then `Timeout`).
-    pub async fn next(&self) -> Result<crate::Msg, Error> {
-        let mut batch = self.fetch(1).await?;
-        match futures_util::StreamExt::next(&mut batch).await {
-            Some(result) => result,
-            None => Err(Error::msg(ErrorKind::Timeout, "no message arrived in time")),
-        }
+    /// The next message in order (waits up to 30 s, then `Timeout`; another
+    /// wait: [`Next::max_wait`](super::Next::max_wait)).
+    ///
+    /// ```no_run
+    /// # async fn run(ordered: jetstream::OrderedConsumer) -> Result<(), jetstream::Error> {
+    /// let msg = ordered.next().max_wait(std::time::Duration::from_secs(1)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn next(&self) -> super::Next {
+        super::Next::new(super::Source::Ordered(self.clone()))
     }
 
     /// A continuous, ordered stream of messages; await the builder to start.

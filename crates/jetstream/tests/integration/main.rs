@@ -20,5 +20,6 @@ mod publish;
 mod publish_parity;
 mod pull;
 mod pull_faults;
+mod pull_parity;
 mod soak;
 mod streams;

@@ -375,10 +375,12 @@ async fn invalid_options_are_refused() {
     let server = Server::jetstream().start();
     let (_js, stream) = setup(&server, StorageType::Memory).await;
     let c = durable(&stream, "v").await;
+    // Both limits together are fine (pull_parity); a threshold above its budget is not.
     let e = c
         .messages()
         .max_messages(10)
-        .max_bytes(10)
+        .max_bytes(1000)
+        .threshold_bytes(2000)
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
