@@ -20,3 +20,4 @@ mod pull;
 mod pull_faults;
 mod soak;
 mod streams;
+mod streams_parity;
