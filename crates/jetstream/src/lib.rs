@@ -300,9 +300,9 @@ pub use ack::{AckKind, Acker};
 pub use batch::{Batch, MAX_BATCH_SIZE};
 pub use consumer::{Consumer, ConsumerPauseResponse};
 pub use context::{new, with_domain, with_options, JetStream, JetStreamOptions};
-pub use direct_get::StoredMessage;
+pub use direct_get::{GetMsg, GetMsgPayload, StoredMessage};
 pub use error::{ApiError, Error, ErrorCode, ErrorKind, Result};
-pub use list::{ConsumerList, ConsumerNames, StreamList, StreamNames};
+pub use list::{ConsumerList, ConsumerNames, StreamList, StreamNames, SubjectCounts};
 pub use message::{Msg, MsgMetadata, SequencePair};
 pub use publish::{PubAckFuture, Publish, PublishAckHandler, PublishAsync, PublishErrorHandler};
 pub use pull::{
@@ -315,8 +315,8 @@ pub use types::{
     ConsumerInfo, ConsumerLimits, DeliverPolicy, DiscardPolicy, External, LostStreamData,
     OrderedConsumerConfig, PeerInfo, PersistMode, Placement, PriorityGroupState, PriorityPolicy,
     PubAck, RePublish, ReplayPolicy, RetentionPolicy, SequenceInfo, StorageType, StreamAlternate,
-    StreamConfig, StreamInfo, StreamSource, StreamSourceInfo, StreamState, SubjectTransform, Tier,
-    UnknownValue,
+    StreamConfig, StreamConsumerSource, StreamInfo, StreamSource, StreamSourceInfo, StreamState,
+    SubjectTransform, Tier, UnknownValue,
 };
 
 #[cfg(feature = "kv")]

@@ -314,6 +314,10 @@ pub(crate) struct MsgGetRequest {
     pub(crate) last_by_subj: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) next_by_subj: Option<String>,
+    /// Only the payload: no headers at all (on a direct get not even `Nats-Sequence` and
+    /// friends). Server 2.12+; older servers ignore it.
+    #[serde(rename = "no_hdr", skip_serializing_if = "is_false")]
+    pub(crate) no_headers: bool,
 }
 
 /// Reply of `STREAM.MSG.GET`.

@@ -28,6 +28,7 @@ pub use consumer_info::{ConsumerInfo, PriorityGroupState, SequenceInfo};
 pub use server_enum::UnknownValue;
 pub use stream_config::{
     Compression, ConsumerLimits, DiscardPolicy, External, PersistMode, Placement, RePublish,
-    RetentionPolicy, StorageType, StreamConfig, StreamSource, SubjectTransform,
+    RetentionPolicy, StorageType, StreamConfig, StreamConsumerSource, StreamSource,
+    SubjectTransform,
 };
 pub use stream_info::{LostStreamData, StreamAlternate, StreamInfo, StreamSourceInfo, StreamState};

@@ -201,6 +201,95 @@ pub struct StreamSource {
     /// Where the source stream lives when it is in another account or domain.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external: Option<External>,
+    /// The JetStream domain the source stream lives in: a shorthand for
+    /// `external: Some(External { api_prefix: "$JS.<domain>.API", .. })`, as nats.go's
+    /// `StreamSource.Domain`. Exclusive with `external` ([`ErrorKind::InvalidConfig`]).
+    ///
+    /// Never sent as such: creating or updating the stream sends the `external` it stands
+    /// for, so the configuration the server returns has `external` set and `domain` empty.
+    ///
+    /// ```
+    /// use jetstream::StreamSource;
+    ///
+    /// let source = StreamSource {
+    ///     name: "ORDERS".into(),
+    ///     domain: Some("hub".into()),
+    ///     ..Default::default()
+    /// };
+    /// # let _ = source;
+    /// ```
+    ///
+    /// [`ErrorKind::InvalidConfig`]: crate::ErrorKind::InvalidConfig
+    #[serde(skip)]
+    pub domain: Option<String>,
+    /// Durable sourcing (server 2.14+): copy through this existing push consumer of the
+    /// source stream instead of an ephemeral one the server creates, so the position
+    /// survives. The consumer must use [`AckPolicy::FlowControl`] with idle heartbeats and
+    /// deliver to `deliver_subject`. Excludes `opt_start_seq`, `opt_start_time` and
+    /// `filter_subject` (the consumer decides where to start and what to copy).
+    ///
+    /// ```
+    /// use jetstream::{StreamConsumerSource, StreamSource};
+    ///
+    /// let source = StreamSource {
+    ///     name: "ORDERS".into(),
+    ///     consumer: Some(StreamConsumerSource {
+    ///         name: "orders-copy".into(),
+    ///         deliver_subject: "deliver.orders-copy".into(),
+    ///     }),
+    ///     ..Default::default()
+    /// };
+    /// # let _ = source;
+    /// ```
+    ///
+    /// [`AckPolicy::FlowControl`]: crate::AckPolicy::FlowControl
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<StreamConsumerSource>,
+}
+
+impl StreamSource {
+    /// The source as sent to the server: `domain` turned into the `external` API prefix it
+    /// stands for. Both set: [`ErrorKind::InvalidConfig`](crate::ErrorKind::InvalidConfig).
+    pub(crate) fn resolve_domain(&self) -> crate::Result<StreamSource> {
+        let mut source = self.clone();
+        if let Some(domain) = source.domain.take() {
+            if source.external.is_some() {
+                return Err(crate::Error::msg(
+                    crate::ErrorKind::InvalidConfig,
+                    format!(
+                        "source {:?}: domain and external can not both be set",
+                        source.name
+                    ),
+                ));
+            }
+            source.external = Some(External {
+                api_prefix: format!("$JS.{domain}.API"),
+                deliver_prefix: None,
+            });
+        }
+        Ok(source)
+    }
+}
+
+/// The durable consumer a stream copies its source through (server 2.14+); see
+/// [`StreamSource::consumer`].
+///
+/// ```
+/// use jetstream::StreamConsumerSource;
+///
+/// let consumer = StreamConsumerSource {
+///     name: "orders-copy".into(),
+///     deliver_subject: "deliver.orders-copy".into(),
+/// };
+/// # let _ = consumer;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StreamConsumerSource {
+    /// Name of the durable consumer on the source stream.
+    pub name: String,
+    /// The consumer's deliver subject (where the server pushes the copied messages).
+    pub deliver_subject: String,
 }
 
 /// The API and delivery prefixes of a stream in another account or JetStream domain.

@@ -23,3 +23,4 @@ mod pull_faults;
 mod pull_parity;
 mod soak;
 mod streams;
+mod streams_parity;
