@@ -304,7 +304,9 @@ pub use direct_get::{GetMsg, GetMsgPayload, StoredMessage};
 pub use error::{ApiError, Error, ErrorCode, ErrorKind, Result};
 pub use list::{ConsumerList, ConsumerNames, StreamList, StreamNames, SubjectCounts};
 pub use message::{Msg, MsgMetadata, SequencePair};
-pub use publish::{PubAckFuture, Publish, PublishAckHandler, PublishAsync, PublishErrorHandler};
+pub use publish::{
+    PubAckFuture, Publish, PublishAckHandler, PublishAsync, PublishErrorHandler, Schedule,
+};
 pub use pull::{
     Consume, ConsumeContext, Fetch, MessageBatch, Messages, MessagesBuilder, Next, OrderedConsumer,
     SharedMessages,
