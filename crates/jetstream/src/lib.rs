@@ -295,6 +295,8 @@ mod stream;
 mod streams_api;
 mod types;
 mod validate;
+#[cfg(any(feature = "kv", feature = "object-store"))]
+mod watcher;
 
 pub use ack::{AckKind, Acker};
 pub use batch::{Batch, MAX_BATCH_SIZE};
@@ -330,6 +332,7 @@ pub use kv::{
 pub mod object_store;
 #[cfg(feature = "object-store")]
 pub use object_store::{
-    Object, ObjectInfo, ObjectLink, ObjectMeta, ObjectStore, ObjectStoreConfig, ObjectStoreNames,
-    ObjectStoreStatus, ObjectStores, ObjectWatch, ObjectWatcher,
+    ListObjects, Object, ObjectInfo, ObjectLink, ObjectList, ObjectMeta, ObjectStore,
+    ObjectStoreConfig, ObjectStoreNames, ObjectStoreStatus, ObjectStores, ObjectWatch,
+    ObjectWatcher,
 };
