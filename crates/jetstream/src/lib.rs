@@ -325,7 +325,8 @@ pub use types::{
 pub mod kv;
 #[cfg(feature = "kv")]
 pub use kv::{
-    Entry, KeyValue, KeyValueConfig, KeyValueNames, KeyValueStatus, KeyValueStores, Operation,
+    Entry, History, KeyValue, KeyValueConfig, KeyValueNames, KeyValueStatus, KeyValueStores,
+    ListHistory, Operation,
 };
 
 #[cfg(feature = "object-store")]

@@ -113,10 +113,10 @@ impl WatchCore {
         matches!(self.initial, Initial::Done)
     }
 
-    /// Deletes the server-side consumer now, waiting at most `within` (the drop of the core
-    /// does it too, in the background).
-    pub(crate) async fn delete_consumer(&self, within: Duration) {
-        self.consumer.delete_current(within).await;
+    /// The ordered consumer, e.g. to delete its server-side consumer at once (the drop of
+    /// the core does it too, in the background).
+    pub(crate) fn consumer(&self) -> OrderedConsumer {
+        self.consumer.clone()
     }
 
     /// The next message or the marker. Missed heartbeats are not reported (the ordered

@@ -37,12 +37,26 @@ impl KeyValue {
 #[derive(Clone, Debug, PartialEq)]
 pub struct KeyValueStatus {
     bucket: String,
+    metadata: HashMap<String, String>,
     info: StreamInfo,
 }
 
 impl KeyValueStatus {
     pub(crate) fn new(bucket: String, info: StreamInfo) -> KeyValueStatus {
-        KeyValueStatus { bucket, info }
+        // The server adds `_nats.*` keys of its own; show only the application's metadata,
+        // as the object store's status does.
+        let metadata = info
+            .config
+            .metadata
+            .iter()
+            .filter(|(k, _)| !k.starts_with("_nats"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        KeyValueStatus {
+            bucket,
+            metadata,
+            info,
+        }
     }
 
     /// The status of the bucket behind a stream, if it is a bucket's stream.
@@ -98,9 +112,11 @@ impl KeyValueStatus {
         self.info.config.compression != Compression::None
     }
 
-    /// The bucket's metadata (with the server's `_nats.*` entries).
+    /// The bucket's application metadata, without the server's `_nats.*` entries (those
+    /// stay in [`stream_info`](Self::stream_info)), as
+    /// [`ObjectStoreStatus::metadata`](crate::ObjectStoreStatus::metadata).
     pub fn metadata(&self) -> &HashMap<String, String> {
-        &self.info.config.metadata
+        &self.metadata
     }
 
     /// The info of the stream behind the bucket.

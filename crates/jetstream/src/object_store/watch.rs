@@ -252,7 +252,9 @@ impl ObjectStore {
             }
         };
         // Remove the consumer before returning, so that it is gone once the list is.
-        watcher.core.delete_consumer(CLEANUP_TIMEOUT).await;
+        let consumer = watcher.core.consumer();
+        drop(watcher);
+        consumer.delete_current(CLEANUP_TIMEOUT).await;
         result
     }
 
@@ -386,5 +388,10 @@ mod tests {
         assert_send_unpin::<<ObjectWatch as IntoFuture>::IntoFuture>();
         assert_send_unpin::<ListObjects>();
         assert_send_unpin::<ObjectList>();
+        fn assert_send<T: Send>(_: &T) {}
+        let store: Option<ObjectStore> = None;
+        if let Some(store) = store {
+            assert_send(&store.list());
+        }
     }
 }
