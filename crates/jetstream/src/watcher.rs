@@ -28,6 +28,8 @@ const HEARTBEAT: Duration = Duration::from_secs(3);
 const WATCH_BYTES: usize = 8 * 1024 * 1024;
 
 /// One step of a watch.
+// Returned once and matched at once: boxing the message would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum WatchEvent {
     /// A stored message.
