@@ -110,26 +110,35 @@ impl ObjectStore {
             .await
     }
 
-    /// Stores the file at `path`, named after its file name (`"dir/a.txt"` is stored as
-    /// `"a.txt"`). A missing file: [`ErrorKind::Io`].
+    /// Stores the file at `path`, named after the path exactly as given, as Go's `PutFile`
+    /// does (`"dir/a.txt"` is stored as `"dir/a.txt"`, `"/etc/hosts"` as `"/etc/hosts"`), so
+    /// Go and Rust clients sharing a bucket agree on the name. To store a file under another
+    /// name, open it and use [`put`](Self::put). A missing file: [`ErrorKind::Io`]; a path
+    /// that is not UTF-8: [`ErrorKind::InvalidArgument`] (object names are text).
     ///
     /// ```no_run
     /// # async fn run(store: jetstream::ObjectStore) -> Result<(), jetstream::Error> {
     /// let info = store.put_file("/etc/hosts").await?;
-    /// assert_eq!(info.name, "hosts");
+    /// assert_eq!(info.name, "/etc/hosts");
+    /// store.get_file("/etc/hosts", "/tmp/hosts.copy").await?;
+    ///
+    /// // Under another name:
+    /// let file = tokio::fs::File::open("/etc/hosts").await.map_err(jetstream::Error::from_io)?;
+    /// store.put("hosts", file).await?;
     /// # Ok(()) }
     /// ```
     pub async fn put_file(&self, path: impl AsRef<Path>) -> Result<ObjectInfo> {
         let path = path.as_ref();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| {
-                Error::msg(
-                    ErrorKind::InvalidArgument,
-                    format!("{} has no file name", path.display()),
-                )
-            })?;
+        let name = path.to_str().map(str::to_string).ok_or_else(|| {
+            Error::msg(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{} is not valid UTF-8: it can not name an object",
+                    path.display()
+                ),
+            )
+        })?;
+        validate_object_name(&name)?;
         let file = tokio::fs::File::open(path).await.map_err(|e| {
             Error::with_source(ErrorKind::Io, e)
                 .with_message(format!("can not open {}", path.display()))
