@@ -522,7 +522,7 @@ impl ObjectStore {
 
     /// Writes the object `name` to the file at `path` (created or truncated), as Go's
     /// `GetFile`: the object name and the path are independent, so an object stored by
-    /// [`put_file`](Self::put_file) under its path is read back with that same path as
+    /// [`put_path`](Self::put_path) under its path is read back with that same path as
     /// `name`. If reading fails, the partly written file is removed. File errors:
     /// [`ErrorKind::Io`].
     ///

@@ -1,5 +1,5 @@
 //! Key/Value and object store: the calls added for parity with nats.go's `jetstream` package
-//! and async-nats (issue 16): `put_file` naming as Go, deleted objects shown on request,
+//! and async-nats (issue 16): `put_path` naming as Go (`put_file` keeps the file name), deleted objects shown on request,
 //! `update_meta` of a deleted object, `ObjectWatcher::stop`, KV entries that are markers,
 //! lazy history and object listings, KV status metadata, and the watcher core both stores
 //! share (the marker after a left-out last entry).
@@ -69,7 +69,7 @@ async fn no_consumers_left(js: &JetStream, stream: &str) {
 }
 
 #[tokio::test]
-async fn put_file_names_the_object_after_the_path_as_go() {
+async fn put_path_names_the_object_after_the_path_as_go() {
     let server = Server::jetstream().start();
     let js = connect(&server).await;
     let store = object_store(&js, "files").await;
@@ -79,7 +79,7 @@ async fn put_file_names_the_object_after_the_path_as_go() {
     std::fs::write(&source, b"quarterly numbers").unwrap();
     let path = source.to_str().unwrap().to_string();
 
-    let info = store.put_file(&source).await.unwrap();
+    let info = store.put_path(&source).await.unwrap();
     assert_eq!(info.name, path);
     // What a Go client reads: the metadata message under base64url(path), naming the path.
     let meta = js
@@ -91,11 +91,12 @@ async fn put_file_names_the_object_after_the_path_as_go() {
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&meta.payload).unwrap();
     assert_eq!(json["name"], path.as_str());
-    // The file name alone is not an object.
+    // The file name alone is not an object: put_file would have used it.
     assert_eq!(
         store.info("report.txt").await.unwrap_err().kind(),
         ErrorKind::ObjectNotFound
     );
+    assert_eq!(store.put_file(&source).await.unwrap().name, "report.txt");
 
     // get_file is symmetric: the same path as the name, any target.
     let target = dir.join("copy.txt");
@@ -104,7 +105,7 @@ async fn put_file_names_the_object_after_the_path_as_go() {
 
     // A relative path is kept as given, `..` and all.
     let relative = relative_to_cwd(&source);
-    let info = store.put_file(&relative).await.unwrap();
+    let info = store.put_path(&relative).await.unwrap();
     assert_eq!(info.name, relative);
     assert!(relative.starts_with(".."), "{relative}");
     assert_eq!(
@@ -119,7 +120,7 @@ async fn put_file_names_the_object_after_the_path_as_go() {
         let bad = dir.join(std::ffi::OsStr::from_bytes(b"bad-\xff.bin"));
         std::fs::write(&bad, b"x").unwrap();
         assert_eq!(
-            store.put_file(&bad).await.unwrap_err().kind(),
+            store.put_path(&bad).await.unwrap_err().kind(),
             ErrorKind::InvalidArgument
         );
     }

@@ -165,7 +165,7 @@ async fn objects_with_metadata_and_links_both_ways() {
     assert_eq!(names, ["p/cross", "p/data.bin", "p/link"]);
 }
 
-/// `put_file` names the object after the path as given, as nats.go's `PutFile` does: nats-py
+/// `put_path` names the object after the path as given, as nats.go's `PutFile` does: nats-py
 /// reads it under that path, and an object nats-py stores under a path (as a Go `PutFile`
 /// would name it) is read back by `get_file` with that path as the name.
 #[tokio::test]
@@ -185,7 +185,7 @@ async fn put_file_names_agree_with_other_clients() {
     let source = dir.join("from-rust.bin");
     std::fs::write(&source, pattern(3000)).unwrap();
     let rust_name = source.to_str().unwrap().to_string();
-    let info = store.put_file(&source).await.unwrap();
+    let info = store.put_path(&source).await.unwrap();
     assert_eq!(info.name, rust_name);
 
     let script = format!(
