@@ -430,14 +430,14 @@ impl IntoFuture for PublishAsync {
                     .send_request_with_guard(
                         &subject,
                         options.headers.as_ref(),
-                        payload,
+                        payload.clone(),
                         Box::new(slot),
                     )
                     .await?;
                 return Ok(PubAckFuture::direct(
                     response,
                     Instant::now() + timeout,
-                    subject,
+                    (subject, options.headers, payload),
                 ));
             };
             // The reporter frees the slot once the handlers have seen the outcome.
@@ -445,17 +445,18 @@ impl IntoFuture for PublishAsync {
                 .send_request(&subject, options.headers.as_ref(), payload.clone())
                 .await?;
             let (outcome, receiver) = oneshot::channel();
+            let published = (subject.clone(), options.headers.clone(), payload.clone());
             let tracked = handlers::Tracked {
                 response,
                 deadline: Instant::now() + timeout,
-                subject: subject.clone(),
+                subject,
                 headers: options.headers,
                 payload,
                 slot,
                 outcome,
             };
             reporter.track(&js, tracked).await;
-            Ok(PubAckFuture::reported(receiver, subject))
+            Ok(PubAckFuture::reported(receiver, published))
         })
     }
 }

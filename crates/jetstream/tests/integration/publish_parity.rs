@@ -698,3 +698,50 @@ async fn schedules_fire_on_their_target_and_bad_ones_are_refused_before_sending(
         .unwrap_err();
     assert!(err.api_error().is_some(), "{err}");
 }
+
+#[tokio::test]
+async fn an_ack_future_gives_back_the_message_it_published() {
+    let server = Server::jetstream().start();
+    let client = connect(&server).await;
+    let (handler, _reported) = error_collector();
+    let plain = jetstream::new(client.clone());
+    let with_handler = jetstream::with_options(
+        client.clone(),
+        JetStreamOptions {
+            publish_async_error_handler: Some(handler),
+            ..Default::default()
+        },
+    );
+    raw_create_stream(&client, stream("M", &["m.>"])).await;
+
+    for (i, js) in [plain, with_handler].into_iter().enumerate() {
+        let id = format!("id-{i}");
+        let ack_future = js
+            .publish_async("m.one", format!("payload {i}"))
+            .header("X-Kind", "test")
+            .msg_id(&id)
+            .await
+            .unwrap();
+        let message = ack_future.message();
+        assert_eq!(message.subject.as_str(), "m.one");
+        assert_eq!(message.payload, format!("payload {i}").as_bytes());
+        let headers = message.headers.as_ref().unwrap();
+        assert_eq!(headers.get("X-Kind"), Some("test"));
+        assert_eq!(headers.get("Nats-Msg-Id"), Some(id.as_str()));
+        assert_eq!(ack_future.headers(), Some(headers));
+        let first = ack_future.await.unwrap();
+        assert!(!first.duplicate);
+        // Published again as it was: the stream recognises the message id.
+        let again = js.publish_message(message).await.unwrap();
+        assert!(again.duplicate);
+        assert_eq!(again.sequence, first.sequence);
+    }
+
+    // Without headers, none are made up.
+    let ack_future = jetstream::new(client)
+        .publish_async("m.two", "bare")
+        .await
+        .unwrap();
+    assert!(ack_future.message().headers.is_none());
+    ack_future.await.unwrap();
+}
