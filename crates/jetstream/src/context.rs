@@ -12,6 +12,7 @@ use crate::error::{Error, ErrorKind};
 use crate::publish::{AckWindow, PublishAckHandler, PublishErrorHandler, Reporter};
 use crate::types::api::decode_api;
 use crate::types::AccountInfo;
+use crate::ClientTrace;
 
 /// Options of a [`JetStream`] context.
 ///
@@ -60,6 +61,9 @@ pub struct JetStreamOptions {
     /// its [`PubAckFuture`](crate::PubAckFuture) was dropped (Go's
     /// `WithPublishAsyncAckHandler`). See [`PublishAckHandler`].
     pub publish_async_ack_handler: Option<PublishAckHandler>,
+    /// Callbacks on every API request and its reply (Go's `WithClientTrace`).
+    /// See [`ClientTrace`].
+    pub client_trace: Option<ClientTrace>,
 }
 
 impl Default for JetStreamOptions {
@@ -72,6 +76,7 @@ impl Default for JetStreamOptions {
             fail_when_window_full: false,
             publish_async_error_handler: None,
             publish_async_ack_handler: None,
+            client_trace: None,
         }
     }
 }
@@ -104,6 +109,8 @@ pub(crate) struct Inner {
     pub window: Arc<AckWindow>,
     /// Reports async publish outcomes to the handlers, when there are any.
     pub reporter: Option<Reporter>,
+    /// Hooks on API requests, when set.
+    pub trace: Option<ClientTrace>,
 }
 
 /// A JetStream context with default options.
@@ -141,6 +148,7 @@ pub fn with_options(client: Client, options: JetStreamOptions) -> JetStream {
                 options.publish_async_ack_handler,
                 window,
             ),
+            trace: options.client_trace,
         }),
     }
 }
@@ -233,12 +241,18 @@ impl JetStream {
         Resp: DeserializeOwned,
     {
         let subject = self.api_subject(suffix);
+        if let Some(trace) = &self.inner.trace {
+            trace.request_sent(&subject, &payload);
+        }
         let reply = self
             .inner
             .client
             .request_with_timeout(&subject, None, payload, self.inner.timeout)
             .await
             .map_err(|e| api_request_error(e, &subject))?;
+        if let Some(trace) = &self.inner.trace {
+            trace.response_received(&subject, &reply.payload, reply.headers.as_ref());
+        }
         decode_api(&reply.payload).map_err(|e| e.for_api_request(suffix))
     }
 

@@ -293,6 +293,7 @@ mod publish;
 mod pull;
 mod stream;
 mod streams_api;
+mod trace;
 mod types;
 mod validate;
 #[cfg(any(feature = "kv", feature = "object-store"))]
@@ -314,6 +315,7 @@ pub use pull::{
     SharedMessages,
 };
 pub use stream::{Purge, Stream, StreamInfoBuilder};
+pub use trace::ClientTrace;
 pub use types::{
     AccountInfo, AccountLimits, AckPolicy, ApiStats, ClusterInfo, Compression, ConsumerConfig,
     ConsumerInfo, ConsumerLimits, DeliverPolicy, DiscardPolicy, External, LostStreamData,

@@ -745,3 +745,78 @@ async fn an_ack_future_gives_back_the_message_it_published() {
     assert!(ack_future.message().headers.is_none());
     ack_future.await.unwrap();
 }
+
+#[tokio::test]
+async fn the_client_trace_sees_every_api_request_and_its_reply() {
+    use jetstream::ClientTrace;
+
+    type Seen = Arc<Mutex<Vec<(String, String)>>>;
+    let server = Server::jetstream().start();
+    let client = connect(&server).await;
+    let sent: Seen = Arc::default();
+    let received: Seen = Arc::default();
+    let trace = ClientTrace::new()
+        .on_request_sent({
+            let sent = sent.clone();
+            move |subject, payload| {
+                let body = String::from_utf8_lossy(payload).into_owned();
+                sent.lock().unwrap().push((subject.to_owned(), body));
+            }
+        })
+        .on_response_received({
+            let received = received.clone();
+            move |subject, payload, _headers| {
+                let body = String::from_utf8_lossy(payload).into_owned();
+                received.lock().unwrap().push((subject.to_owned(), body));
+            }
+        });
+    let js = jetstream::with_options(
+        client,
+        JetStreamOptions {
+            client_trace: Some(trace),
+            ..Default::default()
+        },
+    );
+
+    js.account_info().await.unwrap();
+    js.create_stream(jetstream::StreamConfig {
+        name: "T".into(),
+        subjects: vec!["t".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let err = js.stream("MISSING").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::StreamNotFound);
+    // Publishes are not API requests.
+    js.publish("t", "x").await.unwrap();
+
+    let sent = sent.lock().unwrap().clone();
+    let received = received.lock().unwrap().clone();
+    let subjects: Vec<&str> = sent.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "$JS.API.INFO",
+            "$JS.API.STREAM.CREATE.T",
+            "$JS.API.STREAM.INFO.MISSING"
+        ]
+    );
+    assert!(sent[1].1.contains(r#""name":"T""#), "{}", sent[1].1);
+    assert_eq!(received.len(), 3);
+    assert!(
+        received[0].1.contains("account_info_response"),
+        "{}",
+        received[0].1
+    );
+    assert!(
+        received[1].1.contains("stream_create_response"),
+        "{}",
+        received[1].1
+    );
+    // The refusal is traced as it came, before it became an error.
+    assert!(received[2].1.contains("10059"), "{}", received[2].1);
+    for ((a, _), (b, _)) in sent.iter().zip(&received) {
+        assert_eq!(a, b);
+    }
+}
