@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use nats_core::{Client, Message, Subject};
+use tracing::Instrument;
 
 use crate::error::{Error, ErrorKind};
 use crate::message::{metadata_of, MsgMetadata};
@@ -62,6 +63,17 @@ impl AckKind {
     }
 
     /// Whether the message counts as acknowledged afterwards.
+    /// The name of the kind, for spans.
+    fn name(self) -> &'static str {
+        match self {
+            AckKind::Ack => "ack",
+            AckKind::Nak => "nak",
+            AckKind::NakWithDelay(_) => "nak_with_delay",
+            AckKind::Progress => "progress",
+            AckKind::Term => "term",
+        }
+    }
+
     fn is_final(self) -> bool {
         !matches!(self, AckKind::Progress)
     }
@@ -144,8 +156,9 @@ impl AckState {
         body: Bytes,
     ) -> Result<(), Error> {
         let subject = self.subject(reply)?;
+        let span = crate::observe::ack(kind.name(), subject, false);
         self.claim(kind)?;
-        if let Err(e) = self.client.publish(subject, body).await {
+        if let Err(e) = self.client.publish(subject, body).instrument(span).await {
             self.unclaim(kind);
             return Err(e.into());
         }
@@ -166,6 +179,7 @@ impl AckState {
         match self
             .client
             .request_with_timeout(subject, None, kind.body(), self.ack_timeout)
+            .instrument(crate::observe::ack(kind.name(), subject, true))
             .await
         {
             Ok(_) => Ok(()),

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use nats_core::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tracing::Instrument;
 
 use crate::error::{Error, ErrorKind};
 use crate::publish::{AckWindow, PublishAckHandler, PublishErrorHandler, Reporter};
@@ -248,6 +249,7 @@ impl JetStream {
             .inner
             .client
             .request_with_timeout(&subject, None, payload, self.inner.timeout)
+            .instrument(crate::observe::api(&subject))
             .await
             .map_err(|e| api_request_error(e, &subject))?;
         if let Some(trace) = &self.inner.trace {

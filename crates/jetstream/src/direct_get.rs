@@ -3,6 +3,7 @@
 //! leader, JSON with base64).
 
 use std::future::IntoFuture;
+use tracing::Instrument;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -385,6 +386,7 @@ impl Stream {
         Ok(js
             .client()
             .request_with_timeout(&subject, None, payload, js.timeout())
+            .instrument(crate::observe::api(&subject))
             .await?)
     }
 }

@@ -42,6 +42,9 @@ struct Errors;
 #[doc = include_str!("../../../docs/faults.md")]
 struct Faults;
 
+#[doc = include_str!("../../../docs/observability.md")]
+struct Observability;
+
 #[doc = include_str!("../../../docs/performance.md")]
 struct Performance;
 

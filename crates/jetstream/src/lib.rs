@@ -239,6 +239,16 @@
 //! [`ErrorKind::Timeout`]; a fetch waits its `max_wait` (default 30 s); continuous pulls
 //! report missed heartbeats ([`ErrorKind::HeartbeatMissed`]) and keep going.
 //!
+//! # Observability
+//!
+//! Every operation opens a [`tracing`](https://docs.rs/tracing) span: `jetstream.api`
+//! (`subject`), `jetstream.publish` (`subject`), `jetstream.pull` (`stream`, `consumer`,
+//! `batch`), `jetstream.ack` (at `trace`), `jetstream.kv` (`op`, `bucket`, `key`) and
+//! `jetstream.object` (`op`, `bucket`, `name`), all at `debug` under the `jetstream`
+//! target; they cost nothing measurable while no subscriber enables them.
+//! [`ClientTrace`] hooks see every API request and reply (Go's `WithClientTrace`). The
+//! guide's observability chapter has the details.
+//!
 //! # Cancel safety
 //!
 //! Every future and stream here may be dropped at any point without breaking the connection,
@@ -289,6 +299,7 @@ mod error;
 mod guide;
 mod list;
 mod message;
+mod observe;
 mod publish;
 mod pull;
 mod stream;

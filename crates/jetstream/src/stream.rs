@@ -299,6 +299,7 @@ impl Stream {
     /// stream itself is gone, [`ErrorKind::StreamNotFound`]; when no JetStream answers at
     /// all, [`ErrorKind::JetStreamNotEnabled`]; otherwise (e.g. the stream is there but has
     /// no leader right now) `e` as it is. Asks the server only on that error path.
+    #[cfg(any(feature = "kv", feature = "object-store"))]
     pub(crate) async fn explain_no_responders(&self, e: Error) -> Error {
         if e.kind() != ErrorKind::NoResponders {
             return e;

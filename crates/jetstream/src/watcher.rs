@@ -52,6 +52,7 @@ enum Initial {
 /// An ordered consumer read as initial values, marker, live changes. Dropping it removes
 /// its server-side consumer.
 pub(crate) struct WatchCore {
+    #[cfg_attr(not(feature = "object-store"), allow(dead_code))]
     consumer: OrderedConsumer,
     messages: Messages,
     initial: Initial,
@@ -117,6 +118,7 @@ impl WatchCore {
 
     /// The ordered consumer, e.g. to delete its server-side consumer at once (the drop of
     /// the core does it too, in the background).
+    #[cfg(feature = "object-store")]
     pub(crate) fn consumer(&self) -> OrderedConsumer {
         self.consumer.clone()
     }

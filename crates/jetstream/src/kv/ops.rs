@@ -3,6 +3,7 @@
 
 use std::future::IntoFuture;
 use std::time::Duration;
+use tracing::Instrument;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -111,32 +112,42 @@ impl KeyValue {
 
     /// The entry of `key` at `revision`, markers included.
     async fn revision_entry(&self, key: &str, revision: u64) -> Result<Entry> {
-        check_key(key)?;
-        let msg = self
-            .inner
-            .stream
-            .get_msg(revision)
-            .await
-            .map_err(|e| bucket_not_found(key_not_found(e, key), self.bucket()))?;
-        if msg.subject != self.read_subject(key) {
-            return Err(Error::msg(
-                ErrorKind::KeyNotFound,
-                format!("revision {revision} is not an entry of {key:?}"),
-            ));
+        let span = crate::observe::kv("get_revision", self.bucket(), key);
+        async move {
+            check_key(key)?;
+            let msg = self
+                .inner
+                .stream
+                .get_msg(revision)
+                .await
+                .map_err(|e| bucket_not_found(key_not_found(e, key), self.bucket()))?;
+            if msg.subject != self.read_subject(key) {
+                return Err(Error::msg(
+                    ErrorKind::KeyNotFound,
+                    format!("revision {revision} is not an entry of {key:?}"),
+                ));
+            }
+            Ok(Entry::from_stored(self, msg))
         }
-        Ok(Entry::from_stored(self, msg))
+        .instrument(span)
+        .await
     }
 
     /// The latest entry of `key`, delete and purge markers included.
     pub(crate) async fn last_entry(&self, key: &str) -> Result<Entry> {
-        check_key(key)?;
-        let msg = self
-            .inner
-            .stream
-            .get_last_msg_for_subject(self.read_subject(key))
-            .await
-            .map_err(|e| bucket_not_found(key_not_found(e, key), self.bucket()))?;
-        Ok(Entry::from_stored(self, msg))
+        let span = crate::observe::kv("get", self.bucket(), key);
+        async move {
+            check_key(key)?;
+            let msg = self
+                .inner
+                .stream
+                .get_last_msg_for_subject(self.read_subject(key))
+                .await
+                .map_err(|e| bucket_not_found(key_not_found(e, key), self.bucket()))?;
+            Ok(Entry::from_stored(self, msg))
+        }
+        .instrument(span)
+        .await
     }
 
     /// Stores `value` under `key`, whatever is there; returns the new revision.
@@ -149,15 +160,20 @@ impl KeyValue {
     /// ```
     pub async fn put(&self, key: impl AsRef<str>, value: impl Into<Bytes>) -> Result<u64> {
         let key = key.as_ref();
-        check_key(key)?;
-        match self
-            .js()
-            .publish(self.write_subject(key), value.into())
-            .await
-        {
-            Ok(ack) => Ok(ack.sequence),
-            Err(e) => Err(self.write_error(e).await),
+        let span = crate::observe::kv("put", self.bucket(), key);
+        async move {
+            check_key(key)?;
+            match self
+                .js()
+                .publish(self.write_subject(key), value.into())
+                .await
+            {
+                Ok(ack) => Ok(ack.sequence),
+                Err(e) => Err(self.write_error(e).await),
+            }
         }
+        .instrument(span)
+        .await
     }
 
     /// Stores `value` under `key` only if the key has no value (it never existed, or was
@@ -199,22 +215,27 @@ impl KeyValue {
     }
 
     async fn create_inner(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<u64> {
-        check_key(key)?;
-        let first = self.publish_expecting(key, value.clone(), 0, ttl).await;
-        let first_error = match first {
-            Ok(revision) => return Ok(revision),
-            Err(e) if e.kind() == ErrorKind::WrongLastSequence => e,
-            Err(e) => return Err(e),
-        };
-        // The expected-sequence-0 check also fails over a delete or purge marker: then retry,
-        // expecting the marker's revision.
-        match self.last_entry(key).await {
-            Ok(entry) if entry.operation() != Operation::Put => self
-                .publish_expecting(key, value, entry.revision(), ttl)
-                .await
-                .map_err(|e| exists(e, key)),
-            _ => Err(exists(first_error, key)),
+        let span = crate::observe::kv("create", self.bucket(), key);
+        async move {
+            check_key(key)?;
+            let first = self.publish_expecting(key, value.clone(), 0, ttl).await;
+            let first_error = match first {
+                Ok(revision) => return Ok(revision),
+                Err(e) if e.kind() == ErrorKind::WrongLastSequence => e,
+                Err(e) => return Err(e),
+            };
+            // The expected-sequence-0 check also fails over a delete or purge marker: then retry,
+            // expecting the marker's revision.
+            match self.last_entry(key).await {
+                Ok(entry) if entry.operation() != Operation::Put => self
+                    .publish_expecting(key, value, entry.revision(), ttl)
+                    .await
+                    .map_err(|e| exists(e, key)),
+                _ => Err(exists(first_error, key)),
+            }
         }
+        .instrument(span)
+        .await
     }
 
     async fn publish_expecting(
@@ -254,10 +275,15 @@ impl KeyValue {
         last_revision: u64,
     ) -> Result<u64> {
         let key = key.as_ref();
-        check_key(key)?;
-        self.publish_expecting(key, value.into(), last_revision, None)
-            .await
-            .map_err(|e| wrong_revision(e, key))
+        let span = crate::observe::kv("update", self.bucket(), key);
+        async move {
+            check_key(key)?;
+            self.publish_expecting(key, value.into(), last_revision, None)
+                .await
+                .map_err(|e| wrong_revision(e, key))
+        }
+        .instrument(span)
+        .await
     }
 
     /// Deletes `key`: writes a delete marker, keeping the earlier revisions in the history.
@@ -429,11 +455,15 @@ impl IntoFuture for Delete {
     type IntoFuture = BoxFuture<'static, Result<()>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
-            self.kv
-                .write_marker(&self.key, OPERATION_DELETE, self.last_revision, None)
-                .await
-        })
+        let span = crate::observe::kv("delete", self.kv.bucket(), &self.key);
+        Box::pin(
+            async move {
+                self.kv
+                    .write_marker(&self.key, OPERATION_DELETE, self.last_revision, None)
+                    .await
+            }
+            .instrument(span),
+        )
     }
 }
 
@@ -468,11 +498,15 @@ impl IntoFuture for Purge {
     type IntoFuture = BoxFuture<'static, Result<()>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
-            self.kv
-                .write_marker(&self.key, OPERATION_PURGE, self.last_revision, self.ttl)
-                .await
-        })
+        let span = crate::observe::kv("purge", self.kv.bucket(), &self.key);
+        Box::pin(
+            async move {
+                self.kv
+                    .write_marker(&self.key, OPERATION_PURGE, self.last_revision, self.ttl)
+                    .await
+            }
+            .instrument(span),
+        )
     }
 }
 

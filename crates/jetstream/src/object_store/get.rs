@@ -13,6 +13,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tracing::Instrument;
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
@@ -433,8 +434,13 @@ impl ObjectStore {
     /// # Ok(()) }
     /// ```
     pub async fn get(&self, name: impl AsRef<str>) -> Result<Object> {
-        let (store, info) = self.resolve(name.as_ref(), false).await?;
-        Object::open(store, info).await
+        let span = crate::observe::object("get", self.bucket(), name.as_ref());
+        async move {
+            let (store, info) = self.resolve(name.as_ref(), false).await?;
+            Object::open(store, info).await
+        }
+        .instrument(span)
+        .await
     }
 
     /// Opens an object for reading, also when it was deleted (as Go's `Get` with
@@ -452,8 +458,13 @@ impl ObjectStore {
     /// # Ok(()) }
     /// ```
     pub async fn get_with_deleted(&self, name: impl AsRef<str>) -> Result<Object> {
-        let (store, info) = self.resolve(name.as_ref(), true).await?;
-        Object::open(store, info).await
+        let span = crate::observe::object("get", self.bucket(), name.as_ref());
+        async move {
+            let (store, info) = self.resolve(name.as_ref(), true).await?;
+            Object::open(store, info).await
+        }
+        .instrument(span)
+        .await
     }
 
     /// The object's info and store, following links.

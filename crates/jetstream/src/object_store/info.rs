@@ -3,6 +3,7 @@
 //! `seal` and `status`.
 
 use std::collections::HashMap;
+use tracing::Instrument;
 
 use jiff::Timestamp;
 use nats_core::HeaderMap;
@@ -189,26 +190,31 @@ impl ObjectStore {
     }
 
     pub(crate) async fn info_inner(&self, name: &str, with_deleted: bool) -> Result<ObjectInfo> {
-        validate_object_name(name)?;
-        let msg = self
-            .stream
-            .get_last_msg_for_subject(self.meta_subject(name))
-            .await
-            .map_err(|e| match e.kind() {
-                ErrorKind::MessageNotFound => Error::msg(
+        let span = crate::observe::object("info", self.bucket(), name);
+        async move {
+            validate_object_name(name)?;
+            let msg = self
+                .stream
+                .get_last_msg_for_subject(self.meta_subject(name))
+                .await
+                .map_err(|e| match e.kind() {
+                    ErrorKind::MessageNotFound => Error::msg(
+                        ErrorKind::ObjectNotFound,
+                        format!("no object {name:?} in bucket {:?}", self.bucket),
+                    ),
+                    _ => bucket_error(e),
+                })?;
+            let info = ObjectInfo::decode(&msg.payload, msg.time)?;
+            if info.deleted && !with_deleted {
+                return Err(Error::msg(
                     ErrorKind::ObjectNotFound,
-                    format!("no object {name:?} in bucket {:?}", self.bucket),
-                ),
-                _ => bucket_error(e),
-            })?;
-        let info = ObjectInfo::decode(&msg.payload, msg.time)?;
-        if info.deleted && !with_deleted {
-            return Err(Error::msg(
-                ErrorKind::ObjectNotFound,
-                format!("object {name:?} in bucket {:?} was deleted", self.bucket),
-            ));
+                    format!("object {name:?} in bucket {:?} was deleted", self.bucket),
+                ));
+            }
+            Ok(info)
         }
-        Ok(info)
+        .instrument(span)
+        .await
     }
 
     /// Publishes `info` as the object's metadata, replacing the older metadata of its name.
@@ -319,20 +325,25 @@ impl ObjectStore {
     /// # Ok(()) }
     /// ```
     pub async fn delete(&self, name: impl AsRef<str>) -> Result<()> {
-        let mut info = self.info_inner(name.as_ref(), true).await?;
-        info.deleted = true;
-        info.size = 0;
-        info.chunks = 0;
-        info.digest = None;
-        self.publish_meta(&info).await?;
-        if !info.nuid.is_empty() {
-            self.stream
-                .purge()
-                .subject(self.chunk_subject(&info.nuid))
-                .await
-                .map_err(bucket_error)?;
+        let span = crate::observe::object("delete", self.bucket(), name.as_ref());
+        async move {
+            let mut info = self.info_inner(name.as_ref(), true).await?;
+            info.deleted = true;
+            info.size = 0;
+            info.chunks = 0;
+            info.digest = None;
+            self.publish_meta(&info).await?;
+            if !info.nuid.is_empty() {
+                self.stream
+                    .purge()
+                    .subject(self.chunk_subject(&info.nuid))
+                    .await
+                    .map_err(bucket_error)?;
+            }
+            Ok(())
         }
-        Ok(())
+        .instrument(span)
+        .await
     }
 
     /// Seals the bucket: from then on it is read only, and every write fails with

@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::path::Path;
+use tracing::Instrument;
 
 use bytes::Bytes;
 use jiff::Timestamp;
@@ -180,58 +181,63 @@ impl ObjectStore {
         meta: ObjectMeta,
         mut reader: R,
     ) -> Result<ObjectInfo> {
-        validate_object_name(&meta.name)?;
-        let chunk_size = match meta.chunk_size {
-            None | Some(0) => DEFAULT_CHUNK_SIZE,
-            Some(n) => n,
-        };
-        let previous = match self.info_inner(&meta.name, true).await {
-            Ok(info) => Some(info),
-            Err(e) if e.kind() == ErrorKind::ObjectNotFound => None,
-            Err(e) => return Err(e),
-        };
-        let nuid = self.new_nuid();
-        let chunk_subject = self.chunk_subject(&nuid);
-        let uploaded = match self
-            .upload(&chunk_subject, chunk_size as usize, &mut reader)
-            .await
-        {
-            Ok(uploaded) => uploaded,
-            Err((e, sent_any)) => {
-                if sent_any {
+        let span = crate::observe::object("put", self.bucket(), &meta.name);
+        async move {
+            validate_object_name(&meta.name)?;
+            let chunk_size = match meta.chunk_size {
+                None | Some(0) => DEFAULT_CHUNK_SIZE,
+                Some(n) => n,
+            };
+            let previous = match self.info_inner(&meta.name, true).await {
+                Ok(info) => Some(info),
+                Err(e) if e.kind() == ErrorKind::ObjectNotFound => None,
+                Err(e) => return Err(e),
+            };
+            let nuid = self.new_nuid();
+            let chunk_subject = self.chunk_subject(&nuid);
+            let uploaded = match self
+                .upload(&chunk_subject, chunk_size as usize, &mut reader)
+                .await
+            {
+                Ok(uploaded) => uploaded,
+                Err((e, sent_any)) => {
+                    if sent_any {
+                        self.purge_quietly(&chunk_subject).await;
+                    }
+                    return Err(e);
+                }
+            };
+            let mut info = ObjectInfo {
+                name: meta.name,
+                description: meta.description,
+                bucket: self.bucket.to_string(),
+                nuid,
+                size: uploaded.size,
+                chunks: uploaded.chunks,
+                modified: Timestamp::now(),
+                digest: Some(uploaded.digest),
+                deleted: false,
+                link: None,
+                headers: meta.headers.filter(|h| !h.is_empty()),
+                metadata: meta.metadata,
+                chunk_size: Some(chunk_size),
+            };
+            if let Err(e) = self.publish_meta(&info).await {
+                if uploaded.chunks > 0 {
                     self.purge_quietly(&chunk_subject).await;
                 }
                 return Err(e);
             }
-        };
-        let mut info = ObjectInfo {
-            name: meta.name,
-            description: meta.description,
-            bucket: self.bucket.to_string(),
-            nuid,
-            size: uploaded.size,
-            chunks: uploaded.chunks,
-            modified: Timestamp::now(),
-            digest: Some(uploaded.digest),
-            deleted: false,
-            link: None,
-            headers: meta.headers.filter(|h| !h.is_empty()),
-            metadata: meta.metadata,
-            chunk_size: Some(chunk_size),
-        };
-        if let Err(e) = self.publish_meta(&info).await {
-            if uploaded.chunks > 0 {
-                self.purge_quietly(&chunk_subject).await;
+            if let Some(old) = previous {
+                if !old.deleted && !old.is_link() && !old.nuid.is_empty() && old.nuid != info.nuid {
+                    self.purge_quietly(&self.chunk_subject(&old.nuid)).await;
+                }
             }
-            return Err(e);
+            info.modified = Timestamp::now();
+            Ok(info)
         }
-        if let Some(old) = previous {
-            if !old.deleted && !old.is_link() && !old.nuid.is_empty() && old.nuid != info.nuid {
-                self.purge_quietly(&self.chunk_subject(&old.nuid)).await;
-            }
-        }
-        info.modified = Timestamp::now();
-        Ok(info)
+        .instrument(span)
+        .await
     }
 
     /// Sends the chunks; on failure, returns the error and whether anything may have been

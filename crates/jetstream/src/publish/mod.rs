@@ -17,6 +17,7 @@ use futures_util::future::BoxFuture;
 use nats_core::{HeaderMap, Message};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::error::{Error, ErrorKind};
 use crate::types::api::decode_pub_ack;
@@ -366,45 +367,53 @@ impl IntoFuture for Publish {
     type IntoFuture = BoxFuture<'static, Result<PubAck, Error>>;
 
     fn into_future(mut self) -> Self::IntoFuture {
-        Box::pin(async move {
-            self.options.check()?;
-            let client = self.js.client();
-            let timeout = self.options.timeout.unwrap_or(self.js.inner.timeout);
-            let attempts = self
-                .options
-                .retry_attempts
-                .unwrap_or(DEFAULT_RETRY_ATTEMPTS);
-            let wait = self.options.retry_wait.unwrap_or(DEFAULT_RETRY_WAIT);
-            let mut attempt = 0;
-            loop {
-                let response = client
-                    .send_request(
-                        &self.subject,
-                        self.options.headers.as_ref(),
-                        self.payload.clone(),
-                    )
-                    .await?;
-                let reply = match tokio::time::timeout(timeout, response).await {
-                    Ok(reply) => reply,
-                    Err(_) => {
-                        return Err(Error::msg(
-                            ErrorKind::Timeout,
-                            format!("no ack for the publish to {} in {timeout:?}", self.subject),
-                        ))
+        let span = crate::observe::publish(&self.subject, false);
+        Box::pin(
+            async move {
+                self.options.check()?;
+                let client = self.js.client();
+                let timeout = self.options.timeout.unwrap_or(self.js.inner.timeout);
+                let attempts = self
+                    .options
+                    .retry_attempts
+                    .unwrap_or(DEFAULT_RETRY_ATTEMPTS);
+                let wait = self.options.retry_wait.unwrap_or(DEFAULT_RETRY_WAIT);
+                let mut attempt = 0;
+                loop {
+                    let response = client
+                        .send_request(
+                            &self.subject,
+                            self.options.headers.as_ref(),
+                            self.payload.clone(),
+                        )
+                        .await?;
+                    let reply = match tokio::time::timeout(timeout, response).await {
+                        Ok(reply) => reply,
+                        Err(_) => {
+                            return Err(Error::msg(
+                                ErrorKind::Timeout,
+                                format!(
+                                    "no ack for the publish to {} in {timeout:?}",
+                                    self.subject
+                                ),
+                            ))
+                        }
+                    };
+                    match reply {
+                        Ok(msg) => return decode_pub_ack(&msg.payload),
+                        Err(e)
+                            if e.kind() == nats_core::ErrorKind::NoResponders
+                                && attempt < attempts =>
+                        {
+                            attempt += 1;
+                            tokio::time::sleep(wait).await;
+                        }
+                        Err(e) => return Err(publish_error(e, &self.subject)),
                     }
-                };
-                match reply {
-                    Ok(msg) => return decode_pub_ack(&msg.payload),
-                    Err(e)
-                        if e.kind() == nats_core::ErrorKind::NoResponders && attempt < attempts =>
-                    {
-                        attempt += 1;
-                        tokio::time::sleep(wait).await;
-                    }
-                    Err(e) => return Err(publish_error(e, &self.subject)),
                 }
             }
-        })
+            .instrument(span),
+        )
     }
 }
 
@@ -413,51 +422,55 @@ impl IntoFuture for PublishAsync {
     type IntoFuture = BoxFuture<'static, Result<PubAckFuture, Error>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
-            let PublishAsync {
-                js,
-                subject,
-                payload,
-                mut options,
-            } = self;
-            options.check()?;
-            let timeout = options.timeout.unwrap_or(js.inner.timeout);
-            let slot = js.inner.window.slot(timeout).await?;
-            let client = js.client();
-            let Some(reporter) = js.inner.reporter.as_ref() else {
-                // The slot is freed by the request itself, as soon as the ack arrives.
+        let span = crate::observe::publish(&self.subject, true);
+        Box::pin(
+            async move {
+                let PublishAsync {
+                    js,
+                    subject,
+                    payload,
+                    mut options,
+                } = self;
+                options.check()?;
+                let timeout = options.timeout.unwrap_or(js.inner.timeout);
+                let slot = js.inner.window.slot(timeout).await?;
+                let client = js.client();
+                let Some(reporter) = js.inner.reporter.as_ref() else {
+                    // The slot is freed by the request itself, as soon as the ack arrives.
+                    let response = client
+                        .send_request_with_guard(
+                            &subject,
+                            options.headers.as_ref(),
+                            payload.clone(),
+                            Box::new(slot),
+                        )
+                        .await?;
+                    return Ok(PubAckFuture::direct(
+                        response,
+                        Instant::now() + timeout,
+                        (subject, options.headers, payload),
+                    ));
+                };
+                // The reporter frees the slot once the handlers have seen the outcome.
                 let response = client
-                    .send_request_with_guard(
-                        &subject,
-                        options.headers.as_ref(),
-                        payload.clone(),
-                        Box::new(slot),
-                    )
+                    .send_request(&subject, options.headers.as_ref(), payload.clone())
                     .await?;
-                return Ok(PubAckFuture::direct(
+                let (outcome, receiver) = oneshot::channel();
+                let published = (subject.clone(), options.headers.clone(), payload.clone());
+                let tracked = handlers::Tracked {
                     response,
-                    Instant::now() + timeout,
-                    (subject, options.headers, payload),
-                ));
-            };
-            // The reporter frees the slot once the handlers have seen the outcome.
-            let response = client
-                .send_request(&subject, options.headers.as_ref(), payload.clone())
-                .await?;
-            let (outcome, receiver) = oneshot::channel();
-            let published = (subject.clone(), options.headers.clone(), payload.clone());
-            let tracked = handlers::Tracked {
-                response,
-                deadline: Instant::now() + timeout,
-                subject,
-                headers: options.headers,
-                payload,
-                slot,
-                outcome,
-            };
-            reporter.track(&js, tracked).await;
-            Ok(PubAckFuture::reported(receiver, published))
-        })
+                    deadline: Instant::now() + timeout,
+                    subject,
+                    headers: options.headers,
+                    payload,
+                    slot,
+                    outcome,
+                };
+                reporter.track(&js, tracked).await;
+                Ok(PubAckFuture::reported(receiver, published))
+            }
+            .instrument(span),
+        )
     }
 }
 

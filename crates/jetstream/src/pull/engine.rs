@@ -21,6 +21,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -348,20 +349,33 @@ impl Engine {
         let json = serde_json::to_vec(&request)
             .map_err(|e| Error::with_source(ErrorKind::InvalidArgument, e))?;
         let client = self.consumer.js.client();
-        match self.cfg.via_ack.take() {
-            Some(ack_subject) => {
-                let mut body = b"+NXT ".to_vec();
-                body.extend_from_slice(&json);
-                client
-                    .publish_with_reply(&ack_subject, &self.inbox, Bytes::from(body))
-                    .await?
-            }
-            None => {
-                client
-                    .publish_with_reply(&self.next_subject, &self.inbox, Bytes::from(json))
-                    .await?
+        let span = crate::observe::pull(
+            self.consumer.stream_name(),
+            self.consumer.name(),
+            request.batch,
+            request.max_bytes,
+        );
+        let via_ack = self.cfg.via_ack.take();
+        let inbox = &self.inbox;
+        let next_subject = &self.next_subject;
+        async move {
+            match via_ack {
+                Some(ack_subject) => {
+                    let mut body = b"+NXT ".to_vec();
+                    body.extend_from_slice(&json);
+                    client
+                        .publish_with_reply(&ack_subject, inbox, Bytes::from(body))
+                        .await
+                }
+                None => {
+                    client
+                        .publish_with_reply(next_subject, inbox, Bytes::from(json))
+                        .await
+                }
             }
         }
+        .instrument(span)
+        .await?;
         self.pending_msgs = self.cfg.max_messages;
         if self.cfg.max_bytes > 0 {
             self.pending_bytes = self.cfg.max_bytes;

@@ -13,6 +13,7 @@ mod faults_stores;
 mod interop_py;
 mod kv;
 mod object_store;
+mod observe;
 mod ordered;
 mod pattern;
 mod priority;
