@@ -35,6 +35,7 @@
 //! |---|---|---|
 //! | `kv` | on | the Key/Value store: [`JetStream::create_key_value`], [`KeyValue`], [`kv::Watcher`] |
 //! | `object-store` | on | the Object store: [`JetStream::create_object_store`], [`ObjectStore`], [`Object`]; depends on `sha2` |
+//! | `otel` | off | W3C trace context from publisher to consumer through OpenTelemetry (see [`Msg::span`]); depends on `opentelemetry` and `tracing-opentelemetry` |
 //!
 //! Streams, consumers, publishing, atomic batches and counters are always there. Without
 //! default features (`default-features = false`) the crate is the stream and consumer API only.
@@ -245,7 +246,9 @@
 //! (`subject`), `jetstream.publish` (`subject`), `jetstream.pull` (`stream`, `consumer`,
 //! `batch`), `jetstream.ack` (at `trace`), `jetstream.kv` (`op`, `bucket`, `key`) and
 //! `jetstream.object` (`op`, `bucket`, `name`), all at `debug` under the `jetstream`
-//! target; they cost nothing measurable while no subscriber enables them.
+//! target, and each delivered message has a `jetstream.receive` span ([`Msg::span`]); they
+//! cost nothing measurable while no subscriber enables them. With the `otel` feature a
+//! publish carries the W3C `traceparent` of its span and the receive span continues it.
 //! [`ClientTrace`] hooks see every API request and reply (Go's `WithClientTrace`). The
 //! guide's observability chapter has the details.
 //!

@@ -28,6 +28,7 @@ use crate::Consumer;
 pub struct Msg {
     message: Message,
     ack: AckState,
+    span: tracing::Span,
 }
 
 /// Stream and consumer sequence of a delivered message.
@@ -121,9 +122,38 @@ impl Msg {
         ack_timeout: Duration,
     ) -> Msg {
         Msg {
+            span: crate::observe::receive(&message),
             message,
             ack: AckState::new(client, ack_none, ack_timeout),
         }
+    }
+
+    /// The `jetstream.receive` span of this delivery (fields `subject`, `stream` and
+    /// `consumer`; `debug` level). [`consume`](crate::Consumer::consume) runs the handler
+    /// inside it; with [`messages`](crate::Consumer::messages) or a fetch, instrument your
+    /// processing with it. With the `otel` feature it continues the trace of the publisher
+    /// whose `traceparent` header the message carries.
+    ///
+    /// ```no_run
+    /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
+    /// use futures_util::StreamExt;
+    /// use tracing::Instrument;
+    ///
+    /// let mut messages = consumer.messages().await?;
+    /// while let Some(msg) = messages.next().await {
+    ///     let msg = msg?;
+    ///     let span = msg.span().clone();
+    ///     async move {
+    ///         tracing::info!("handling {}", msg.subject());
+    ///         msg.ack().await
+    ///     }
+    ///     .instrument(span)
+    ///     .await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
     }
 
     /// Records the consumer a pull delivered the message from (for [`Msg::ack_next`]).

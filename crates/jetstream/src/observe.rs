@@ -39,3 +39,121 @@ pub(crate) fn kv(op: &'static str, bucket: &str, key: &str) -> Span {
 pub(crate) fn object(op: &'static str, bucket: &str, name: &str) -> Span {
     tracing::debug_span!("jetstream.object", op, bucket, name)
 }
+
+/// The span of one delivered message. With the `otel` feature, when the span is
+/// enabled and the message carries a W3C `traceparent` header, the span's parent
+/// is the publisher's span, so the consumer's work continues the producer's trace.
+pub(crate) fn receive(message: &nats_core::Message) -> Span {
+    let span = tracing::debug_span!(
+        "jetstream.receive",
+        subject = %message.subject,
+    );
+    #[cfg(feature = "otel")]
+    if !span.is_disabled() {
+        if let Some(parent) = message.headers.as_ref().and_then(otel::extract) {
+            use tracing_opentelemetry::OpenTelemetrySpanExt;
+            // Fails only when no OpenTelemetry layer is installed: nothing to continue then.
+            let _ = span.set_parent(parent);
+        }
+    }
+    span
+}
+
+/// W3C trace context (`traceparent`, `tracestate`) in NATS headers.
+#[cfg(feature = "otel")]
+pub(crate) mod otel {
+    use nats_core::HeaderMap;
+    use opentelemetry::trace::{
+        SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+    };
+    use opentelemetry::Context;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    pub(crate) const TRACEPARENT: &str = "traceparent";
+    pub(crate) const TRACESTATE: &str = "tracestate";
+
+    /// Adds the trace context of the current span to `headers`, unless it has
+    /// none (no OpenTelemetry layer, or no sampled trace) or the caller set a
+    /// `traceparent` of their own.
+    pub(crate) fn inject(headers: &mut HeaderMap) {
+        if headers.get(TRACEPARENT).is_some() {
+            return;
+        }
+        let cx = tracing::Span::current().context();
+        let span = cx.span();
+        let sc = span.span_context();
+        if !sc.is_valid() {
+            return;
+        }
+        headers.insert(
+            TRACEPARENT,
+            format!(
+                "00-{:032x}-{:016x}-{:02x}",
+                sc.trace_id(),
+                sc.span_id(),
+                sc.trace_flags().to_u8()
+            ),
+        );
+        let state = sc.trace_state().header();
+        if !state.is_empty() {
+            headers.insert(TRACESTATE, state);
+        }
+    }
+
+    /// The remote parent a message's headers name, if they carry a valid
+    /// version-00 `traceparent`.
+    pub(crate) fn extract(headers: &HeaderMap) -> Option<Context> {
+        let parent = headers.get(TRACEPARENT)?;
+        let mut parts = parent.trim().split('-');
+        let (version, trace, span, flags) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if version != "00" || parts.next().is_some() || trace.len() != 32 || span.len() != 16 {
+            return None;
+        }
+        let trace_id = TraceId::from_hex(trace).ok()?;
+        let span_id = SpanId::from_hex(span).ok()?;
+        let flags = u8::from_str_radix(flags, 16).ok()?;
+        let state = headers
+            .get(TRACESTATE)
+            .and_then(|s| s.parse::<TraceState>().ok())
+            .unwrap_or_default();
+        let sc = SpanContext::new(trace_id, span_id, TraceFlags::new(flags), true, state);
+        sc.is_valid()
+            .then(|| Context::new().with_remote_span_context(sc))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn traceparent_round_trip_and_refusals() {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                TRACEPARENT,
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            );
+            headers.insert(TRACESTATE, "vendor=value");
+            let cx = extract(&headers).unwrap();
+            let span = cx.span();
+            let sc = span.span_context();
+            assert_eq!(
+                format!("{:032x}", sc.trace_id()),
+                "4bf92f3577b34da6a3ce929d0e0e4736"
+            );
+            assert_eq!(format!("{:016x}", sc.span_id()), "00f067aa0ba902b7");
+            assert!(sc.is_sampled() && sc.is_remote());
+            assert_eq!(sc.trace_state().get("vendor"), Some("value"));
+            for bad in [
+                "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+                "garbage",
+            ] {
+                let mut headers = HeaderMap::new();
+                headers.insert(TRACEPARENT, bad);
+                assert!(extract(&headers).is_none(), "{bad}");
+            }
+        }
+    }
+}

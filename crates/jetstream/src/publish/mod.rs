@@ -367,10 +367,13 @@ impl IntoFuture for Publish {
     type IntoFuture = BoxFuture<'static, Result<PubAck, Error>>;
 
     fn into_future(mut self) -> Self::IntoFuture {
-        let span = crate::observe::publish(&self.subject, false);
-        Box::pin(
+        Box::pin(async move {
+            // Made when first polled: a child of the span the caller awaits it in.
+            let span = crate::observe::publish(&self.subject, false);
             async move {
                 self.options.check()?;
+                #[cfg(feature = "otel")]
+                crate::observe::otel::inject(self.options.headers_mut());
                 let client = self.js.client();
                 let timeout = self.options.timeout.unwrap_or(self.js.inner.timeout);
                 let attempts = self
@@ -412,8 +415,9 @@ impl IntoFuture for Publish {
                     }
                 }
             }
-            .instrument(span),
-        )
+            .instrument(span)
+            .await
+        })
     }
 }
 
@@ -422,8 +426,9 @@ impl IntoFuture for PublishAsync {
     type IntoFuture = BoxFuture<'static, Result<PubAckFuture, Error>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let span = crate::observe::publish(&self.subject, true);
-        Box::pin(
+        Box::pin(async move {
+            // Made when first polled: a child of the span the caller awaits it in.
+            let span = crate::observe::publish(&self.subject, true);
             async move {
                 let PublishAsync {
                     js,
@@ -432,6 +437,8 @@ impl IntoFuture for PublishAsync {
                     mut options,
                 } = self;
                 options.check()?;
+                #[cfg(feature = "otel")]
+                crate::observe::otel::inject(options.headers_mut());
                 let timeout = options.timeout.unwrap_or(js.inner.timeout);
                 let slot = js.inner.window.slot(timeout).await?;
                 let client = js.client();
@@ -469,8 +476,9 @@ impl IntoFuture for PublishAsync {
                 reporter.track(&js, tracked).await;
                 Ok(PubAckFuture::reported(receiver, published))
             }
-            .instrument(span),
-        )
+            .instrument(span)
+            .await
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 use std::panic::AssertUnwindSafe;
 
@@ -148,8 +149,15 @@ where
     F: FnMut(Msg) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| handler(m))) {
-        Ok(handled) => AssertUnwindSafe(handled).catch_unwind().await,
+    // The handler runs in the message's span (with `otel`: in the publisher's trace).
+    let span = m.span().clone();
+    let made = span.in_scope(|| std::panic::catch_unwind(AssertUnwindSafe(|| handler(m))));
+    let outcome = match made {
+        Ok(handled) => {
+            AssertUnwindSafe(handled.instrument(span))
+                .catch_unwind()
+                .await
+        }
         Err(panic) => Err(panic),
     };
     outcome.map_err(|panic| {

@@ -15,6 +15,8 @@ mod kv;
 mod object_store;
 mod observe;
 mod ordered;
+#[cfg(feature = "otel")]
+mod otel;
 mod pattern;
 mod priority;
 mod publish;
