@@ -291,6 +291,7 @@ mod list;
 mod message;
 mod publish;
 mod pull;
+mod push;
 mod stream;
 mod streams_api;
 mod types;
@@ -309,6 +310,7 @@ pub use pull::{
     Consume, ConsumeContext, Fetch, MessageBatch, Messages, MessagesBuilder, Next, OrderedConsumer,
     SharedMessages,
 };
+pub use push::{OrderedPushConsumer, PushConsume, PushConsumer};
 pub use stream::{Purge, Stream, StreamInfoBuilder};
 pub use types::{
     AccountInfo, AccountLimits, AckPolicy, ApiStats, ClusterInfo, Compression, ConsumerConfig,

@@ -1,0 +1,300 @@
+//! The receive loop of one subscription on a push consumer's deliver subject.
+//!
+//! It turns what arrives into the same [`Event`]s as the pull engine, so one consume loop
+//! (and one ordered consumer) serves both:
+//!
+//! - messages become [`Msg`]s;
+//! - `100 FlowControl Request` is answered (an empty message to its reply subject) when it is
+//!   read, that is once every message before it was handed over, as ADR-15 asks;
+//! - `100 Idle Heartbeat` proves liveness; when it carries `Nats-Consumer-Stalled` (the
+//!   server still waits for a flow-control reply that got lost), that subject is answered;
+//! - other statuses are read with the pull engine's [`classify`]: `409 Consumer Deleted` ends
+//!   the loop, the rest are warnings;
+//! - heartbeats missed for two intervals (the pull engine's [`IdleWatch`]) are reported and,
+//!   while connected, a consumer-info request tells whether the consumer still exists: gone
+//!   ends the loop with its `ConsumerNotFound` / `StreamNotFound`;
+//! - the core client resubscribes after a reconnect; the loop only restarts its heartbeat
+//!   watch and reports [`Event::Reconnected`].
+//!
+//! For an ordered consumer it also compares the `Nats-Last-Consumer` header of heartbeats
+//! with the last consumer sequence received: a difference means messages were sent that
+//! never arrived ([`Event::Gap`]).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
+use nats_core::{Message, State, StatusCode, Subscriber};
+use tokio::sync::watch;
+
+use super::ConsumingGuard;
+use crate::error::{Error, ErrorKind};
+use crate::message::{AckTokens, Msg};
+use crate::pull::engine::{is_gone, Control, Event};
+use crate::pull::{classify, IdleWatch, Status};
+use crate::types::{AckPolicy, ConsumerInfo};
+use crate::Consumer;
+
+/// The loop of one push subscription.
+pub(crate) struct PushEngine {
+    sub: Subscriber,
+    consumer: Arc<Consumer>,
+    ack_none: bool,
+    heartbeat: Option<IdleWatch>,
+    /// Ordered consumers: report heartbeats that name a later consumer sequence.
+    track_gaps: bool,
+    /// The consumer sequence of the last message received.
+    last_consumer_seq: u64,
+    state: watch::Receiver<State>,
+    disconnected: bool,
+    /// The client's reconnect count when last checked (see the pull engine).
+    reconnects: u64,
+    control: Arc<Control>,
+    stopping: bool,
+    /// A consumer-info request in flight after missed heartbeats.
+    check: Option<BoxFuture<'static, Result<ConsumerInfo, Error>>>,
+    finished: bool,
+    /// Held while the loop exists (plain push consumers: one loop per handle).
+    _guard: Option<ConsumingGuard>,
+}
+
+impl std::fmt::Debug for PushEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushEngine")
+            .field("consumer", &self.consumer.name())
+            .field("last_consumer_seq", &self.last_consumer_seq)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PushEngine {
+    /// Reads `sub`, a subscription on the deliver subject of `consumer` (whose cached info
+    /// gives the heartbeat interval and ack policy).
+    pub(crate) fn new(
+        sub: Subscriber,
+        consumer: Consumer,
+        control: Arc<Control>,
+        track_gaps: bool,
+        guard: Option<ConsumingGuard>,
+    ) -> PushEngine {
+        let info = consumer.cached_info();
+        let interval = info.config.idle_heartbeat;
+        let client = consumer.js.client();
+        PushEngine {
+            ack_none: info.config.ack_policy == AckPolicy::None,
+            heartbeat: (!interval.is_zero()).then(|| IdleWatch::new(interval)),
+            track_gaps,
+            last_consumer_seq: 0,
+            state: client.state_changes(),
+            disconnected: false,
+            reconnects: client.statistics().reconnects,
+            control,
+            stopping: false,
+            check: None,
+            finished: false,
+            sub,
+            consumer: Arc::new(consumer),
+            _guard: guard,
+        }
+    }
+
+    fn terminal(&mut self, e: Error) -> Event {
+        self.finished = true;
+        Event::Terminal(e)
+    }
+
+    /// Handles a message from the subscription; `None`: nothing for the user.
+    async fn on_message(&mut self, m: Message) -> Option<Event> {
+        if let Some(watch) = &mut self.heartbeat {
+            watch.activity();
+        }
+        let control = m.status == Some(StatusCode::IDLE_HEARTBEAT) && m.payload.is_empty();
+        if !control {
+            return match classify(&m) {
+                Status::Message => Some(Event::Msg(self.deliver(m))),
+                Status::Terminal(e) => Some(self.terminal(e)),
+                Status::Warning(e) | Status::Reset { error: e, .. } => Some(Event::Warning(e)),
+                // Pull-only statuses; nothing a push loop acts on.
+                _ => None,
+            };
+        }
+        let description = m.description.as_deref().unwrap_or("");
+        if description.to_ascii_lowercase().starts_with("flow") {
+            return match m.reply.as_deref() {
+                Some(reply) => answer(self.consumer.js.client(), reply).await,
+                None => None,
+            };
+        }
+        let header = |name: &str| m.headers.as_ref().and_then(|h| h.get(name));
+        if let Some(stalled) = header("Nats-Consumer-Stalled") {
+            let stalled = stalled.trim().to_string();
+            if let Some(event) = answer(self.consumer.js.client(), &stalled).await {
+                return Some(event);
+            }
+        }
+        let last = header("Nats-Last-Consumer").and_then(|v| v.trim().parse::<u64>().ok());
+        match last {
+            Some(last) if self.track_gaps && last != self.last_consumer_seq => Some(Event::Gap(
+                Error::msg(
+                    ErrorKind::Other,
+                    format!(
+                        "the server sent up to consumer sequence {last}, the last received is {}",
+                        self.last_consumer_seq
+                    ),
+                ),
+            )),
+            _ => None,
+        }
+    }
+
+    fn deliver(&mut self, m: Message) -> Msg {
+        if let Some(t) = m.reply.as_deref().and_then(AckTokens::parse) {
+            self.last_consumer_seq = t.consumer_seq;
+        }
+        Msg::new(
+            m,
+            self.consumer.js.client().clone(),
+            self.ack_none,
+            self.consumer.js.timeout(),
+        )
+    }
+
+    /// Heartbeats stopped: tell the user, and (while connected) ask whether the consumer
+    /// still exists.
+    fn on_heartbeat_missed(&mut self) -> Event {
+        if self.disconnected {
+            return Event::Warning(Error::msg(
+                ErrorKind::HeartbeatMissed,
+                "no heartbeat: the server is unreachable; receiving again once reconnected",
+            ));
+        }
+        if self.check.is_none() {
+            let consumer = self.consumer.clone();
+            self.check = Some(Box::pin(async move { consumer.info().await }));
+        }
+        Event::Warning(Error::msg(
+            ErrorKind::HeartbeatMissed,
+            "no heartbeat from the push consumer within twice the interval",
+        ))
+    }
+
+    fn on_checked(&mut self, result: Result<ConsumerInfo, Error>) -> Option<Event> {
+        self.check = None;
+        match result {
+            Err(e) if is_gone(&e) => {
+                let text = format!(
+                    "the push consumer {:?} no longer exists (heartbeats stopped)",
+                    self.consumer.name()
+                );
+                Some(self.terminal(e.with_message(text)))
+            }
+            _ => None,
+        }
+    }
+
+    fn on_state(&mut self, state: State) -> Option<Event> {
+        match state {
+            State::Connected => {
+                let reconnects = self.consumer.js.client().statistics().reconnects;
+                if self.disconnected || reconnects != self.reconnects {
+                    self.reconnects = reconnects;
+                    self.disconnected = false;
+                    if let Some(watch) = &mut self.heartbeat {
+                        watch.reset();
+                    }
+                    return Some(Event::Reconnected);
+                }
+                None
+            }
+            State::Closed => Some(self.terminal(Error::new(ErrorKind::ConnectionClosed))),
+            _ => {
+                self.disconnected = true;
+                None
+            }
+        }
+    }
+
+    /// The subscription ended without a stop: refused by the server, or the client closed.
+    fn on_end(&mut self) -> Option<Event> {
+        self.finished = true;
+        if self.stopping {
+            return None;
+        }
+        let e = match self.sub.error() {
+            Some(refused) => Error::from(refused).with_message(format!(
+                "the subscription to the deliver subject of push consumer {:?} was refused",
+                self.consumer.name()
+            )),
+            None => Error::new(ErrorKind::ConnectionClosed),
+        };
+        Some(Event::Terminal(e))
+    }
+
+    /// The next message or event; `None` once the loop is over.
+    pub(crate) async fn next_event(&mut self) -> Option<Event> {
+        loop {
+            if self.finished {
+                return None;
+            }
+            if !self.stopping && self.control.stop.load(Ordering::Acquire) {
+                self.stopping = true;
+                // Unsubscribe and let what the server already sent arrive.
+                let _ = self.sub.drain().await;
+            }
+            let stopping = self.stopping;
+            let event = tokio::select! {
+                biased;
+                m = self.sub.next() => match m {
+                    Some(m) => self.on_message(m).await,
+                    None => self.on_end(),
+                },
+                result = checked(&mut self.check) => self.on_checked(result),
+                () = heartbeat_missed(&mut self.heartbeat), if !stopping => {
+                    Some(self.on_heartbeat_missed())
+                }
+                changed = self.state.changed() => {
+                    let state = match changed {
+                        Ok(()) => *self.state.borrow_and_update(),
+                        Err(_) => State::Closed,
+                    };
+                    self.on_state(state)
+                }
+                () = self.control.notify.notified(), if !stopping => None,
+            };
+            if event.is_some() {
+                return event;
+            }
+        }
+    }
+}
+
+/// Sends an empty message to `subject` (a flow-control reply).
+async fn answer(client: &nats_core::Client, subject: &str) -> Option<Event> {
+    match client.publish(subject, Bytes::new()).await {
+        Ok(()) => None,
+        Err(e) => Some(Event::Warning(
+            Error::from(e).with_message("answering the server's flow control failed"),
+        )),
+    }
+}
+
+/// The answer of the consumer-info request under way; never without one.
+async fn checked(
+    check: &mut Option<BoxFuture<'static, Result<ConsumerInfo, Error>>>,
+) -> Result<ConsumerInfo, Error> {
+    match check {
+        Some(request) => request.as_mut().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Ready once heartbeats were missed; never without heartbeats.
+async fn heartbeat_missed(watch: &mut Option<IdleWatch>) {
+    match watch {
+        Some(watch) => std::future::poll_fn(|cx| watch.poll_missed(cx)).await,
+        None => std::future::pending().await,
+    }
+}
