@@ -21,6 +21,7 @@ mod publish_parity;
 mod pull;
 mod pull_faults;
 mod pull_parity;
+mod push;
 mod soak;
 mod streams;
 mod streams_parity;
