@@ -59,14 +59,14 @@ pub use consume::{Consume, ConsumeContext};
 pub use fetch::{Fetch, MessageBatch, Next};
 pub use messages::{Messages, MessagesBuilder, SharedMessages};
 pub use ordered::OrderedConsumer;
-pub(crate) use ordered::{OrderedEngine, Receive};
 #[cfg(any(feature = "kv", feature = "object-store"))]
 pub(crate) use ordered::{watch_start, DeleteOnDrop};
+pub(crate) use ordered::{OrderedEngine, Receive};
 
 use std::sync::Arc;
 
-use crate::Consumer;
 use crate::push::engine::PushEngine;
+use crate::Consumer;
 use engine::{Control, Engine, Event, PullConfig};
 
 /// What a receive call pulls from.

@@ -13,8 +13,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::engine::{Control, Engine, Event, PullConfig};
-use crate::push::engine::PushEngine;
 use crate::error::{Error, ErrorKind};
+use crate::push::engine::PushEngine;
 use crate::types::{AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, OrderedConsumerConfig};
 use crate::{Consumer, JetStream, Msg};
 

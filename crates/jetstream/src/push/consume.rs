@@ -192,7 +192,10 @@ impl PushConsumer {
     /// ([`ErrorKind::HeartbeatMissed`]) and then checks that the consumer still exists,
     /// ending with [`ErrorKind::ConsumerNotFound`] when it does not. It keeps going across
     /// reconnects (the client subscribes again). Without `idle_heartbeat` none of these
-    /// checks can run: a deleted consumer then simply delivers nothing more.
+    /// checks can run: a deleted consumer then simply delivers nothing more. Nor with a
+    /// `deliver_group`: the server sends each heartbeat (and flow-control request) to one
+    /// member of the group, so members do not watch for missed heartbeats; each answers the
+    /// flow control it receives.
     ///
     /// One loop runs per handle (and its clones) at a time: a second is refused with
     /// [`ErrorKind::InvalidArgument`] until the first has ended. As with pull consumers, a

@@ -12,7 +12,8 @@
 //!   the loop, the rest are warnings;
 //! - heartbeats missed for two intervals (the pull engine's [`IdleWatch`]) are reported and,
 //!   while connected, a consumer-info request tells whether the consumer still exists: gone
-//!   ends the loop with its `ConsumerNotFound` / `StreamNotFound`;
+//!   ends the loop with its `ConsumerNotFound` / `StreamNotFound`. Not with a deliver group:
+//!   each heartbeat reaches one member of the group only;
 //! - the core client resubscribes after a reconnect; the loop only restarts its heartbeat
 //!   watch and reports [`Event::Reconnected`].
 //!
@@ -22,6 +23,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -81,7 +83,12 @@ impl PushEngine {
         guard: Option<ConsumingGuard>,
     ) -> PushEngine {
         let info = consumer.cached_info();
-        let interval = info.config.idle_heartbeat;
+        // The server sends heartbeats to the deliver subject: in a deliver group each goes
+        // to one member only, so a member can not tell silence from its share of them.
+        let interval = match info.config.deliver_group {
+            Some(_) => Duration::ZERO,
+            None => info.config.idle_heartbeat,
+        };
         let client = consumer.js.client();
         PushEngine {
             ack_none: info.config.ack_policy == AckPolicy::None,
@@ -137,15 +144,15 @@ impl PushEngine {
         }
         let last = header("Nats-Last-Consumer").and_then(|v| v.trim().parse::<u64>().ok());
         match last {
-            Some(last) if self.track_gaps && last != self.last_consumer_seq => Some(Event::Gap(
-                Error::msg(
+            Some(last) if self.track_gaps && last != self.last_consumer_seq => {
+                Some(Event::Gap(Error::msg(
                     ErrorKind::Other,
                     format!(
                         "the server sent up to consumer sequence {last}, the last received is {}",
                         self.last_consumer_seq
                     ),
-                ),
-            )),
+                )))
+            }
             _ => None,
         }
     }

@@ -44,6 +44,26 @@ async fn publish_range(js: &jetstream::JetStream, range: std::ops::Range<u64>) {
     }
 }
 
+/// The number a message starts with (the rest, if any, is padding).
+fn number(msg: &jetstream::Msg) -> u64 {
+    let data = msg.data();
+    let end = data.iter().position(|b| *b == b' ').unwrap_or(data.len());
+    std::str::from_utf8(&data[..end]).unwrap().parse().unwrap()
+}
+
+/// Publishes the numbers of `range`, each padded to 4 KiB.
+async fn publish_padded(js: &jetstream::JetStream, range: std::ops::Range<u64>) {
+    let mut acks = Vec::new();
+    for i in range {
+        let mut data = format!("{i} ").into_bytes();
+        data.resize(4096, b'x');
+        acks.push(js.publish_async("p.pad", data).await.unwrap());
+    }
+    for a in acks {
+        a.await.unwrap();
+    }
+}
+
 /// Publishes once the client is connected again (after a server restart).
 async fn publish_when_back(js: &jetstream::JetStream, range: std::ops::Range<u64>) {
     let start = Instant::now();
@@ -107,7 +127,7 @@ async fn consume(consumer: &jetstream::PushConsumer, seen: &Seen) -> ConsumeCont
         .consume(move |msg| {
             let s = s.clone();
             async move {
-                let n: u64 = std::str::from_utf8(msg.data()).unwrap().parse().unwrap();
+                let n = number(&msg);
                 s.payloads.lock().unwrap().push(n);
                 let _ = msg.ack().await;
             }
@@ -220,7 +240,10 @@ async fn the_wrong_kind_of_consumer_is_refused_with_a_typed_error() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidConfig, "{err}");
-    assert!(stream.consumer("x").await.is_err(), "a refused config was sent");
+    assert!(
+        stream.consumer("x").await.is_err(),
+        "a refused config was sent"
+    );
     // The pull API on a push consumer.
     stream
         .create_push_consumer(push_config("push", "deliver.push"))
@@ -230,7 +253,12 @@ async fn the_wrong_kind_of_consumer_is_refused_with_a_typed_error() {
     let fetched = pull_handle.fetch(1).max_wait(Duration::from_secs(1)).await;
     let err = match fetched {
         Err(e) => e,
-        Ok(mut batch) => batch.next().await.expect("no error").map(|_| ()).unwrap_err(),
+        Ok(mut batch) => batch
+            .next()
+            .await
+            .expect("no error")
+            .map(|_| ())
+            .unwrap_err(),
     };
     assert_eq!(err.kind(), ErrorKind::ConsumerIsPushBased, "{err}");
 }
@@ -258,8 +286,10 @@ async fn consume_delivers_everything_and_acks_reach_the_server() {
         .unwrap_err();
     assert_eq!(second.kind(), ErrorKind::InvalidArgument, "{second}");
     publish_range(&js, 100..150).await;
-    seen.wait(Duration::from_secs(10), "all delivered", |s| s.count() >= 150)
-        .await;
+    seen.wait(Duration::from_secs(10), "all delivered", |s| {
+        s.count() >= 150
+    })
+    .await;
     assert_eq!(seen.payloads(), (0..150).collect::<Vec<_>>());
     let start = Instant::now();
     loop {
@@ -268,7 +298,10 @@ async fn consume_delivers_everything_and_acks_reach_the_server() {
             assert!(info.push_bound);
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(5), "acks missing: {info:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "acks missing: {info:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     ctx.drain().await;
@@ -286,7 +319,7 @@ async fn a_deliver_group_splits_the_messages_between_its_members() {
     stream
         .create_push_consumer(ConsumerConfig {
             deliver_group: Some("workers".into()),
-            idle_heartbeat: Duration::ZERO,
+            flow_control: true,
             ..push_config("group", "deliver.group")
         })
         .await
@@ -297,12 +330,30 @@ async fn a_deliver_group_splits_the_messages_between_its_members() {
     js.client().flush().await.unwrap();
     publish_range(&js, 0..400).await;
     let total = |_: &Seen| a.count() + b.count() >= 400;
-    a.wait(Duration::from_secs(10), "all delivered", total).await;
+    a.wait(Duration::from_secs(10), "all delivered", total)
+        .await;
     let (pa, pb) = (a.payloads(), b.payloads());
-    assert!(!pa.is_empty() && !pb.is_empty(), "{} / {}", pa.len(), pb.len());
+    assert!(
+        !pa.is_empty() && !pb.is_empty(),
+        "{} / {}",
+        pa.len(),
+        pb.len()
+    );
     let all: BTreeSet<u64> = pa.iter().chain(&pb).copied().collect();
-    assert_eq!(all.len(), 400, "a message went to both members, or to neither");
+    assert_eq!(
+        all.len(),
+        400,
+        "a message went to both members, or to neither"
+    );
     assert_eq!(pa.len() + pb.len(), 400);
+    // Each member gets only some of the heartbeats: neither reports them missed.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        a.errors().is_empty() && b.errors().is_empty(),
+        "{:?} {:?}",
+        a.errors(),
+        b.errors()
+    );
     ctx_a.drain().await;
     ctx_b.drain().await;
 }
@@ -342,8 +393,7 @@ async fn consume_big(consumer: &jetstream::PushConsumer, seen: &Seen) -> Consume
         .consume(move |msg| {
             let s = s.clone();
             async move {
-                let text = std::str::from_utf8(&msg.data()[..8]).unwrap();
-                let n: u64 = text.split(' ').next().unwrap().parse().unwrap();
+                let n = number(&msg);
                 s.payloads.lock().unwrap().push(n);
                 if n % 64 == 0 {
                     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -360,15 +410,16 @@ async fn flow_control_is_answered_so_a_large_backlog_keeps_flowing() {
     let server = Server::jetstream().start();
     let (js, stream) = setup(&server, StorageType::Memory).await;
     publish_big(&js).await;
-    // Heartbeats every 5 s: were flow-control requests left unanswered, only the stalled
-    // notices in heartbeats would move it on, about 2 MiB per heartbeat (over a minute).
+    // Heartbeats every 10 s: were flow-control requests left unanswered, only the stalled
+    // notices in heartbeats would move it on (that took 25 s with 5 s heartbeats, so about
+    // 50 s here); answered, it takes a second or two.
     let consumer = stream
-        .create_push_consumer(flow_controlled("fc", Duration::from_secs(5)))
+        .create_push_consumer(flow_controlled("fc", Duration::from_secs(10)))
         .await
         .unwrap();
     let seen = Seen::default();
     let ctx = consume_big(&consumer, &seen).await;
-    seen.wait(Duration::from_secs(30), "the whole backlog", |s| {
+    seen.wait(Duration::from_secs(20), "the whole backlog", |s| {
         s.count() >= BIG as usize
     })
     .await;
@@ -499,8 +550,10 @@ async fn a_durable_push_consumer_continues_after_a_server_restart() {
         .unwrap();
     let seen = Seen::default();
     let ctx = consume(&consumer, &seen).await;
-    seen.wait(Duration::from_secs(5), "the first fifty", |s| s.count() >= 50)
-        .await;
+    seen.wait(Duration::from_secs(5), "the first fifty", |s| {
+        s.count() >= 50
+    })
+    .await;
     server.restart();
     publish_when_back(&js, 50..100).await;
     seen.wait(Duration::from_secs(30), "all after the restart", |s| {
@@ -520,7 +573,7 @@ async fn consume_ordered(ordered: &jetstream::OrderedPushConsumer, seen: &Seen) 
         .consume(move |msg| {
             let s = s.clone();
             async move {
-                let n: u64 = std::str::from_utf8(msg.data()).unwrap().parse().unwrap();
+                let n = number(&msg);
                 assert_eq!(msg.metadata().unwrap().sequence.stream, n + 1);
                 s.payloads.lock().unwrap().push(n);
             }
@@ -545,8 +598,10 @@ async fn ordered_push_survives_the_deletion_of_its_consumer() {
         .unwrap();
     let seen = Seen::default();
     let ctx = consume_ordered(&ordered, &seen).await;
-    seen.wait(Duration::from_secs(5), "the first fifty", |s| s.count() >= 50)
-        .await;
+    seen.wait(Duration::from_secs(5), "the first fifty", |s| {
+        s.count() >= 50
+    })
+    .await;
     let info = ordered.cached_info();
     assert!(info.config.flow_control && info.config.deliver_subject.is_some());
     assert_eq!(info.config.ack_policy, AckPolicy::None);
@@ -570,7 +625,9 @@ async fn ordered_push_survives_the_deletion_of_its_consumer() {
 async fn ordered_push_delivers_everything_once_in_order_across_a_server_restart() {
     let mut server = Server::jetstream().start();
     let (js, stream) = setup(&server, StorageType::File).await;
-    publish_range(&js, 0..2000).await;
+    // 8 MiB: more than the server sends before it waits for flow control, so part of the
+    // backlog is still at the server when it restarts.
+    publish_padded(&js, 0..2000).await;
     let ordered = stream
         .ordered_push_consumer(OrderedConsumerConfig::default())
         .await
@@ -582,7 +639,7 @@ async fn ordered_push_delivers_everything_once_in_order_across_a_server_restart(
         .consume(move |msg| {
             let s = s.clone();
             async move {
-                let n: u64 = std::str::from_utf8(msg.data()).unwrap().parse().unwrap();
+                let n = number(&msg);
                 s.payloads.lock().unwrap().push(n);
                 if n % 10 == 0 {
                     tokio::time::sleep(Duration::from_millis(2)).await;
@@ -598,6 +655,7 @@ async fn ordered_push_delivers_everything_once_in_order_across_a_server_restart(
     })
     .await;
     server.restart();
+    let at_restart = seen.count();
     publish_when_back(&js, 2000..2100).await;
     seen.wait(Duration::from_secs(30), "all after the restart", |s| {
         s.count() >= 2100
@@ -605,6 +663,11 @@ async fn ordered_push_delivers_everything_once_in_order_across_a_server_restart(
     .await;
     ctx.drain().await;
     assert_eq!(seen.payloads(), (0..2100).collect::<Vec<_>>());
+    assert!(
+        at_restart < 2000,
+        "the restart came after the backlog: {at_restart}"
+    );
+    assert!(!seen.errors().contains(&ErrorKind::ConnectionClosed));
 }
 
 #[tokio::test]
