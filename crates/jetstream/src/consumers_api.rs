@@ -72,7 +72,7 @@ impl JetStream {
         action: ConsumerAction,
     ) -> Result<ConsumerInfo> {
         validate_stream_name(stream)?;
-        let name = validate_consumer_config(&config)?;
+        let name = validate_consumer_config(config)?;
         let suffix = match (name, config.filter_subject.as_deref()) {
             // The filtered form lets operators grant create permission per filter subject;
             // a wildcard filter can not be part of a subject a client publishes to.

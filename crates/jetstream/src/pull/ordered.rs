@@ -571,6 +571,7 @@ pub(crate) enum Receive {
 }
 
 /// The loop reading the current server-side consumer of an ordered loop.
+#[allow(clippy::large_enum_variant)] // one per ordered loop, replaced on a reset only
 enum Inner {
     Pull(Engine),
     Push(PushEngine),

@@ -395,7 +395,7 @@ async fn consume_big(consumer: &jetstream::PushConsumer, seen: &Seen) -> Consume
             async move {
                 let n = number(&msg);
                 s.payloads.lock().unwrap().push(n);
-                if n % 64 == 0 {
+                if n.is_multiple_of(64) {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }
@@ -641,7 +641,7 @@ async fn ordered_push_delivers_everything_once_in_order_across_a_server_restart(
             async move {
                 let n = number(&msg);
                 s.payloads.lock().unwrap().push(n);
-                if n % 10 == 0 {
+                if n.is_multiple_of(10) {
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
             }
