@@ -118,42 +118,38 @@ impl PushEngine {
         if let Some(watch) = &mut self.heartbeat {
             watch.activity();
         }
-        let control = m.status == Some(StatusCode::IDLE_HEARTBEAT) && m.payload.is_empty();
-        if !control {
-            return match classify(&m) {
-                Status::Message => Some(Event::Msg(self.deliver(m))),
-                Status::Terminal(e) => Some(self.terminal(e)),
-                Status::Warning(e) | Status::Reset { error: e, .. } => Some(Event::Warning(e)),
-                // Pull-only statuses; nothing a push loop acts on.
-                _ => None,
-            };
-        }
-        let description = m.description.as_deref().unwrap_or("");
-        if description.to_ascii_lowercase().starts_with("flow") {
-            return match m.reply.as_deref() {
-                Some(reply) => answer(self.consumer.js.client(), reply).await,
-                None => None,
-            };
-        }
-        let header = |name: &str| m.headers.as_ref().and_then(|h| h.get(name));
-        if let Some(stalled) = header("Nats-Consumer-Stalled") {
-            let stalled = stalled.trim().to_string();
-            if let Some(event) = answer(self.consumer.js.client(), &stalled).await {
-                return Some(event);
+        match read(&m) {
+            Push::Status(Status::Message) => Some(Event::Msg(self.deliver(m))),
+            Push::Status(Status::Terminal(e)) => Some(self.terminal(e)),
+            Push::Status(Status::Warning(e) | Status::Reset { error: e, .. }) => {
+                Some(Event::Warning(e))
             }
-        }
-        let last = header("Nats-Last-Consumer").and_then(|v| v.trim().parse::<u64>().ok());
-        match last {
-            Some(last) if self.track_gaps && last != self.last_consumer_seq => {
-                Some(Event::Gap(Error::msg(
-                    ErrorKind::Other,
-                    format!(
-                        "the server sent up to consumer sequence {last}, the last received is {}",
-                        self.last_consumer_seq
-                    ),
-                )))
+            // Pull-only statuses; nothing a push loop acts on.
+            Push::Status(_) => None,
+            Push::FlowControl(reply) => answer(self.consumer.js.client(), reply).await,
+            Push::Heartbeat {
+                stalled,
+                last_consumer,
+            } => {
+                if let Some(subject) = stalled {
+                    if let Some(event) = answer(self.consumer.js.client(), subject).await {
+                        return Some(event);
+                    }
+                }
+                match last_consumer {
+                    Some(last) if self.track_gaps && last != self.last_consumer_seq => {
+                        Some(Event::Gap(Error::msg(
+                            ErrorKind::Other,
+                            format!(
+                                "the server sent up to consumer sequence {last}, the last \
+                                 received is {}",
+                                self.last_consumer_seq
+                            ),
+                        )))
+                    }
+                    _ => None,
+                }
             }
-            _ => None,
         }
     }
 
@@ -278,6 +274,48 @@ impl PushEngine {
     }
 }
 
+/// What arrived on a deliver subject.
+#[derive(Debug)]
+enum Push<'a> {
+    /// A flow-control request: answer its reply subject.
+    FlowControl(&'a str),
+    /// An idle heartbeat, with the flow-control subject the server still waits for
+    /// (`Nats-Consumer-Stalled`) and the last consumer sequence it sent
+    /// (`Nats-Last-Consumer`).
+    Heartbeat {
+        stalled: Option<&'a str>,
+        last_consumer: Option<u64>,
+    },
+    /// A message or another status, as the pull engine reads it.
+    Status(Status),
+}
+
+/// Reads a message of a deliver subject: status `100` with an empty payload is flow control
+/// (description starting with "Flow", with a reply subject) or a heartbeat; everything else
+/// is read as on a pull inbox.
+fn read(m: &Message) -> Push<'_> {
+    if m.status != Some(StatusCode::IDLE_HEARTBEAT) || !m.payload.is_empty() {
+        return Push::Status(classify(m));
+    }
+    let description = m.description.as_deref().unwrap_or("");
+    if description.to_ascii_lowercase().starts_with("flow") {
+        if let Some(reply) = m.reply.as_deref() {
+            return Push::FlowControl(reply);
+        }
+    }
+    let header = |name: &str| {
+        m.headers
+            .as_ref()
+            .and_then(|h| h.get(name))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    Push::Heartbeat {
+        stalled: header("Nats-Consumer-Stalled"),
+        last_consumer: header("Nats-Last-Consumer").and_then(|v| v.parse().ok()),
+    }
+}
+
 /// Sends an empty message to `subject` (a flow-control reply).
 async fn answer(client: &nats_core::Client, subject: &str) -> Option<Event> {
     match client.publish(subject, Bytes::new()).await {
@@ -303,5 +341,69 @@ async fn heartbeat_missed(watch: &mut Option<IdleWatch>) {
     match watch {
         Some(watch) => std::future::poll_fn(|cx| watch.poll_missed(cx)).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nats_core::HeaderMap;
+
+    use super::*;
+
+    fn status(desc: &str, reply: Option<&str>, headers: &[(&str, &str)]) -> Message {
+        let mut h = HeaderMap::new();
+        h.set_status(Some(StatusCode::IDLE_HEARTBEAT), Some(desc));
+        for (name, value) in headers {
+            h.insert(*name, *value);
+        }
+        let mut m = Message::new("deliver.x", "").with_headers(h);
+        if let Some(reply) = reply {
+            m = m.with_reply(reply);
+        }
+        m
+    }
+
+    #[test]
+    fn deliver_subject_messages_are_read_as_adr_15_says() {
+        let fc = status("FlowControl Request", Some("$JS.FC.S.x.1"), &[]);
+        assert!(matches!(read(&fc), Push::FlowControl("$JS.FC.S.x.1")));
+        let hb = status(
+            "Idle Heartbeat",
+            None,
+            &[("Nats-Last-Consumer", "42"), ("Nats-Last-Stream", "99")],
+        );
+        assert!(matches!(
+            read(&hb),
+            Push::Heartbeat {
+                stalled: None,
+                last_consumer: Some(42)
+            }
+        ));
+        let stalled = status(
+            "Idle Heartbeat",
+            None,
+            &[
+                ("Nats-Last-Consumer", "0"),
+                ("Nats-Consumer-Stalled", "$JS.FC.S.x.2"),
+            ],
+        );
+        assert!(matches!(
+            read(&stalled),
+            Push::Heartbeat {
+                stalled: Some("$JS.FC.S.x.2"),
+                last_consumer: Some(0)
+            }
+        ));
+        assert!(matches!(
+            read(&Message::new("orders.new", "data")),
+            Push::Status(Status::Message)
+        ));
+        let mut h = HeaderMap::new();
+        h.set_status(StatusCode::from_u16(409), Some("Consumer Deleted"));
+        let deleted = Message::new("deliver.x", "").with_headers(h);
+        match read(&deleted) {
+            Push::Status(Status::Terminal(e)) => assert_eq!(e.kind(), ErrorKind::ConsumerDeleted),
+            other => panic!("{other:?}"),
+        }
     }
 }

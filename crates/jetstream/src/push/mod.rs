@@ -131,6 +131,31 @@ impl Drop for ConsumingGuard {
 mod tests {
     use super::*;
 
+    /// Never run: checks at compile time that the futures can be spawned.
+    #[allow(dead_code)]
+    fn futures_are_send(js: JetStream, stream: crate::Stream, push: PushConsumer) {
+        use crate::types::{ConsumerConfig, OrderedConsumerConfig};
+        use std::future::IntoFuture;
+        fn is_send<T: Send + 'static>(_: T) {}
+        let (j, s, p) = (js.clone(), stream.clone(), push.clone());
+        is_send(async move {
+            let _ = j.create_push_consumer("S", ConsumerConfig::default()).await;
+            let _ = j.update_push_consumer("S", ConsumerConfig::default()).await;
+            let _ = j
+                .create_or_update_push_consumer("S", ConsumerConfig::default())
+                .await;
+            let _ = j.push_consumer("S", "C").await;
+            let _ = s.push_consumer("C").await;
+            let _ = p.info().await;
+            let ordered = s
+                .ordered_push_consumer(OrderedConsumerConfig::default())
+                .await;
+            let _ = ordered.map(|o| o.consume(|_m| async {}).into_future());
+            let _ = p.consume(|_m| async {}).await;
+        });
+        is_send(push.consume(|_m| async {}).into_future());
+    }
+
     #[test]
     fn handles_are_send_sync_clone() {
         fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
