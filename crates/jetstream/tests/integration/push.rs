@@ -485,16 +485,15 @@ async fn missed_heartbeats_are_reported_while_the_server_is_frozen() {
     let ctx = consume(&consumer, &seen).await;
     seen.wait(Duration::from_secs(5), "the first ten", |s| s.count() >= 10)
         .await;
+    // Heartbeats arrive while the server runs: nothing is reported.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(seen.errors().is_empty(), "{:?}", seen.errors());
     let frozen = server.freeze();
-    let start = Instant::now();
     seen.wait(Duration::from_secs(5), "a missed heartbeat", |s| {
         s.errors().contains(&ErrorKind::HeartbeatMissed)
     })
     .await;
-    let took = start.elapsed();
     frozen.thaw();
-    // Two intervals of 500 ms, give or take the last heartbeat before the freeze.
-    assert!(took >= Duration::from_millis(400), "{took:?}");
     // It keeps going: nothing ends the loop, later messages arrive.
     publish_range(&js, 10..20).await;
     seen.wait(Duration::from_secs(10), "the next ten", |s| s.count() >= 20)
@@ -520,7 +519,6 @@ async fn consume_ends_with_consumer_not_found_when_the_consumer_is_deleted() {
     stream.delete_consumer("gone").await.unwrap();
     // Bound: two heartbeat intervals (1 s) and one consumer-info request, with room for a
     // loaded machine.
-    let start = Instant::now();
     tokio::time::timeout(Duration::from_secs(10), ctx.closed())
         .await
         .unwrap_or_else(|_| panic!("consume kept running: {:?}", seen.errors()));
@@ -532,7 +530,7 @@ async fn consume_ends_with_consumer_not_found_when_the_consumer_is_deleted() {
         ),
         "{errors:?}"
     );
-    assert!(start.elapsed() >= Duration::from_millis(500));
+    assert!(errors.contains(&ErrorKind::HeartbeatMissed), "{errors:?}");
 }
 
 #[tokio::test]
@@ -710,4 +708,30 @@ async fn an_ordered_push_consumer_checks_its_stream_and_runs_one_loop() {
         .map(|_| ())
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+}
+
+#[tokio::test]
+async fn ordered_push_reports_a_frozen_server_and_recovers_without_gaps() {
+    let server = Server::jetstream().start();
+    let (js, stream) = setup(&server, StorageType::Memory).await;
+    publish_range(&js, 0..10).await;
+    let ordered = stream
+        .ordered_push_consumer(OrderedConsumerConfig::default())
+        .await
+        .unwrap();
+    let seen = Seen::default();
+    let ctx = consume_ordered(&ordered, &seen).await;
+    seen.wait(Duration::from_secs(5), "the first ten", |s| s.count() >= 10)
+        .await;
+    let frozen = server.freeze();
+    seen.wait(Duration::from_secs(5), "a missed heartbeat", |s| {
+        s.errors().contains(&ErrorKind::HeartbeatMissed)
+    })
+    .await;
+    frozen.thaw();
+    publish_range(&js, 10..30).await;
+    seen.wait(Duration::from_secs(20), "the rest", |s| s.count() >= 30)
+        .await;
+    ctx.drain().await;
+    assert_eq!(seen.payloads(), (0..30).collect::<Vec<_>>());
 }
