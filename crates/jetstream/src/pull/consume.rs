@@ -194,8 +194,11 @@ impl Drop for ClosedOnDrop {
     }
 }
 
-/// The handle of a running consume loop. Dropping it stops pulling, as
-/// [`stop`](Self::stop) does; [`drain`](Self::drain) also waits for the loop to end.
+/// The handle of a running consume loop, of a pull consumer
+/// ([`Consumer::consume`]) or a push consumer
+/// ([`PushConsumer::consume`](crate::PushConsumer::consume)). Dropping it stops
+/// receiving, as [`stop`](Self::stop) does; [`drain`](Self::drain) also waits
+/// for the loop to end.
 #[derive(Debug)]
 pub struct ConsumeContext {
     control: Arc<Control>,
@@ -203,7 +206,8 @@ pub struct ConsumeContext {
 }
 
 impl ConsumeContext {
-    /// Stops pulling; messages that already arrived are still handled.
+    /// Stops pulling (a push consumer's loop: unsubscribes from the deliver
+    /// subject); messages that already arrived are still handled.
     pub fn stop(&self) {
         self.control.stop();
     }
