@@ -17,9 +17,10 @@
 //! - the core client resubscribes after a reconnect; the loop only restarts its heartbeat
 //!   watch and reports [`Event::Reconnected`].
 //!
-//! For an ordered consumer it also compares the `Nats-Last-Consumer` header of heartbeats
-//! with the last consumer sequence received: a difference means messages were sent that
-//! never arrived ([`Event::Gap`]).
+//! It also compares the `Nats-Last-Consumer` header of heartbeats with the last consumer
+//! sequence received: a later one means messages were sent that never arrived (dropped by
+//! a slow subscription). An ordered consumer recreates its consumer ([`Event::Gap`]); a
+//! plain one warns (not in a deliver group, whose other members got them).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -45,8 +46,8 @@ pub(crate) struct PushEngine {
     consumer: Arc<Consumer>,
     ack_none: bool,
     heartbeat: Option<IdleWatch>,
-    /// Ordered consumers: report heartbeats that name a later consumer sequence.
-    track_gaps: bool,
+    /// What to do when a heartbeat names another consumer sequence than the last received.
+    gaps: Gaps,
     /// The consumer sequence of the last message received.
     last_consumer_seq: u64,
     state: watch::Receiver<State>,
@@ -79,21 +80,29 @@ impl PushEngine {
         sub: Subscriber,
         consumer: Consumer,
         control: Arc<Control>,
-        track_gaps: bool,
+        ordered: bool,
         guard: Option<ConsumingGuard>,
     ) -> PushEngine {
         let info = consumer.cached_info();
         // The server sends heartbeats to the deliver subject: in a deliver group each goes
-        // to one member only, so a member can not tell silence from its share of them.
-        let interval = match info.config.deliver_group {
-            Some(_) => Duration::ZERO,
-            None => info.config.idle_heartbeat,
+        // to one member only, so a member can not tell silence from its share of them, and
+        // the other members' messages are no gap.
+        let grouped = info.config.deliver_group.is_some();
+        let interval = if grouped {
+            Duration::ZERO
+        } else {
+            info.config.idle_heartbeat
+        };
+        let gaps = match (ordered, grouped) {
+            (true, _) => Gaps::Reset,
+            (false, false) => Gaps::Report,
+            (false, true) => Gaps::Ignore,
         };
         let client = consumer.js.client();
         PushEngine {
             ack_none: info.config.ack_policy == AckPolicy::None,
             heartbeat: (!interval.is_zero()).then(|| IdleWatch::new(interval)),
-            track_gaps,
+            gaps,
             last_consumer_seq: 0,
             state: client.state_changes(),
             disconnected: false,
@@ -136,14 +145,30 @@ impl PushEngine {
                         return Some(event);
                     }
                 }
-                match last_consumer {
-                    Some(last) if self.track_gaps && last != self.last_consumer_seq => {
-                        Some(Event::Gap(Error::msg(
+                let last = last_consumer?;
+                let received = self.last_consumer_seq;
+                match self.gaps {
+                    Gaps::Reset if last != received => Some(Event::Gap(Error::msg(
+                        ErrorKind::Other,
+                        format!(
+                            "the server sent up to consumer sequence {last}, the last \
+                             received is {received}"
+                        ),
+                    ))),
+                    // Only once something arrived: a loop started on a consumer that
+                    // delivered before has not seen the earlier sequences.
+                    Gaps::Report if received > 0 && last > received => {
+                        // Reported once.
+                        self.last_consumer_seq = last;
+                        Some(Event::Warning(Error::msg(
                             ErrorKind::Other,
                             format!(
-                                "the server sent up to consumer sequence {last}, the last \
-                                 received is {}",
-                                self.last_consumer_seq
+                                "{} message(s) the server sent to push consumer {:?} did not \
+                                 arrive (consumer sequences {} to {last}; dropped as a slow \
+                                 consumer?); unacknowledged ones are sent again after ack_wait",
+                                last - received,
+                                self.consumer.name(),
+                                received + 1
                             ),
                         )))
                     }
@@ -272,6 +297,17 @@ impl PushEngine {
             }
         }
     }
+}
+
+/// What a heartbeat naming a consumer sequence not received means to the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gaps {
+    /// Ordered consumers: recreate ([`Event::Gap`]).
+    Reset,
+    /// Plain push consumers: warn the user.
+    Report,
+    /// Deliver groups: the other members got them.
+    Ignore,
 }
 
 /// What arrived on a deliver subject.

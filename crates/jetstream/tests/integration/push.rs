@@ -735,3 +735,90 @@ async fn ordered_push_reports_a_frozen_server_and_recovers_without_gaps() {
     ctx.drain().await;
     assert_eq!(seen.payloads(), (0..30).collect::<Vec<_>>());
 }
+
+/// A context on a client whose subscriptions hold at most 20 messages unread.
+async fn tiny_buffers(server: &Server) -> jetstream::JetStream {
+    let client = nats_core::ConnectOptions::new()
+        .pending_limits(nats_core::PendingLimits::new(20, 64 * 1024 * 1024))
+        .connect(server.url())
+        .await
+        .unwrap();
+    jetstream::new(client)
+}
+
+#[tokio::test]
+async fn messages_dropped_by_a_slow_subscription_are_reported() {
+    let server = Server::jetstream().start();
+    let (js, stream) = setup(&server, StorageType::Memory).await;
+    publish_range(&js, 0..300).await;
+    let small = tiny_buffers(&server).await;
+    stream
+        .create_push_consumer(ConsumerConfig {
+            ack_policy: AckPolicy::None,
+            ..push_config("slow", "deliver.slow")
+        })
+        .await
+        .unwrap();
+    let consumer = small.push_consumer("P", "slow").await.unwrap();
+    let seen = Seen::default();
+    let (s, e) = (seen.clone(), seen.clone());
+    // A handler slower than the server.
+    let ctx = consumer
+        .consume(move |msg| {
+            let s = s.clone();
+            async move {
+                s.payloads.lock().unwrap().push(number(&msg));
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+        .error_handler(move |err| e.errors.lock().unwrap().push(err.kind()))
+        .await
+        .unwrap();
+    seen.wait(
+        Duration::from_secs(15),
+        "a report of the dropped messages",
+        |s| s.errors().contains(&ErrorKind::Other),
+    )
+    .await;
+    ctx.stop();
+    assert!(seen.count() < 300, "nothing was dropped");
+}
+
+#[tokio::test]
+async fn ordered_push_recovers_from_messages_dropped_by_a_slow_subscription() {
+    let server = Server::jetstream().start();
+    let (js, _stream) = setup(&server, StorageType::Memory).await;
+    publish_range(&js, 0..500).await;
+    let small = tiny_buffers(&server).await;
+    let ordered = small
+        .ordered_push_consumer("P", OrderedConsumerConfig::default())
+        .await
+        .unwrap();
+    let seen = Seen::default();
+    let (s, e) = (seen.clone(), seen.clone());
+    // A handler slower than the server.
+    let ctx = ordered
+        .consume(move |msg| {
+            let s = s.clone();
+            async move {
+                s.payloads.lock().unwrap().push(number(&msg));
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+        .heartbeat(Duration::from_millis(500))
+        .error_handler(move |err| e.errors.lock().unwrap().push(err.kind()))
+        .await
+        .unwrap();
+    seen.wait(Duration::from_secs(30), "everything, in order", |s| {
+        s.count() >= 500
+    })
+    .await;
+    ctx.drain().await;
+    assert_eq!(seen.payloads(), (0..500).collect::<Vec<_>>());
+    // It had to recreate its consumer: the drops happened.
+    assert!(
+        !ordered.cached_info().name.ends_with("_1"),
+        "{}",
+        ordered.cached_info().name
+    );
+}
