@@ -54,7 +54,8 @@ impl<F> std::fmt::Debug for PushConsume<F> {
 
 impl<F> PushConsume<F> {
     /// Called with warnings, after which the loop goes on (missed heartbeats, a failed
-    /// flow-control reply, server notices such as a leadership change), and with the error
+    /// flow-control reply, messages a heartbeat shows were sent but never arrived, server
+    /// notices such as a leadership change), and with the error
     /// that ends it: [`ErrorKind::ConsumerNotFound`] or [`ErrorKind::StreamNotFound`] (the
     /// consumer was deleted: found out after missed heartbeats),
     /// [`ErrorKind::ConsumerDeleted`], [`ErrorKind::PermissionDenied`] (the subscription was
