@@ -14,7 +14,7 @@ use crate::validate::{validate_consumer_name, validate_stream_name, validate_sub
 
 /// Checks a consumer configuration before it is sent, and returns the consumer's name
 /// (`name`, else `durable_name`; `None` for an unnamed ephemeral).
-fn validate_consumer_config(config: &ConsumerConfig) -> Result<Option<&str>> {
+pub(crate) fn validate_consumer_config(config: &ConsumerConfig) -> Result<Option<&str>> {
     if let Some(name) = &config.name {
         validate_consumer_name(name)?;
     }
@@ -59,8 +59,20 @@ impl JetStream {
         config: ConsumerConfig,
         action: ConsumerAction,
     ) -> Result<Consumer> {
+        let info = self.upsert_consumer_info(stream, &config, action).await?;
+        Ok(Consumer::new(self.clone(), info))
+    }
+
+    /// Sends a consumer create/update request (pull or push) and returns the info the
+    /// server answered with.
+    pub(crate) async fn upsert_consumer_info(
+        &self,
+        stream: &str,
+        config: &ConsumerConfig,
+        action: ConsumerAction,
+    ) -> Result<ConsumerInfo> {
         validate_stream_name(stream)?;
-        let name = validate_consumer_config(&config)?;
+        let name = validate_consumer_config(config)?;
         let suffix = match (name, config.filter_subject.as_deref()) {
             // The filtered form lets operators grant create permission per filter subject;
             // a wildcard filter can not be part of a subject a client publishes to.
@@ -79,7 +91,7 @@ impl JetStream {
         };
         let request = CreateConsumerRequest {
             stream_name: stream,
-            config: &config,
+            config,
             action,
         };
         let info: ConsumerInfo = self.request(&suffix, &request).await?;
@@ -89,7 +101,7 @@ impl JetStream {
                 "the server ignored filter_subjects (needs server 2.10+)",
             ));
         }
-        Ok(Consumer::new(self.clone(), info))
+        Ok(info)
     }
 
     /// Creates a consumer on `stream` and returns a handle to it.

@@ -254,6 +254,9 @@ pub enum ErrorKind {
     ConsumerDeleted,
     /// The operation needs a pull consumer, and this one is push based.
     ConsumerIsPushBased,
+    /// The operation needs a push consumer (one with a `deliver_subject`), and this one is
+    /// pull based.
+    ConsumerIsPullBased,
     /// No message with this sequence or subject (10037).
     MessageNotFound,
     /// `Nats-Expected-Last-Sequence` or `Nats-Expected-Last-Subject-Sequence` did not match
@@ -338,6 +341,7 @@ impl ErrorKind {
             ErrorKind::ConsumerExists => "consumer already exists",
             ErrorKind::ConsumerDeleted => "consumer deleted",
             ErrorKind::ConsumerIsPushBased => "consumer is push based",
+            ErrorKind::ConsumerIsPullBased => "consumer is pull based",
             ErrorKind::MessageNotFound => "message not found",
             ErrorKind::WrongLastSequence => "wrong last sequence",
             ErrorKind::WrongLastMsgId => "wrong last message id",

@@ -25,6 +25,9 @@ struct Receiving;
 #[doc = include_str!("../../../docs/ordered-consumers.md")]
 struct OrderedConsumers;
 
+#[doc = include_str!("../../../docs/push-consumers.md")]
+struct PushConsumers;
+
 #[doc = include_str!("../../../docs/publishing.md")]
 struct Publishing;
 

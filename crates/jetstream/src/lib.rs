@@ -1,10 +1,11 @@
-//! A NATS JetStream client: streams, pull consumers, publishing, the Key/Value store and the
+//! A NATS JetStream client: streams, pull and push consumers, publishing, the Key/Value store and the
 //! Object store, on top of the [`nats_core`] client and tokio.
 //!
 //! It follows the design of the Go client's simplified `jetstream` package: a [`JetStream`]
 //! context made from a connected [`nats_core::Client`], cheap handles ([`Stream`],
 //! [`Consumer`], [`OrderedConsumer`], [`KeyValue`], [`ObjectStore`]) holding the last info
-//! fetched, pull consumers only (`fetch`, `messages`, `consume`), and builders for calls with
+//! fetched, pull consumers (`fetch`, `messages`, `consume`) and push consumers
+//! ([`PushConsumer::consume`], [`OrderedPushConsumer`]), and builders for calls with
 //! options that you `.await` directly. Every wait is bounded (a timeout, a heartbeat, or a
 //! drop), every queue is bounded (pull budgets, the async publish window, object-store
 //! windows), and bad input is refused with a typed error before anything is sent.
@@ -119,6 +120,38 @@
 //!     .await?;
 //! let msg = ordered.next().await?;
 //! # let _ = msg;
+//! # Ok(()) }
+//! ```
+//!
+//! # Push consumers
+//!
+//! The server sends to a deliver subject; [`PushConsumer::consume`] subscribes, answers flow
+//! control, watches the consumer's idle heartbeats and keeps going across reconnects. It
+//! returns the same [`ConsumeContext`] as a pull consumer's loop.
+//!
+//! ```no_run
+//! # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
+//! use std::time::Duration;
+//! use jetstream::ConsumerConfig;
+//!
+//! let push = js
+//!     .create_or_update_push_consumer(
+//!         "ORDERS",
+//!         ConsumerConfig {
+//!             durable_name: Some("mailer".into()),
+//!             deliver_subject: Some("deliver.mailer".into()),
+//!             idle_heartbeat: Duration::from_secs(5),
+//!             flow_control: true,
+//!             ..Default::default()
+//!         },
+//!     )
+//!     .await?;
+//! let ctx = push
+//!     .consume(|msg| async move {
+//!         let _ = msg.ack().await;
+//!     })
+//!     .await?;
+//! ctx.drain().await;
 //! # Ok(()) }
 //! ```
 //!
@@ -305,6 +338,7 @@ mod message;
 mod observe;
 mod publish;
 mod pull;
+mod push;
 mod stream;
 mod streams_api;
 mod trace;
@@ -328,6 +362,7 @@ pub use pull::{
     Consume, ConsumeContext, Fetch, MessageBatch, Messages, MessagesBuilder, Next, OrderedConsumer,
     SharedMessages,
 };
+pub use push::{OrderedPushConsumer, PushConsume, PushConsumer};
 pub use stream::{Purge, Stream, StreamInfoBuilder};
 pub use trace::ClientTrace;
 pub use types::{

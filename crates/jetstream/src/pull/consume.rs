@@ -19,7 +19,8 @@ use crate::error::{Error, ErrorKind};
 use crate::message::Msg;
 use crate::Consumer;
 
-type ErrorHandler = Box<dyn FnMut(Error, &ConsumeContext) + Send>;
+/// The error handler of a consume loop (pull or push).
+pub(crate) type ErrorHandler = Box<dyn FnMut(Error, &ConsumeContext) + Send>;
 
 /// A consume loop being set up: options, then `.await` to start it. Made by
 /// [`Consumer::consume`].
@@ -100,45 +101,64 @@ where
                 .options
                 .config(matches!(self.source, Source::Ordered(_)))?;
             let control = Arc::new(Control::default());
-            let mut engine = AnyEngine::start(&self.source, cfg, control.clone()).await?;
-            let (done_tx, done_rx) = watch::channel(false);
-            let mut handler = self.handler;
-            let mut on_error = self.error_handler;
-            // The error handler's view of the loop: stopping through it stops
-            // this loop (dropping it at the end is harmless).
-            let own = ConsumeContext {
-                control: control.clone(),
-                done: done_rx.clone(),
-            };
-            tokio::spawn(async move {
-                // Marks the loop closed however it ends.
-                let _closed = ClosedOnDrop(done_tx);
-                let mut report = |e: Error, what: &str| match &mut on_error {
-                    Some(h) => h(e, &own),
-                    None => tracing::warn!(error = %e, "{what}"),
-                };
-                while let Some(event) = engine.next_event().await {
-                    match event {
-                        Event::Msg(m) => {
-                            if let Err(e) = run_handler(&mut handler, m).await {
-                                report(e, "consume ended");
-                                break;
-                            }
-                        }
-                        Event::Reconnected => {}
-                        Event::Warning(e) => report(e, "consume warning"),
-                        Event::Terminal(e) => {
-                            report(e, "consume ended");
-                            break;
-                        }
+            let engine = AnyEngine::start(&self.source, cfg, control.clone()).await?;
+            Ok(spawn_consume(
+                engine,
+                control,
+                self.handler,
+                self.error_handler,
+            ))
+        })
+    }
+}
+
+/// Runs `handler` for every message `engine` produces, one at a time, on a task of its
+/// own: the one consume loop of pull consumers, ordered consumers and push consumers.
+/// Warnings and the error that ends it go to `on_error` (without one, to `tracing`).
+pub(crate) fn spawn_consume<F, Fut>(
+    mut engine: AnyEngine,
+    control: Arc<Control>,
+    mut handler: F,
+    mut on_error: Option<ErrorHandler>,
+) -> ConsumeContext
+where
+    F: FnMut(Msg) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let (done_tx, done_rx) = watch::channel(false);
+    // The error handler's view of the loop: stopping through it stops
+    // this loop (dropping it at the end is harmless).
+    let own = ConsumeContext {
+        control: control.clone(),
+        done: done_rx.clone(),
+    };
+    tokio::spawn(async move {
+        // Marks the loop closed however it ends.
+        let _closed = ClosedOnDrop(done_tx);
+        let mut report = |e: Error, what: &str| match &mut on_error {
+            Some(h) => h(e, &own),
+            None => tracing::warn!(error = %e, "{what}"),
+        };
+        while let Some(event) = engine.next_event().await {
+            match event {
+                Event::Msg(m) => {
+                    if let Err(e) = run_handler(&mut handler, m).await {
+                        report(e, "consume ended");
+                        break;
                     }
                 }
-            });
-            Ok(ConsumeContext {
-                control,
-                done: done_rx,
-            })
-        })
+                Event::Reconnected | Event::Gap(_) => {}
+                Event::Warning(e) => report(e, "consume warning"),
+                Event::Terminal(e) => {
+                    report(e, "consume ended");
+                    break;
+                }
+            }
+        }
+    });
+    ConsumeContext {
+        control,
+        done: done_rx,
     }
 }
 
@@ -182,8 +202,11 @@ impl Drop for ClosedOnDrop {
     }
 }
 
-/// The handle of a running consume loop. Dropping it stops pulling, as
-/// [`stop`](Self::stop) does; [`drain`](Self::drain) also waits for the loop to end.
+/// The handle of a running consume loop, of a pull consumer
+/// ([`Consumer::consume`]) or a push consumer
+/// ([`PushConsumer::consume`](crate::PushConsumer::consume)). Dropping it stops
+/// receiving, as [`stop`](Self::stop) does; [`drain`](Self::drain) also waits
+/// for the loop to end.
 #[derive(Debug)]
 pub struct ConsumeContext {
     control: Arc<Control>,
@@ -191,7 +214,8 @@ pub struct ConsumeContext {
 }
 
 impl ConsumeContext {
-    /// Stops pulling; messages that already arrived are still handled.
+    /// Stops pulling (a push consumer's loop: unsubscribes from the deliver
+    /// subject); messages that already arrived are still handled.
     pub fn stop(&self) {
         self.control.stop();
     }

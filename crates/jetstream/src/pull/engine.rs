@@ -92,6 +92,9 @@ pub(crate) enum Event {
     Terminal(Error),
     /// The connection came back; a fresh pull is going out.
     Reconnected,
+    /// Push consumers of ordered loops only: a heartbeat says the server sent messages that
+    /// never arrived. Not for the user: the ordered loop recreates its consumer.
+    Gap(Error),
 }
 
 /// What a continuous loop watches beside its inbox.
@@ -199,7 +202,7 @@ enum Doubt {
 }
 
 /// Errors of a consumer-info request that mean the consumer is gone.
-fn is_gone(e: &Error) -> bool {
+pub(crate) fn is_gone(e: &Error) -> bool {
     matches!(
         e.kind(),
         ErrorKind::ConsumerNotFound | ErrorKind::StreamNotFound

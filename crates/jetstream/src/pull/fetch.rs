@@ -182,7 +182,7 @@ impl IntoFuture for Fetch {
                 Source::Consumer(c) => (c.clone(), None),
                 Source::Ordered(o) => {
                     let fetch = OrderedFetch::begin(o)?;
-                    (o.next_consumer().await?, Some(fetch))
+                    (o.next_consumer(None).await?, Some(fetch))
                 }
             };
             let engine = Engine::start(&consumer, cfg, None).await?;
@@ -229,7 +229,7 @@ impl MessageBatch {
                             Ok(m)
                         }
                         Event::Warning(e) | Event::Terminal(e) => Err(e),
-                        Event::Reconnected => continue,
+                        Event::Reconnected | Event::Gap(_) => continue,
                     };
                     if engine.is_finished() {
                         // An ordered consumer may fetch again, even while

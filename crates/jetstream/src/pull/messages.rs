@@ -121,7 +121,7 @@ impl Reader {
                     Some(handler) => handler(e),
                     None => tracing::warn!(error = %e, "pull consumer warning"),
                 },
-                Event::Reconnected => {}
+                Event::Reconnected | Event::Gap(_) => {}
                 Event::Terminal(e) => return Some(Err(e)),
             }
         }

@@ -44,7 +44,7 @@ macro_rules! priority_setters {
 #[macro_use]
 mod options;
 mod consume;
-mod engine;
+pub(crate) mod engine;
 mod fetch;
 mod messages;
 mod ordered;
@@ -54,18 +54,20 @@ use std::time::Duration;
 use nats_core::{Message, StatusCode};
 use serde::Serialize;
 
+pub(crate) use consume::{spawn_consume, ErrorHandler};
 pub use consume::{Consume, ConsumeContext};
 pub use fetch::{Fetch, MessageBatch, Next};
 pub use messages::{Messages, MessagesBuilder, SharedMessages};
 pub use ordered::OrderedConsumer;
 #[cfg(any(feature = "kv", feature = "object-store"))]
 pub(crate) use ordered::{watch_start, DeleteOnDrop};
+pub(crate) use ordered::{OrderedEngine, Receive};
 
 use std::sync::Arc;
 
+use crate::push::engine::PushEngine;
 use crate::Consumer;
 use engine::{Control, Engine, Event, PullConfig};
-use ordered::OrderedEngine;
 
 /// What a receive call pulls from.
 #[derive(Debug, Clone)]
@@ -74,11 +76,12 @@ pub(crate) enum Source {
     Ordered(OrderedConsumer),
 }
 
-/// A pull loop over a consumer or an ordered consumer.
+/// A receive loop over a consumer or an ordered consumer, pull or push.
 #[derive(Debug)]
 pub(crate) enum AnyEngine {
     Plain(Engine),
     Ordered(OrderedEngine),
+    Push(PushEngine),
 }
 
 impl AnyEngine {
@@ -89,9 +92,9 @@ impl AnyEngine {
     ) -> Result<AnyEngine, Error> {
         Ok(match source {
             Source::Consumer(c) => AnyEngine::Plain(Engine::start(c, cfg, Some(control)).await?),
-            Source::Ordered(o) => {
-                AnyEngine::Ordered(OrderedEngine::start(o.clone(), cfg, control).await?)
-            }
+            Source::Ordered(o) => AnyEngine::Ordered(
+                OrderedEngine::start(o.clone(), Receive::Pull(cfg), control).await?,
+            ),
         })
     }
 
@@ -99,6 +102,7 @@ impl AnyEngine {
         match self {
             AnyEngine::Plain(e) => e.next_event().await,
             AnyEngine::Ordered(e) => e.next_event().await,
+            AnyEngine::Push(e) => e.next_event().await,
         }
     }
 }

@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 
 use super::engine::{Control, Engine, Event, PullConfig};
 use crate::error::{Error, ErrorKind};
+use crate::push::engine::PushEngine;
 use crate::types::{AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, OrderedConsumerConfig};
 use crate::{Consumer, JetStream, Msg};
 
@@ -133,6 +134,23 @@ impl OrderedConsumer {
         stream: &str,
         config: OrderedConsumerConfig,
     ) -> Result<OrderedConsumer, Error> {
+        let oc = OrderedConsumer::build(js, stream, config)?;
+        let consumer = oc.create_consumer(None).await?;
+        let mut state = oc.state();
+        state.current = Some(consumer);
+        state.fresh = true;
+        drop(state);
+        Ok(oc)
+    }
+
+    /// Checks the configuration and makes the handle, without creating a server-side
+    /// consumer yet (an ordered push consumer creates its first one when it starts
+    /// receiving, after subscribing to its deliver subject).
+    pub(crate) fn build(
+        js: JetStream,
+        stream: &str,
+        config: OrderedConsumerConfig,
+    ) -> Result<OrderedConsumer, Error> {
         crate::validate::validate_stream_name(stream)?;
         if let Some(prefix) = &config.name_prefix {
             crate::validate::validate_consumer_name(prefix)?;
@@ -165,11 +183,6 @@ impl OrderedConsumer {
                 }),
             }),
         };
-        let consumer = oc.create_consumer().await?;
-        let mut state = oc.state();
-        state.current = Some(consumer);
-        state.fresh = true;
-        drop(state);
         Ok(oc)
     }
 
@@ -214,7 +227,19 @@ impl OrderedConsumer {
         self.state().stream_seq = stream_seq;
     }
 
-    fn consumer_config(&self, serial: u64, stream_seq: u64) -> ConsumerConfig {
+    /// The JetStream context this consumer uses.
+    pub(crate) fn context(&self) -> &JetStream {
+        &self.inner.js
+    }
+
+    /// The configuration of the next server-side consumer; `push` makes it a push consumer
+    /// delivering to that subject, with flow control and heartbeats at that interval.
+    fn consumer_config(
+        &self,
+        serial: u64,
+        stream_seq: u64,
+        push: Option<(&str, Duration)>,
+    ) -> ConsumerConfig {
         let c = &self.inner.config;
         let deliver_policy = if stream_seq > 0 {
             DeliverPolicy::ByStartSequence {
@@ -235,6 +260,11 @@ impl OrderedConsumer {
             mem_storage: true,
             ..Default::default()
         };
+        if let Some((deliver, heartbeat)) = push {
+            config.deliver_subject = Some(deliver.to_string());
+            config.flow_control = true;
+            config.idle_heartbeat = heartbeat;
+        }
         match c.filter_subjects.len() {
             0 if matches!(deliver_policy, DeliverPolicy::LastPerSubject) => {
                 config.filter_subjects = vec![">".to_string()];
@@ -253,7 +283,7 @@ impl OrderedConsumer {
     /// returned at once. While the connection is down it waits for the
     /// reconnect instead (attempts then could only time out), also when the
     /// connection dropped with the request in flight; a closed client ends it.
-    async fn create_consumer(&self) -> Result<Consumer, Error> {
+    async fn create_consumer(&self, push: Option<(&str, Duration)>) -> Result<Consumer, Error> {
         let max = self
             .inner
             .config
@@ -269,7 +299,7 @@ impl OrderedConsumer {
                 s.serial += 1;
                 (s.serial, s.stream_seq)
             };
-            let config = self.consumer_config(serial, stream_seq);
+            let config = self.consumer_config(serial, stream_seq, push);
             match self
                 .inner
                 .js
@@ -343,7 +373,13 @@ impl OrderedConsumer {
 
     /// The consumer to use for the next receive call: the fresh one made at
     /// creation, or a new one starting after the last delivered message.
-    pub(crate) async fn next_consumer(&self) -> Result<Consumer, Error> {
+    ///
+    /// `push`: the deliver subject (already subscribed to) and heartbeat of an ordered push
+    /// consumer; such a consumer has no fresh one.
+    pub(crate) async fn next_consumer(
+        &self,
+        push: Option<(&str, Duration)>,
+    ) -> Result<Consumer, Error> {
         let (fresh, old) = {
             let mut s = self.state();
             let fresh = s.fresh.then(|| s.current.clone()).flatten();
@@ -357,7 +393,7 @@ impl OrderedConsumer {
         if let Some(old) = old {
             delete_in_background(old);
         }
-        let c = self.create_consumer().await?;
+        let c = self.create_consumer(push).await?;
         self.state().current = Some(c.clone());
         Ok(c)
     }
@@ -524,12 +560,38 @@ impl OrderedFetch {
     }
 }
 
+/// How an ordered loop receives from each server-side consumer it creates.
+#[derive(Debug, Clone)]
+pub(crate) enum Receive {
+    /// By pulls with these settings.
+    Pull(PullConfig),
+    /// By push, to a fresh inbox per consumer, with flow control and heartbeats at this
+    /// interval.
+    Push { heartbeat: Duration },
+}
+
+/// The loop reading the current server-side consumer of an ordered loop.
+#[allow(clippy::large_enum_variant)] // one per ordered loop, replaced on a reset only
+enum Inner {
+    Pull(Engine),
+    Push(PushEngine),
+}
+
+impl Inner {
+    async fn next_event(&mut self) -> Option<Event> {
+        match self {
+            Inner::Pull(e) => e.next_event().await,
+            Inner::Push(e) => e.next_event().await,
+        }
+    }
+}
+
 /// The continuous loop of an ordered consumer.
 pub(crate) struct OrderedEngine {
     oc: OrderedConsumer,
-    cfg: PullConfig,
+    cfg: Receive,
     control: Arc<Control>,
-    engine: Option<Engine>,
+    engine: Option<Inner>,
     sequence: Sequence,
     /// Set once a terminal error was returned: the loop is over.
     finished: bool,
@@ -548,12 +610,11 @@ impl std::fmt::Debug for OrderedEngine {
 impl OrderedEngine {
     pub(crate) async fn start(
         oc: OrderedConsumer,
-        cfg: PullConfig,
+        cfg: Receive,
         control: Arc<Control>,
     ) -> Result<OrderedEngine, Error> {
         let guard = oc.begin_loop()?;
-        let consumer = oc.next_consumer().await?;
-        let engine = Engine::start(&consumer, cfg.clone(), Some(control.clone())).await?;
+        let engine = start_inner(&oc, &cfg, &control).await?;
         Ok(OrderedEngine {
             oc,
             cfg,
@@ -580,11 +641,7 @@ impl OrderedEngine {
                 if stopping {
                     return None;
                 }
-                let started = async {
-                    let consumer = self.oc.next_consumer().await?;
-                    Engine::start(&consumer, self.cfg.clone(), Some(self.control.clone())).await
-                };
-                match started.await {
+                match start_inner(&self.oc, &self.cfg, &self.control).await {
                     Ok(e) => self.engine = Some(e),
                     Err(e) => {
                         self.finished = true;
@@ -603,6 +660,10 @@ impl OrderedEngine {
                     self.reset();
                 }
                 Some(Event::Reconnected) => self.reset(),
+                Some(Event::Gap(e)) => {
+                    tracing::debug!(error = %e, "ordered push consumer gap");
+                    self.reset();
+                }
                 Some(Event::Warning(e))
                     if matches!(
                         e.kind(),
@@ -634,6 +695,31 @@ impl OrderedEngine {
                     return Some(Event::Terminal(e));
                 }
             }
+        }
+    }
+}
+
+/// Creates the next server-side consumer of `oc` and starts reading it. A push consumer
+/// delivers to a fresh inbox, subscribed to before the consumer exists so that nothing it
+/// sends is missed.
+async fn start_inner(
+    oc: &OrderedConsumer,
+    cfg: &Receive,
+    control: &Arc<Control>,
+) -> Result<Inner, Error> {
+    match cfg {
+        Receive::Pull(cfg) => {
+            let consumer = oc.next_consumer(None).await?;
+            let engine = Engine::start(&consumer, cfg.clone(), Some(control.clone())).await?;
+            Ok(Inner::Pull(engine))
+        }
+        Receive::Push { heartbeat } => {
+            let client = oc.inner.js.client();
+            let inbox = client.new_inbox();
+            let sub = client.subscribe(&inbox).await?;
+            let consumer = oc.next_consumer(Some((&inbox, *heartbeat))).await?;
+            let engine = PushEngine::new(sub, consumer, control.clone(), true, None);
+            Ok(Inner::Push(engine))
         }
     }
 }

@@ -137,8 +137,9 @@ pub struct ConsumerConfig {
         deserialize_with = "null_default"
     )]
     pub metadata: HashMap<String, String>,
-    /// Push consumers only: the subject messages are pushed to. This client consumes by pull;
-    /// the field exists so that push consumers created elsewhere can be read.
+    /// Push consumers only: the subject messages are pushed to; setting it makes a push
+    /// consumer (see [`JetStream::create_push_consumer`](crate::JetStream::create_push_consumer)).
+    /// No wildcards.
     #[serde(
         skip_serializing_if = "Option::is_none",
         deserialize_with = "empty_string_as_none"
@@ -153,7 +154,8 @@ pub struct ConsumerConfig {
     /// Push consumers only: flow control (requires `idle_heartbeat`).
     #[serde(skip_serializing_if = "is_false")]
     pub flow_control: bool,
-    /// Push consumers only: idle heartbeat interval (at least 100 ms); zero disables.
+    /// Push consumers only: idle heartbeat interval (at least 100 ms); zero disables. A push
+    /// consume loop reports two missed intervals and then checks that the consumer exists.
     #[serde(with = "nanos", skip_serializing_if = "is_zero_duration")]
     pub idle_heartbeat: Duration,
     /// Create the consumer paused, or the time it is paused until (server 2.11+).

@@ -24,6 +24,7 @@ mod publish_parity;
 mod pull;
 mod pull_faults;
 mod pull_parity;
+mod push;
 mod soak;
 mod stores_parity;
 mod streams;
