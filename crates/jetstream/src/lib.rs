@@ -301,7 +301,7 @@ pub use batch::{Batch, MAX_BATCH_SIZE};
 pub use consumer::{Consumer, ConsumerPauseResponse};
 pub use context::{new, with_domain, with_options, JetStream, JetStreamOptions};
 pub use direct_get::{GetMsg, GetMsgPayload, StoredMessage};
-pub use error::{ApiError, Error, ErrorCode, ErrorKind, Result};
+pub use error::{ApiError, DecodeError, Error, ErrorCode, ErrorKind, Result};
 pub use list::{ConsumerList, ConsumerNames, StreamList, StreamNames, SubjectCounts};
 pub use message::{Msg, MsgMetadata, SequencePair};
 pub use publish::{PubAckFuture, Publish, PublishAckHandler, PublishAsync, PublishErrorHandler};

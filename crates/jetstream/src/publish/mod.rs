@@ -63,6 +63,9 @@ struct Options {
     retry_attempts: Option<usize>,
     retry_wait: Option<Duration>,
     timeout: Option<Duration>,
+    /// Why the payload could not be encoded (`publish_json`): awaiting the
+    /// builder fails with it, before anything is sent.
+    invalid: Option<String>,
 }
 
 impl Options {
@@ -259,6 +262,9 @@ impl IntoFuture for Publish {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
+            if let Some(why) = self.options.invalid {
+                return Err(Error::msg(ErrorKind::InvalidArgument, why));
+            }
             let client = self.js.client();
             let timeout = self.options.timeout.unwrap_or(self.js.inner.timeout);
             let attempts = self
@@ -311,6 +317,9 @@ impl IntoFuture for PublishAsync {
                 payload,
                 options,
             } = self;
+            if let Some(why) = options.invalid {
+                return Err(Error::msg(ErrorKind::InvalidArgument, why));
+            }
             let timeout = options.timeout.unwrap_or(js.inner.timeout);
             let slot = js.inner.window.slot(timeout).await?;
             let client = js.client();
@@ -448,6 +457,66 @@ impl JetStream {
         }
     }
 
+    /// Publishes `value` encoded as JSON and waits for the ack: [`publish`](Self::publish)
+    /// with a typed payload (feature `serde`). The builder takes the same options.
+    ///
+    /// A value that cannot be encoded (e.g. a map with non-string keys) fails with
+    /// [`ErrorKind::InvalidArgument`] when awaited, before anything is sent. Read it back
+    /// with [`Msg::json`](crate::Msg::json).
+    ///
+    /// ```no_run
+    /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
+    /// #[derive(serde::Serialize)]
+    /// struct Order { id: u64, item: String }
+    ///
+    /// let order = Order { id: 1, item: "book".into() };
+    /// let ack = js.publish_json("orders.new", &order).msg_id("order-1").await?;
+    /// println!("stored as {}", ack.sequence);
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "serde")]
+    pub fn publish_json<T: serde::Serialize + ?Sized>(
+        &self,
+        subject: impl Into<String>,
+        value: &T,
+    ) -> Publish {
+        let subject = subject.into();
+        let (payload, options) = json_payload(&subject, value);
+        Publish {
+            js: self.clone(),
+            subject,
+            payload,
+            options,
+        }
+    }
+
+    /// Publishes `value` encoded as JSON without waiting for the ack:
+    /// [`publish_async`](Self::publish_async) with a typed payload (feature `serde`).
+    /// A value that cannot be encoded fails with [`ErrorKind::InvalidArgument`] when
+    /// the builder is awaited, before anything is sent.
+    ///
+    /// ```no_run
+    /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
+    /// let ack = js.publish_json_async("events", &serde_json::json!({"kind": "login"})).await?;
+    /// println!("stored as {}", ack.await?.sequence);
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "serde")]
+    pub fn publish_json_async<T: serde::Serialize + ?Sized>(
+        &self,
+        subject: impl Into<String>,
+        value: &T,
+    ) -> PublishAsync {
+        let subject = subject.into();
+        let (payload, options) = json_payload(&subject, value);
+        PublishAsync {
+            js: self.clone(),
+            subject,
+            payload,
+            options,
+        }
+    }
+
     /// How many asynchronous publishes are waiting for their ack (with an async
     /// publish handler set: whose outcome the handler has not seen yet).
     pub fn publish_async_pending(&self) -> usize {
@@ -479,6 +548,23 @@ impl JetStream {
     pub async fn publish_async_complete(&self) -> Result<(), Error> {
         self.inner.window.until_idle().await;
         Ok(())
+    }
+}
+
+/// The JSON payload of `value`, or options that make the publish fail.
+#[cfg(feature = "serde")]
+fn json_payload<T: serde::Serialize + ?Sized>(subject: &str, value: &T) -> (Bytes, Options) {
+    match serde_json::to_vec(value) {
+        Ok(json) => (Bytes::from(json), Options::default()),
+        Err(e) => (
+            Bytes::new(),
+            Options {
+                invalid: Some(format!(
+                    "cannot encode the payload for {subject} as JSON: {e}"
+                )),
+                ..Options::default()
+            },
+        ),
     }
 }
 
