@@ -171,11 +171,13 @@ impl Error {
     }
 
     /// A decoding failure of `what` (a message or a KV entry).
+    #[cfg(any(feature = "kv", feature = "serde"))]
     pub(crate) fn decode(decode: DecodeError) -> Error {
         Error::with_source(ErrorKind::Decode, decode)
     }
 
     /// Attaches the message a decode error is about.
+    #[cfg(feature = "serde")]
     pub(crate) fn with_msg(mut self, msg: crate::Msg) -> Error {
         self.inner.msg = Some(Box::new(msg));
         self

@@ -306,9 +306,11 @@ pub use list::{ConsumerList, ConsumerNames, StreamList, StreamNames, SubjectCoun
 pub use message::{Msg, MsgMetadata, SequencePair};
 pub use publish::{PubAckFuture, Publish, PublishAckHandler, PublishAsync, PublishErrorHandler};
 pub use pull::{
-    Consume, ConsumeContext, Fetch, MessageBatch, Messages, MessagesBuilder, Next, OrderedConsumer,
+    Consume, ConsumeConcurrent, ConsumeContext, Fetch, MessageBatch, Messages, MessagesBuilder, Next, OrderedConsumer,
     SharedMessages,
 };
+#[cfg(feature = "serde")]
+pub use pull::JsonHandler;
 pub use stream::{Purge, Stream, StreamInfoBuilder};
 pub use types::{
     AccountInfo, AccountLimits, AckPolicy, ApiStats, ClusterInfo, Compression, ConsumerConfig,

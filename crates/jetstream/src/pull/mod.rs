@@ -43,6 +43,7 @@ macro_rules! priority_setters {
 
 #[macro_use]
 mod options;
+mod concurrent;
 mod consume;
 mod engine;
 mod fetch;
@@ -54,7 +55,10 @@ use std::time::Duration;
 use nats_core::{Message, StatusCode};
 use serde::Serialize;
 
+pub use concurrent::ConsumeConcurrent;
 pub use consume::{Consume, ConsumeContext};
+#[cfg(feature = "serde")]
+pub use consume::JsonHandler;
 pub use fetch::{Fetch, MessageBatch, Next};
 pub use messages::{Messages, MessagesBuilder, SharedMessages};
 pub use ordered::OrderedConsumer;
