@@ -197,6 +197,7 @@ pub struct DecodeError {
 
 impl DecodeError {
     /// A failure to decode the payload found on `subject` as a `type_name`.
+    #[cfg(any(feature = "kv", feature = "serde"))]
     pub(crate) fn new(
         subject: impl Into<String>,
         type_name: &'static str,
@@ -211,6 +212,7 @@ impl DecodeError {
     }
 
     /// Names the Key/Value key the payload was stored under.
+    #[cfg(feature = "kv")]
     pub(crate) fn with_key(mut self, key: impl Into<String>) -> DecodeError {
         self.key = Some(key.into());
         self
