@@ -255,7 +255,6 @@ impl fmt::Display for DecodeError {
 
 impl StdError for DecodeError {}
 
-
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
@@ -530,6 +529,30 @@ impl StdError for ApiError {}
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decode_errors_name_where_the_payload_came_from() {
+        let err = Error::decode(DecodeError::new(
+            "orders.eu",
+            "app::Order",
+            "missing field `id`",
+        ));
+        assert_eq!(err.kind(), ErrorKind::Decode);
+        assert_eq!(
+            err.to_string(),
+            "cannot decode the message on orders.eu as app::Order: missing field `id`"
+        );
+        let d = err.decode_error().unwrap();
+        assert_eq!((d.subject(), d.key()), ("orders.eu", None));
+        let kv = DecodeError::new("$KV.b.k", "u64", "invalid digit").with_key("k");
+        assert_eq!(kv.key(), Some("k"));
+        assert_eq!(
+            Error::decode(kv).to_string(),
+            "cannot decode key \"k\" as u64: invalid digit"
+        );
+        assert!(Error::new(ErrorKind::Other).decode_error().is_none());
+        assert!(Error::new(ErrorKind::Decode).take_msg().is_none());
+    }
 
     fn api(code: u16, err_code: u16, description: &str) -> ApiError {
         ApiError {

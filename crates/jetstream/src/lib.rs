@@ -356,12 +356,12 @@ pub use error::{ApiError, DecodeError, Error, ErrorCode, ErrorKind, Result};
 pub use list::{ConsumerList, ConsumerNames, StreamList, StreamNames, SubjectCounts};
 pub use message::{Msg, MsgMetadata, SequencePair};
 pub use publish::{PubAckFuture, Publish, PublishAckHandler, PublishAsync, PublishErrorHandler};
-pub use pull::{
-    Consume, ConsumeConcurrent, ConsumeContext, Fetch, MessageBatch, Messages, MessagesBuilder, Next, OrderedConsumer,
-    SharedMessages,
-};
 #[cfg(feature = "serde")]
 pub use pull::JsonHandler;
+pub use pull::{
+    Consume, ConsumeConcurrent, ConsumeContext, Fetch, MessageBatch, Messages, MessagesBuilder,
+    Next, OrderedConsumer, SharedMessages,
+};
 pub use stream::{Purge, Stream, StreamInfoBuilder};
 pub use types::{
     AccountInfo, AccountLimits, AckPolicy, ApiStats, ClusterInfo, Compression, ConsumerConfig,

@@ -21,27 +21,39 @@ use crate::error::{DecodeError, Error, ErrorKind, Result};
 
 /// How a typed view turns values into bytes and back.
 ///
-/// [`Json`] is the default. Other formats plug in without this crate depending on them;
-/// MessagePack through `rmp-serde`, for instance:
+/// [`Json`] is the default. Other formats plug in without this crate depending on them:
+/// MessagePack (`rmp_serde::to_vec` / `from_slice`) or bincode for every serde type, or
+/// protobuf for every `T: prost::Message + Default` (the trait is generic over `T`, so
+/// formats outside serde fit too). A codec storing values as text:
 ///
-/// ```ignore
-/// struct MsgPack;
+/// ```no_run
+/// # async fn run(kv: jetstream::KeyValue) -> Result<(), jetstream::Error> {
+/// use bytes::Bytes;
+/// use jetstream::kv::Codec;
 ///
-/// impl<T: serde::Serialize + serde::de::DeserializeOwned> jetstream::kv::Codec<T> for MsgPack {
+/// struct Text;
+///
+/// impl<T: std::fmt::Display + std::str::FromStr> Codec<T> for Text
+/// where
+///     T::Err: std::fmt::Display,
+/// {
 ///     type Error = String;
-///     fn encode(&self, value: &T) -> Result<bytes::Bytes, String> {
-///         rmp_serde::to_vec(value).map(Into::into).map_err(|e| e.to_string())
+///
+///     fn encode(&self, value: &T) -> Result<Bytes, String> {
+///         Ok(Bytes::from(value.to_string()))
 ///     }
+///
 ///     fn decode(&self, data: &[u8]) -> Result<T, String> {
-///         rmp_serde::from_slice(data).map_err(|e| e.to_string())
+///         let text = std::str::from_utf8(data).map_err(|e| e.to_string())?;
+///         text.parse().map_err(|e: T::Err| e.to_string())
 ///     }
 /// }
 ///
-/// let profiles = kv.typed_with::<Profile, _>(MsgPack);
+/// let counters = kv.typed_with::<u64, _>(Text);
+/// counters.put("visits", &42).await?;
+/// assert_eq!(counters.get("visits").await?.into_value(), Some(42));
+/// # Ok(()) }
 /// ```
-///
-/// The trait is generic over `T`, so formats outside serde fit too (a protobuf codec can be
-/// implemented for every `T: prost::Message + Default`).
 pub trait Codec<T>: Send + Sync + 'static {
     /// What an encode or decode failure says; its text becomes the error's reason.
     type Error: fmt::Display;
@@ -319,5 +331,29 @@ impl<T, C: Codec<T>> Stream for TypedWatcher<T, C> {
             Ok(None) => Ok(None),
             Err(e) => Err(e),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views_and_watchers_are_send_sync_static() {
+        fn handle<T: Clone + Send + Sync + 'static>() {}
+        fn stream<T: Send + Unpin + 'static>() {}
+        handle::<TypedKeyValue<String>>();
+        handle::<TypedKeyValue<Vec<u8>, Json>>();
+        stream::<TypedWatcher<String>>();
+    }
+
+    #[test]
+    fn json_round_trips_and_reports_serde_errors() {
+        let bytes = Codec::<Vec<u32>>::encode(&Json, &vec![1, 2]).unwrap();
+        assert_eq!(&bytes[..], b"[1,2]");
+        let back: Vec<u32> = Json.decode(&bytes).unwrap();
+        assert_eq!(back, [1, 2]);
+        let err = Codec::<Vec<u32>>::decode(&Json, b"{").unwrap_err();
+        assert!(err.to_string().contains("expected a sequence"), "{err}");
     }
 }

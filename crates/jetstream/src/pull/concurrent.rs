@@ -133,6 +133,9 @@ pub(crate) struct PoolConfig {
     pub auto_in_progress: bool,
 }
 
+/// The messages waiting per busy subject (a subject is busy while it has an entry).
+type Waiting = Arc<Mutex<HashMap<Subject, VecDeque<PoolJob>>>>;
+
 /// One message's handler on its way to a task.
 pub(crate) struct PoolJob {
     pub handled: BoxFuture<'static, ()>,
@@ -151,18 +154,14 @@ pub(crate) struct Pool {
     /// With per-subject ordering: the running handlers' limit (messages may
     /// wait for their subject beside them), and the messages waiting per busy
     /// subject (a subject is busy while it has an entry).
-    ordered: Option<(Arc<Semaphore>, Arc<Mutex<HashMap<Subject, VecDeque<PoolJob>>>>)>,
+    ordered: Option<(Arc<Semaphore>, Waiting)>,
     /// The client and interval of automatic in-progress acks.
     progress: Option<(Client, Duration)>,
     reporter: SharedReporter,
 }
 
 impl Pool {
-    pub(crate) fn new(
-        config: PoolConfig,
-        source: &Source,
-        reporter: SharedReporter,
-    ) -> Pool {
+    pub(crate) fn new(config: PoolConfig, source: &Source, reporter: SharedReporter) -> Pool {
         let limit = config.limit.clamp(1, Semaphore::MAX_PERMITS / 2);
         let capacity = if config.per_subject { limit * 2 } else { limit };
         let capacity = u32::try_from(capacity).unwrap_or(u32::MAX);

@@ -56,9 +56,9 @@ use nats_core::{Message, StatusCode};
 use serde::Serialize;
 
 pub use concurrent::ConsumeConcurrent;
-pub use consume::{Consume, ConsumeContext};
 #[cfg(feature = "serde")]
 pub use consume::JsonHandler;
+pub use consume::{Consume, ConsumeContext};
 pub use fetch::{Fetch, MessageBatch, Next};
 pub use messages::{Messages, MessagesBuilder, SharedMessages};
 pub use ordered::OrderedConsumer;

@@ -61,7 +61,9 @@ async fn concurrency_reaches_n_and_never_exceeds_it() {
                 g.enter();
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 g.leave();
-                s.lock().unwrap().push(msg.metadata().unwrap().sequence.stream);
+                s.lock()
+                    .unwrap()
+                    .push(msg.metadata().unwrap().sequence.stream);
                 msg.ack().await.unwrap();
             }
         })
@@ -69,7 +71,11 @@ async fn concurrency_reaches_n_and_never_exceeds_it() {
         .unwrap();
     wait_until(|| seen.lock().unwrap().len() == 40).await;
     ctx.drain().await;
-    assert_eq!(gauge.max(), 8, "at most, and at some point exactly, 8 at once");
+    assert_eq!(
+        gauge.max(),
+        8,
+        "at most, and at some point exactly, 8 at once"
+    );
     let mut seqs = seen.lock().unwrap().clone();
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=40).collect::<Vec<u64>>());
@@ -120,7 +126,11 @@ async fn messages_of_one_subject_never_run_concurrently() {
         .unwrap();
     wait_until(|| done.load(Ordering::SeqCst) == 40).await;
     ctx.drain().await;
-    assert_eq!(overlaps.load(Ordering::SeqCst), 0, "a subject ran twice at once");
+    assert_eq!(
+        overlaps.load(Ordering::SeqCst),
+        0,
+        "a subject ran twice at once"
+    );
     let expected: Vec<String> = (0..10).map(|i| i.to_string()).collect();
     for s in subjects {
         assert_eq!(order.lock().unwrap()[s], expected, "order of {s}");
@@ -152,7 +162,11 @@ async fn a_panicking_handler_is_reported_and_the_others_go_on() {
         .await
         .unwrap();
     for i in 0..20 {
-        let data = if i == 5 { "boom".to_string() } else { format!("{i}") };
+        let data = if i == 5 {
+            "boom".to_string()
+        } else {
+            format!("{i}")
+        };
         js.publish("s.x", data).await.unwrap();
     }
     wait_until(|| handled.load(Ordering::SeqCst) == 19).await;
@@ -164,7 +178,11 @@ async fn a_panicking_handler_is_reported_and_the_others_go_on() {
     let errors = errors.lock().unwrap();
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].kind(), ErrorKind::HandlerPanicked);
-    assert!(errors[0].to_string().contains("on purpose"), "{}", errors[0]);
+    assert!(
+        errors[0].to_string().contains("on purpose"),
+        "{}",
+        errors[0]
+    );
 }
 
 #[tokio::test]
@@ -218,7 +236,9 @@ async fn slow_handlers(auto_in_progress: bool) -> Vec<u64> {
     let builder = c.consume_concurrent(4, move |msg| {
         let d = d.clone();
         async move {
-            d.lock().unwrap().push(msg.metadata().unwrap().sequence.stream);
+            d.lock()
+                .unwrap()
+                .push(msg.metadata().unwrap().sequence.stream);
             tokio::time::sleep(Duration::from_secs(3)).await;
             let _ = msg.double_ack().await;
         }
@@ -281,9 +301,6 @@ async fn zero_handlers_are_refused() {
     let server = Server::jetstream().start();
     let (_js, stream) = setup(&server, StorageType::Memory).await;
     let c = durable(&stream, "c").await;
-    let err = c
-        .consume_concurrent(0, |_msg| async {})
-        .await
-        .unwrap_err();
+    let err = c.consume_concurrent(0, |_msg| async {}).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
 }

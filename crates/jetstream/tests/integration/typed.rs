@@ -151,7 +151,9 @@ async fn a_poison_message_reaches_the_error_handler_ackable_and_is_termed() {
             assert_eq!(d.subject(), "s.o");
             let msg = err.take_msg().expect("the poison message");
             assert!(err.take_msg().is_none());
-            p.lock().unwrap().push(msg.metadata().unwrap().sequence.stream);
+            p.lock()
+                .unwrap()
+                .push(msg.metadata().unwrap().sequence.stream);
             let reason = err.to_string();
             tokio::spawn(async move { msg.term_with_reason(reason).await.unwrap() });
         })
@@ -162,7 +164,11 @@ async fn a_poison_message_reaches_the_error_handler_ackable_and_is_termed() {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     ctx.drain().await;
     assert_eq!(*handled.lock().unwrap(), [1, 3]);
-    assert_eq!(*poison.lock().unwrap(), [2], "reported once, not redelivered");
+    assert_eq!(
+        *poison.lock().unwrap(),
+        [2],
+        "reported once, not redelivered"
+    );
     let info = c.info().await.unwrap();
     assert_eq!(info.num_ack_pending, 0);
     assert_eq!(info.num_redelivered, 0);
@@ -234,7 +240,11 @@ async fn typed_kv_round_trips_and_keeps_the_kv_errors() {
 
     let r2 = orders.update("o.1", &order(11), r1).await.unwrap();
     assert_eq!(
-        orders.update("o.1", &order(12), r1).await.unwrap_err().kind(),
+        orders
+            .update("o.1", &order(12), r1)
+            .await
+            .unwrap_err()
+            .kind(),
         ErrorKind::WrongLastRevision
     );
     let r3 = orders.put("o.1", &order(13)).await.unwrap();
@@ -289,7 +299,10 @@ async fn typed_kv_history_and_watch_yield_values() {
     let mut watcher = orders.watch("o.*").await.unwrap();
     let first = next(&mut watcher).await.unwrap().unwrap();
     assert_eq!(first.value(), Some(&order(3)));
-    assert!(next(&mut watcher).await.unwrap().is_none(), "initial marker");
+    assert!(
+        next(&mut watcher).await.unwrap().is_none(),
+        "initial marker"
+    );
     kv.put("o.2", "garbage").await.unwrap();
     orders.put("o.3", &order(30)).await.unwrap();
     kv.delete("o.3").await.unwrap();

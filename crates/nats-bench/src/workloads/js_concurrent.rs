@@ -39,8 +39,7 @@ async fn run(ctx: Ctx, n: usize) -> Result<Sample> {
             let (counter, notify) = (counter.clone(), notify.clone());
             async move {
                 tokio::time::sleep(HANDLER_WAIT).await;
-                if msg.ack().await.is_ok() && counter.fetch_add(1, Ordering::Relaxed) + 1 == total
-                {
+                if msg.ack().await.is_ok() && counter.fetch_add(1, Ordering::Relaxed) + 1 == total {
                     notify.notify_one();
                 }
             }
