@@ -233,8 +233,11 @@ where
                 };
                 match event {
                     Event::Msg(m) => {
-                        let subject = m.message().subject.clone();
-                        let reply = m.message().reply.clone();
+                        // Where a pooled handler's message goes: its subject
+                        // (per-subject order) and reply (in-progress acks).
+                        let route = pool
+                            .is_some()
+                            .then(|| (m.message().subject.clone(), m.message().reply.clone()));
                         let job = match catch_panic(|| start(m)) {
                             Ok(Ok(job)) => job,
                             Ok(Err(e)) => {
@@ -250,7 +253,7 @@ where
                                 break;
                             }
                         };
-                        match (job, &mut pool, permit) {
+                        match (job, &mut pool, permit.zip(route)) {
                             (Job::Inline(handled), _, _) => {
                                 let outcome = AssertUnwindSafe(handled).catch_unwind().await;
                                 if let Err(panic) = outcome {
@@ -258,7 +261,7 @@ where
                                     break;
                                 }
                             }
-                            (Job::Spawn(handled), Some(pool), Some(permit)) => {
+                            (Job::Spawn(handled), Some(pool), Some((permit, (subject, reply)))) => {
                                 pool.dispatch(PoolJob {
                                     handled,
                                     subject,
