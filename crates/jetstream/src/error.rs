@@ -32,6 +32,8 @@ struct Inner {
     api: Option<ApiError>,
     message: Option<Cow<'static, str>>,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+    /// The message a decode error is about, still ackable (`consume_json`).
+    msg: Option<Box<crate::Msg>>,
 }
 
 impl Error {
@@ -43,6 +45,7 @@ impl Error {
                 api: None,
                 message: None,
                 source: None,
+                msg: None,
             }),
         }
     }
@@ -139,7 +142,118 @@ impl Error {
     pub fn api_error(&self) -> Option<&ApiError> {
         self.inner.api.as_ref()
     }
+
+    /// A decoding failure of [`ErrorKind::Decode`]: the subject (and KV key) of the
+    /// value that could not be decoded, and the decoder's message.
+    ///
+    /// ```no_run
+    /// # async fn run(msg: jetstream::Msg) {
+    /// #[derive(serde::Deserialize)]
+    /// struct Order { id: u64 }
+    ///
+    /// if let Err(err) = msg.json::<Order>() {
+    ///     if let Some(d) = err.decode_error() {
+    ///         eprintln!("bad order on {}: {}", d.subject(), d.reason());
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn decode_error(&self) -> Option<&DecodeError> {
+        self.inner.source.as_deref()?.downcast_ref::<DecodeError>()
+    }
+
+    /// Takes the message a decode error is about out of the error, when the error came
+    /// from a `consume_json` loop: the message is not acknowledged yet, so the error
+    /// handler can [`term`](crate::Msg::term) it (a poison message), [`nak`](crate::Msg::nak)
+    /// it or move it elsewhere. `None` for every other error, and the second time.
+    pub fn take_msg(&mut self) -> Option<crate::Msg> {
+        self.inner.msg.take().map(|m| *m)
+    }
+
+    /// A decoding failure of `what` (a message or a KV entry).
+    #[cfg(any(feature = "kv", feature = "serde"))]
+    pub(crate) fn decode(decode: DecodeError) -> Error {
+        Error::with_source(ErrorKind::Decode, decode)
+    }
+
+    /// Attaches the message a decode error is about.
+    #[cfg(feature = "serde")]
+    pub(crate) fn with_msg(mut self, msg: crate::Msg) -> Error {
+        self.inner.msg = Some(Box::new(msg));
+        self
+    }
 }
+
+/// Why a payload could not be decoded into the type asked for: where it came from and the
+/// decoder's message. Reached through [`Error::decode_error`] on an error of
+/// [`ErrorKind::Decode`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    subject: String,
+    key: Option<String>,
+    type_name: &'static str,
+    reason: String,
+}
+
+impl DecodeError {
+    /// A failure to decode the payload found on `subject` as a `type_name`.
+    #[cfg(any(feature = "kv", feature = "serde"))]
+    pub(crate) fn new(
+        subject: impl Into<String>,
+        type_name: &'static str,
+        reason: impl fmt::Display,
+    ) -> DecodeError {
+        DecodeError {
+            subject: subject.into(),
+            key: None,
+            type_name,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Names the Key/Value key the payload was stored under.
+    #[cfg(feature = "kv")]
+    pub(crate) fn with_key(mut self, key: impl Into<String>) -> DecodeError {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// The subject of the message (for a KV entry: the subject the key is stored under).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The Key/Value key, for an entry of a typed bucket view.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// The Rust type the payload was to be decoded into.
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    /// The decoder's message (e.g. serde's `missing field `id` at line 1 column 2`).
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.key {
+            Some(key) => write!(f, "cannot decode key {key:?} as {}", self.type_name)?,
+            None => write!(
+                f,
+                "cannot decode the message on {} as {}",
+                self.subject, self.type_name
+            )?,
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+impl StdError for DecodeError {}
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -311,6 +425,9 @@ pub enum ErrorKind {
     TooManyPendingAcks,
     /// A `consume` handler panicked; the panic's message is in the error's text.
     HandlerPanicked,
+    /// A payload could not be decoded into the type asked for (`Msg::json`, typed Key/Value
+    /// views, `consume_json`); [`Error::decode_error`] says where it came from and why.
+    Decode,
     /// The feature needs a newer server (API level; 10185).
     NotSupported,
     /// The server's reply could not be understood.
@@ -366,6 +483,7 @@ impl ErrorKind {
             ErrorKind::HeartbeatMissed => "idle heartbeats missed",
             ErrorKind::TooManyPendingAcks => "too many pending acks",
             ErrorKind::HandlerPanicked => "the handler panicked",
+            ErrorKind::Decode => "cannot decode",
             ErrorKind::NotSupported => "not supported by the server",
             ErrorKind::InvalidResponse => "invalid response from the server",
             ErrorKind::ConnectionClosed => "connection closed",
@@ -419,6 +537,30 @@ impl StdError for ApiError {}
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decode_errors_name_where_the_payload_came_from() {
+        let err = Error::decode(DecodeError::new(
+            "orders.eu",
+            "app::Order",
+            "missing field `id`",
+        ));
+        assert_eq!(err.kind(), ErrorKind::Decode);
+        assert_eq!(
+            err.to_string(),
+            "cannot decode the message on orders.eu as app::Order: missing field `id`"
+        );
+        let d = err.decode_error().unwrap();
+        assert_eq!((d.subject(), d.key()), ("orders.eu", None));
+        let kv = DecodeError::new("$KV.b.k", "u64", "invalid digit").with_key("k");
+        assert_eq!(kv.key(), Some("k"));
+        assert_eq!(
+            Error::decode(kv).to_string(),
+            "cannot decode key \"k\" as u64: invalid digit"
+        );
+        assert!(Error::new(ErrorKind::Other).decode_error().is_none());
+        assert!(Error::new(ErrorKind::Decode).take_msg().is_none());
+    }
 
     fn api(code: u16, err_code: u16, description: &str) -> ApiError {
         ApiError {

@@ -31,6 +31,13 @@ struct PushConsumers;
 #[doc = include_str!("../../../docs/publishing.md")]
 struct Publishing;
 
+#[doc = include_str!("../../../docs/concurrent.md")]
+struct Concurrent;
+
+#[cfg(all(feature = "serde", feature = "kv"))]
+#[doc = include_str!("../../../docs/typed.md")]
+struct Typed;
+
 #[cfg(feature = "kv")]
 #[doc = include_str!("../../../docs/key-value.md")]
 struct KeyValue;

@@ -37,6 +37,10 @@
 //! | `kv` | on | the Key/Value store: [`JetStream::create_key_value`], [`KeyValue`], [`kv::Watcher`] |
 //! | `object-store` | on | the Object store: [`JetStream::create_object_store`], [`ObjectStore`], [`Object`]; depends on `sha2` |
 //! | `otel` | off | W3C trace context from publisher to consumer through OpenTelemetry (see [`Msg::span`]); depends on `opentelemetry` and `tracing-opentelemetry` |
+//! | `serde` | on | typed messages: [`JetStream::publish_json`], [`Msg::json`], [`Consumer::consume_json`], typed Key/Value views (`KeyValue::typed`) with JSON; no extra dependency (serde and serde_json are used for the JetStream API anyway) |
+//!
+//! Concurrent processing ([`Consumer::consume_concurrent`]) and typed Key/Value views with
+//! your own [`kv::Codec`] (`KeyValue::typed_with`, feature `kv`) need no feature of their own.
 //!
 //! Streams, consumers, publishing, atomic batches and counters are always there. Without
 //! default features (`default-features = false`) the crate is the stream and consumer API only.
@@ -150,8 +154,50 @@
 //!     .consume(|msg| async move {
 //!         let _ = msg.ack().await;
 //!     })
+//! # Concurrent processing
+//!
+//! [`Consumer::consume_concurrent`] runs up to `n` handlers at once on the same consume loop:
+//! the pull budget follows `n`, messages of one subject can be kept in order
+//! ([`ConsumeConcurrent::per_subject_ordering`]), long handlers can have `in_progress` sent
+//! for them ([`ConsumeConcurrent::auto_in_progress`]), a panicking handler is reported
+//! without stopping the others, and `drain()` waits for the running handlers.
+//!
+//! ```no_run
+//! # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
+//! let ctx = consumer
+//!     .consume_concurrent(32, |msg| async move {
+//!         // ... a call that mostly waits
+//!         let _ = msg.ack().await;
+//!     })
+//!     .per_subject_ordering()
 //!     .await?;
 //! ctx.drain().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Typed messages
+//!
+//! With the `serde` feature: publish values as JSON, decode delivered messages, and keep
+//! typed views of Key/Value buckets. A payload that does not decode is an error of kind
+//! [`ErrorKind::Decode`] naming the subject (and key) with serde's message
+//! ([`Error::decode_error`]); in [`Consumer::consume_json`] such a poison message reaches the
+//! error handler still unacknowledged ([`Error::take_msg`]), to be terminated.
+//!
+//! ```no_run
+//! # #[cfg(all(feature = "serde", feature = "kv"))]
+//! # async fn run(js: jetstream::JetStream, consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
+//! #[derive(serde::Serialize, serde::Deserialize)]
+//! struct Order { id: u64 }
+//!
+//! js.publish_json("orders.new", &Order { id: 1 }).await?;
+//! let msg = consumer.next().await?;
+//! let order: Order = msg.json()?;
+//! msg.ack().await?;
+//!
+//! let orders = js.key_value("orders").await?.typed::<Order>();
+//! orders.put("order.1", &order).await?;
+//! let stored = orders.get("order.1").await?;
+//! assert_eq!(stored.value().map(|o| o.id), Some(1));
 //! # Ok(()) }
 //! ```
 //!
@@ -352,15 +398,17 @@ pub use batch::{Batch, MAX_BATCH_SIZE};
 pub use consumer::{Consumer, ConsumerPauseResponse};
 pub use context::{new, with_domain, with_options, JetStream, JetStreamOptions};
 pub use direct_get::{GetMsg, GetMsgPayload, StoredMessage};
-pub use error::{ApiError, Error, ErrorCode, ErrorKind, Result};
+pub use error::{ApiError, DecodeError, Error, ErrorCode, ErrorKind, Result};
 pub use list::{ConsumerList, ConsumerNames, StreamList, StreamNames, SubjectCounts};
 pub use message::{Msg, MsgMetadata, SequencePair};
 pub use publish::{
     PubAckFuture, Publish, PublishAckHandler, PublishAsync, PublishErrorHandler, Schedule,
 };
+#[cfg(feature = "serde")]
+pub use pull::JsonHandler;
 pub use pull::{
-    Consume, ConsumeContext, Fetch, MessageBatch, Messages, MessagesBuilder, Next, OrderedConsumer,
-    SharedMessages,
+    Consume, ConsumeConcurrent, ConsumeContext, Fetch, MessageBatch, Messages, MessagesBuilder,
+    Next, OrderedConsumer, SharedMessages,
 };
 pub use push::{OrderedPushConsumer, PushConsume, PushConsumer};
 pub use stream::{Purge, Stream, StreamInfoBuilder};

@@ -186,6 +186,38 @@ impl Msg {
         self.message.reply.as_deref()
     }
 
+    /// Decodes the payload as JSON into a `T` (feature `serde`).
+    ///
+    /// A payload that is not a valid `T` gives an error of kind [`ErrorKind::Decode`] whose
+    /// [`decode_error`](Error::decode_error) names the subject and carries serde's message;
+    /// the message itself is untouched, so it can still be acknowledged (or terminated, for
+    /// a payload that will never decode).
+    ///
+    /// ```no_run
+    /// # async fn run(msg: jetstream::Msg) -> Result<(), jetstream::Error> {
+    /// #[derive(serde::Deserialize)]
+    /// struct Order { id: u64 }
+    ///
+    /// match msg.json::<Order>() {
+    ///     Ok(order) => {
+    ///         println!("order {}", order.id);
+    ///         msg.ack().await?;
+    ///     }
+    ///     Err(err) => msg.term_with_reason(err.to_string()).await?,
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "serde")]
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_slice(&self.message.payload).map_err(|e| {
+            Error::decode(crate::error::DecodeError::new(
+                self.subject(),
+                std::any::type_name::<T>(),
+                e,
+            ))
+        })
+    }
+
     /// The underlying core message.
     pub fn message(&self) -> &Message {
         &self.message

@@ -75,6 +75,22 @@ impl Message {
         self
     }
 
+    /// Decodes the payload as JSON into a `T`. On failure serde's error says what was wrong
+    /// (and where); the message, its subject included, stays with the caller.
+    ///
+    /// ```
+    /// #[derive(serde::Deserialize)]
+    /// struct Reading { celsius: f64 }
+    ///
+    /// let msg = nats_core::Message::new("sensors.a", r#"{"celsius": 21.5}"#);
+    /// let reading: Reading = msg.json().unwrap();
+    /// assert_eq!(reading.celsius, 21.5);
+    /// assert!(nats_core::Message::new("sensors.a", "oops").json::<Reading>().is_err());
+    /// ```
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.payload)
+    }
+
     /// Whether this is a "no responders" status message (503, empty payload).
     pub fn is_no_responders(&self) -> bool {
         self.status == Some(StatusCode::NO_RESPONDERS) && self.payload.is_empty()

@@ -41,6 +41,7 @@ mod entry;
 mod keys;
 mod ops;
 mod status;
+mod typed;
 mod watch;
 
 use std::sync::Arc;
@@ -55,6 +56,7 @@ pub use entry::{Entry, Operation};
 pub use keys::{History, Keys, ListHistory, ListKeys};
 pub use ops::{Delete, Purge, PurgeDeletes};
 pub use status::KeyValueStatus;
+pub use typed::{Codec, Json, TypedEntry, TypedKeyValue, TypedWatcher};
 pub use watch::{Watch, Watcher};
 
 /// Prefix of the stream behind a bucket.

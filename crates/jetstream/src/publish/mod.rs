@@ -580,6 +580,66 @@ impl JetStream {
         }
     }
 
+    /// Publishes `value` encoded as JSON and waits for the ack: [`publish`](Self::publish)
+    /// with a typed payload (feature `serde`). The builder takes the same options.
+    ///
+    /// A value that cannot be encoded (e.g. a map with non-string keys) fails with
+    /// [`ErrorKind::InvalidArgument`] when awaited, before anything is sent. Read it back
+    /// with [`Msg::json`](crate::Msg::json).
+    ///
+    /// ```no_run
+    /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
+    /// #[derive(serde::Serialize)]
+    /// struct Order { id: u64, item: String }
+    ///
+    /// let order = Order { id: 1, item: "book".into() };
+    /// let ack = js.publish_json("orders.new", &order).msg_id("order-1").await?;
+    /// println!("stored as {}", ack.sequence);
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "serde")]
+    pub fn publish_json<T: serde::Serialize + ?Sized>(
+        &self,
+        subject: impl Into<String>,
+        value: &T,
+    ) -> Publish {
+        let subject = subject.into();
+        let (payload, options) = json_payload(&subject, value);
+        Publish {
+            js: self.clone(),
+            subject,
+            payload,
+            options,
+        }
+    }
+
+    /// Publishes `value` encoded as JSON without waiting for the ack:
+    /// [`publish_async`](Self::publish_async) with a typed payload (feature `serde`).
+    /// A value that cannot be encoded fails with [`ErrorKind::InvalidArgument`] when
+    /// the builder is awaited, before anything is sent.
+    ///
+    /// ```no_run
+    /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
+    /// let ack = js.publish_json_async("events", &serde_json::json!({"kind": "login"})).await?;
+    /// println!("stored as {}", ack.await?.sequence);
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "serde")]
+    pub fn publish_json_async<T: serde::Serialize + ?Sized>(
+        &self,
+        subject: impl Into<String>,
+        value: &T,
+    ) -> PublishAsync {
+        let subject = subject.into();
+        let (payload, options) = json_payload(&subject, value);
+        PublishAsync {
+            js: self.clone(),
+            subject,
+            payload,
+            options,
+        }
+    }
+
     /// How many asynchronous publishes are waiting for their ack (with an async
     /// publish handler set: whose outcome the handler has not seen yet).
     pub fn publish_async_pending(&self) -> usize {
@@ -611,6 +671,24 @@ impl JetStream {
     pub async fn publish_async_complete(&self) -> Result<(), Error> {
         self.inner.window.until_idle().await;
         Ok(())
+    }
+}
+
+/// The JSON payload of `value`, or options that make the publish fail.
+#[cfg(feature = "serde")]
+fn json_payload<T: serde::Serialize + ?Sized>(subject: &str, value: &T) -> (Bytes, Options) {
+    match serde_json::to_vec(value) {
+        Ok(json) => (Bytes::from(json), Options::default()),
+        Err(e) => (
+            Bytes::new(),
+            Options {
+                invalid: Some(Error::msg(
+                    ErrorKind::InvalidArgument,
+                    format!("cannot encode the payload for {subject} as JSON: {e}"),
+                )),
+                ..Options::default()
+            },
+        ),
     }
 }
 

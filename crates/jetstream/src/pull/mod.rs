@@ -43,6 +43,7 @@ macro_rules! priority_setters {
 
 #[macro_use]
 mod options;
+mod concurrent;
 mod consume;
 pub(crate) mod engine;
 mod fetch;
@@ -54,6 +55,9 @@ use std::time::Duration;
 use nats_core::{Message, StatusCode};
 use serde::Serialize;
 
+pub use concurrent::ConsumeConcurrent;
+#[cfg(feature = "serde")]
+pub use consume::JsonHandler;
 pub(crate) use consume::{spawn_consume, ErrorHandler};
 pub use consume::{Consume, ConsumeContext};
 pub use fetch::{Fetch, MessageBatch, Next};

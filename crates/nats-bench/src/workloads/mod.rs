@@ -13,6 +13,7 @@ use crate::Result;
 
 pub mod core;
 pub mod js_common;
+pub mod js_concurrent;
 pub mod js_consume;
 pub mod js_publish;
 pub mod kv;
@@ -475,6 +476,46 @@ pub static WORKLOADS: &[Workload] = &[
         jetstream: true,
         setup: Some(js_consume::setup),
         sample_rss: true,
+        ..BASE
+    },
+    Workload {
+        name: "js-concurrent-1",
+        description: "consume_concurrent(n) on an AckExplicit durable: each handler awaits 1 ms, then acks; n = 1 (ours only: async-nats has no counterpart)",
+        messages: 2_000,
+        payload: 128,
+        contenders: &[contender!(Ours, js_concurrent::n1)],
+        jetstream: true,
+        setup: Some(js_consume::setup),
+        ..BASE
+    },
+    Workload {
+        name: "js-concurrent-8",
+        description: "the same with n = 8",
+        messages: 10_000,
+        payload: 128,
+        contenders: &[contender!(Ours, js_concurrent::n8)],
+        jetstream: true,
+        setup: Some(js_consume::setup),
+        ..BASE
+    },
+    Workload {
+        name: "js-concurrent-64",
+        description: "the same with n = 64",
+        messages: 50_000,
+        payload: 128,
+        contenders: &[contender!(Ours, js_concurrent::n64)],
+        jetstream: true,
+        setup: Some(js_consume::setup),
+        ..BASE
+    },
+    Workload {
+        name: "js-concurrent-512",
+        description: "the same with n = 512",
+        messages: 100_000,
+        payload: 128,
+        contenders: &[contender!(Ours, js_concurrent::n512)],
+        jetstream: true,
+        setup: Some(js_consume::setup),
         ..BASE
     },
     Workload {
