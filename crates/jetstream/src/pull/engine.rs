@@ -18,7 +18,7 @@
 //! `StreamNotFound`) ends the pull; otherwise it goes on.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -52,6 +52,22 @@ pub(crate) struct PullConfig {
     /// One-shot pulls made by `Msg::ack_next`: the pull request goes to this
     /// `$JS.ACK` subject as `+NXT <request>`, acknowledging that message.
     pub via_ack: Option<String>,
+    /// Continuous loops with `stop_after(n)`: how many messages are still to be
+    /// handed out before the loop ends. Shared by the engines an ordered consumer
+    /// makes one after another; counted down where messages leave the engine
+    /// ([`AnyEngine::next_event`](super::AnyEngine::next_event)), read here so that
+    /// no more is ever requested than that.
+    pub stop_after: Option<Arc<AtomicUsize>>,
+}
+
+impl PullConfig {
+    /// How many more messages may be requested beyond the `outstanding` ones.
+    fn room(&self, outstanding: usize) -> usize {
+        match &self.stop_after {
+            Some(left) => left.load(Ordering::Acquire).saturating_sub(outstanding),
+            None => usize::MAX,
+        }
+    }
 }
 
 /// One pull, or pulls kept outstanding.
@@ -301,6 +317,11 @@ impl Engine {
         Ok(engine)
     }
 
+    /// The `stop_after` countdown of this loop, if it has one.
+    pub(crate) fn stop_after(&self) -> Option<Arc<AtomicUsize>> {
+        self.cfg.stop_after.clone()
+    }
+
     /// Whether the pull is over: nothing more will come.
     pub(crate) fn is_finished(&self) -> bool {
         self.finished
@@ -313,6 +334,7 @@ impl Engine {
                     && !c.stopping
                     && !c.disconnected
                     && !c.backoff.waiting
+                    && self.cfg.room(self.pending_msgs) > 0
                     && (self.pending_msgs < c.threshold_messages
                         || (self.cfg.max_bytes > 0 && self.pending_bytes < c.threshold_bytes))
             }
@@ -343,12 +365,17 @@ impl Engine {
             // Top both budgets up: never more outstanding than configured.
             // Neither top-up is ever 0 (a `max_bytes` of 0 means no limit).
             PullKind::Continuous { .. } => {
-                request.batch = cfg.max_messages.saturating_sub(self.pending_msgs).max(1);
+                request.batch = cfg
+                    .max_messages
+                    .saturating_sub(self.pending_msgs)
+                    .min(cfg.room(self.pending_msgs))
+                    .max(1);
                 if cfg.max_bytes > 0 {
                     request.max_bytes = cfg.max_bytes.saturating_sub(self.pending_bytes).max(1);
                 }
             }
         }
+        let request_batch = request.batch;
         let json = serde_json::to_vec(&request)
             .map_err(|e| Error::with_source(ErrorKind::InvalidArgument, e))?;
         let client = self.consumer.js.client();
@@ -379,7 +406,10 @@ impl Engine {
         }
         .instrument(span)
         .await?;
-        self.pending_msgs = self.cfg.max_messages;
+        self.pending_msgs = match self.cfg.kind {
+            PullKind::Continuous { .. } => self.pending_msgs + request_batch,
+            PullKind::Once { .. } => self.cfg.max_messages,
+        };
         if self.cfg.max_bytes > 0 {
             self.pending_bytes = self.cfg.max_bytes;
         }

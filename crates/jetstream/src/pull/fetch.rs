@@ -140,6 +140,7 @@ impl Fetch {
                 no_wait: self.no_wait,
             },
             via_ack: self.via_ack.clone(),
+            stop_after: None,
         };
         if self.no_wait {
             return Ok(cfg);

@@ -67,6 +67,7 @@ pub use ordered::OrderedConsumer;
 pub(crate) use ordered::{watch_start, DeleteOnDrop};
 pub(crate) use ordered::{OrderedEngine, Receive};
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::push::engine::PushEngine;
@@ -102,11 +103,33 @@ impl AnyEngine {
         })
     }
 
+    /// The next message or event; `None` once the loop is over, also when its
+    /// `stop_after` count of messages has been handed out.
     pub(crate) async fn next_event(&mut self) -> Option<Event> {
-        match self {
+        let left = self.stop_after();
+        if left
+            .as_ref()
+            .is_some_and(|left| left.load(Ordering::Acquire) == 0)
+        {
+            return None;
+        }
+        let event = match self {
             AnyEngine::Plain(e) => e.next_event().await,
             AnyEngine::Ordered(e) => e.next_event().await,
             AnyEngine::Push(e) => e.next_event().await,
+        };
+        if let (Some(Event::Msg(_)), Some(left)) = (&event, left) {
+            left.fetch_sub(1, Ordering::AcqRel);
+        }
+        event
+    }
+
+    /// The `stop_after` countdown of a pull loop, if it has one.
+    fn stop_after(&self) -> Option<Arc<AtomicUsize>> {
+        match self {
+            AnyEngine::Plain(e) => e.stop_after(),
+            AnyEngine::Ordered(e) => e.stop_after(),
+            AnyEngine::Push(_) => None,
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The options of `messages()` and `consume()`, validated into a [`PullConfig`].
 
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::engine::{PullConfig, PullKind};
@@ -16,6 +18,7 @@ pub(crate) struct PullOptions {
     pub threshold_messages: Option<usize>,
     pub threshold_bytes: Option<usize>,
     pub priority: PriorityOptions,
+    pub stop_after: Option<usize>,
 }
 
 impl PullOptions {
@@ -23,6 +26,9 @@ impl PullOptions {
     /// (5 s when the expiry is at least 10 s), so recovery is quick.
     pub(crate) fn config(&self, ordered: bool) -> Result<PullConfig, Error> {
         let bad = |m: &'static str| Err(Error::msg(ErrorKind::InvalidArgument, m));
+        if self.stop_after == Some(0) {
+            return bad("stop_after must be positive");
+        }
         if self.max_messages == Some(0) || self.max_bytes == Some(0) {
             return bad("max_messages and max_bytes must be positive");
         }
@@ -65,6 +71,7 @@ impl PullOptions {
                 threshold_bytes,
             },
             via_ack: None,
+            stop_after: self.stop_after.map(|n| Arc::new(AtomicUsize::new(n))),
         })
     }
 }
@@ -110,6 +117,28 @@ macro_rules! pull_options {
             /// Idle heartbeat interval (default half the expiry, at most 30 s; 500 ms to 30 s).
             pub fn heartbeat(mut self, heartbeat: Duration) -> Self {
                 self.options.heartbeat = Some(heartbeat);
+                self
+            }
+
+            /// Ends the loop after this many messages, and never requests more than
+            /// that from the server (nats.go `StopAfter`): `messages()` then ends
+            /// (`None`), `consume()` closes once the last handler returned.
+            /// Counted across the consumers an ordered consumer recreates. Must be
+            /// positive.
+            ///
+            /// ```no_run
+            /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
+            /// use futures_util::StreamExt;
+            ///
+            /// let mut messages = consumer.messages().stop_after(100).await?;
+            /// while let Some(msg) = messages.next().await {
+            ///     msg?.ack().await?;
+            /// }
+            /// // Exactly 100 messages were handed out (fewer only on an error).
+            /// # Ok(()) }
+            /// ```
+            pub fn stop_after(mut self, n: usize) -> Self {
+                self.options.stop_after = Some(n);
                 self
             }
 

@@ -6,6 +6,7 @@
 //! consumer is dropped and a new one is created starting right after the last
 //! stream sequence delivered. Users never see a gap or a duplicate.
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -582,6 +583,16 @@ impl Inner {
         match self {
             Inner::Pull(e) => e.next_event().await,
             Inner::Push(e) => e.next_event().await,
+        }
+    }
+}
+
+impl OrderedEngine {
+    /// The `stop_after` countdown of this loop, shared by the engines it makes.
+    pub(crate) fn stop_after(&self) -> Option<Arc<AtomicUsize>> {
+        match &self.cfg {
+            Receive::Pull(cfg) => cfg.stop_after.clone(),
+            Receive::Push { .. } => None,
         }
     }
 }

@@ -514,3 +514,79 @@ async fn ordered_consumer_metadata_is_set_on_its_consumers() {
         ErrorKind::InvalidArgument
     );
 }
+
+#[tokio::test]
+async fn stop_after_ends_the_loop_and_pulls_no_more() {
+    let server = Server::jetstream().start();
+    let (js, stream) = setup(&server, StorageType::Memory).await;
+    publish_n(&js, 50).await;
+
+    // messages(): exactly 10, then the end; the server was asked for 10 only.
+    let c = durable(&stream, "msgs").await;
+    let mut messages = c.messages().max_messages(100).stop_after(10).await.unwrap();
+    let mut seen = Vec::new();
+    while let Some(msg) = tokio::time::timeout(Duration::from_secs(10), messages.next())
+        .await
+        .expect("the stream ends after 10")
+    {
+        seen.push(msg.unwrap());
+    }
+    assert_eq!(seen.len(), 10);
+    assert_eq!(settled_ack_pending(&c, 10).await, 10);
+    let info = c.info().await.unwrap();
+    assert_eq!(info.delivered.consumer_sequence, 10);
+    assert_eq!(info.num_pending, 40);
+
+    // consume(): the handler runs 7 times, then the loop closes by itself.
+    let c = durable(&stream, "handler").await;
+    let handled = Arc::new(AtomicUsize::new(0));
+    let ctx = c
+        .consume({
+            let handled = handled.clone();
+            move |msg| {
+                let handled = handled.clone();
+                async move {
+                    handled.fetch_add(1, Ordering::SeqCst);
+                    msg.ack().await.unwrap();
+                }
+            }
+        })
+        .max_messages(3)
+        .stop_after(7)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), ctx.closed())
+        .await
+        .expect("the loop closes after 7");
+    assert_eq!(handled.load(Ordering::SeqCst), 7);
+    // The acks are processed by the server in the background: wait for them.
+    let start = Instant::now();
+    let info = loop {
+        let info = c.info().await.unwrap();
+        if info.num_ack_pending == 0 || start.elapsed() > Duration::from_secs(5) {
+            break info;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(info.delivered.consumer_sequence, 7);
+    assert_eq!(info.num_ack_pending, 0);
+
+    // An ordered consumer: 5, then the end.
+    let ordered = stream
+        .ordered_consumer(OrderedConsumerConfig::default())
+        .await
+        .unwrap();
+    let mut messages = ordered.messages().stop_after(5).await.unwrap();
+    let mut sequences = Vec::new();
+    while let Some(msg) = tokio::time::timeout(Duration::from_secs(10), messages.next())
+        .await
+        .expect("the stream ends after 5")
+    {
+        sequences.push(msg.unwrap().metadata().unwrap().sequence.stream);
+    }
+    assert_eq!(sequences, [1, 2, 3, 4, 5]);
+
+    // 0 is refused before anything is sent.
+    let err = c.messages().stop_after(0).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+}
