@@ -154,6 +154,11 @@
 //!     .consume(|msg| async move {
 //!         let _ = msg.ack().await;
 //!     })
+//!     .await?;
+//! ctx.drain().await;
+//! # Ok(()) }
+//! ```
+//!
 //! # Concurrent processing
 //!
 //! [`Consumer::consume_concurrent`] runs up to `n` handlers at once on the same consume loop:

@@ -83,6 +83,9 @@ pub(crate) enum Source {
 
 /// A receive loop over a consumer or an ordered consumer, pull or push.
 #[derive(Debug)]
+// One engine per receive loop, made once and kept on the loop's task: its size costs
+// nothing, boxing a variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum AnyEngine {
     Plain(Engine),
     Ordered(OrderedEngine),
