@@ -82,7 +82,6 @@ fn configs_build_with_struct_literals_and_defaults() {
         headers_only: false,
         max_reset_attempts: Some(3),
         name_prefix: None,
-        metadata: Default::default(),
     };
     let _ = jetstream::KeyValueConfig {
         bucket: "b".into(),

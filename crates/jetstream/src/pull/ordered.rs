@@ -6,6 +6,7 @@
 //! consumer is dropped and a new one is created starting right after the last
 //! stream sequence delivered. Users never see a gap or a duplicate.
 
+use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -72,6 +73,8 @@ pub(crate) struct OrderedInner {
     js: JetStream,
     stream: String,
     config: OrderedConsumerConfig,
+    /// Application metadata set on every server-side consumer it creates.
+    metadata: HashMap<String, String>,
     prefix: String,
     state: Mutex<OrderedState>,
 }
@@ -134,8 +137,9 @@ impl OrderedConsumer {
         js: JetStream,
         stream: &str,
         config: OrderedConsumerConfig,
+        metadata: HashMap<String, String>,
     ) -> Result<OrderedConsumer, Error> {
-        let oc = OrderedConsumer::build(js, stream, config)?;
+        let oc = OrderedConsumer::build(js, stream, config, metadata)?;
         let consumer = oc.create_consumer(None).await?;
         let mut state = oc.state();
         state.current = Some(consumer);
@@ -151,6 +155,7 @@ impl OrderedConsumer {
         js: JetStream,
         stream: &str,
         config: OrderedConsumerConfig,
+        metadata: HashMap<String, String>,
     ) -> Result<OrderedConsumer, Error> {
         crate::validate::validate_stream_name(stream)?;
         if let Some(prefix) = &config.name_prefix {
@@ -172,6 +177,7 @@ impl OrderedConsumer {
                 js,
                 stream: stream.to_string(),
                 config,
+                metadata,
                 prefix,
                 state: Mutex::new(OrderedState {
                     serial: 0,
@@ -256,7 +262,7 @@ impl OrderedConsumer {
             replay_policy: c.replay_policy,
             inactive_threshold: Some(c.inactive_threshold.unwrap_or(DEFAULT_INACTIVE_THRESHOLD)),
             headers_only: c.headers_only,
-            metadata: c.metadata.clone(),
+            metadata: self.inner.metadata.clone(),
             num_replicas: 1,
             mem_storage: true,
             ..Default::default()
@@ -742,7 +748,30 @@ impl JetStream {
         stream: impl AsRef<str>,
         config: OrderedConsumerConfig,
     ) -> Result<OrderedConsumer, Error> {
-        OrderedConsumer::create(self.clone(), stream.as_ref(), config).await
+        OrderedConsumer::create(self.clone(), stream.as_ref(), config, HashMap::new()).await
+    }
+
+    /// [`ordered_consumer`](Self::ordered_consumer) whose server-side consumers all carry
+    /// this application `metadata` (server 2.10+): nats.go's
+    /// `OrderedConsumerConfig.Metadata`. (A separate call keeps [`OrderedConsumerConfig`]
+    /// the exact struct it has always been.)
+    ///
+    /// ```no_run
+    /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
+    /// let metadata = [("owner".to_string(), "billing".to_string())].into();
+    /// let ordered = js
+    ///     .ordered_consumer_with_metadata("ORDERS", Default::default(), metadata)
+    ///     .await?;
+    /// assert_eq!(ordered.info().await?.config.metadata["owner"], "billing");
+    /// # Ok(()) }
+    /// ```
+    pub async fn ordered_consumer_with_metadata(
+        &self,
+        stream: impl AsRef<str>,
+        config: OrderedConsumerConfig,
+        metadata: HashMap<String, String>,
+    ) -> Result<OrderedConsumer, Error> {
+        OrderedConsumer::create(self.clone(), stream.as_ref(), config, metadata).await
     }
 }
 
@@ -752,7 +781,17 @@ impl crate::Stream {
         &self,
         config: OrderedConsumerConfig,
     ) -> Result<OrderedConsumer, Error> {
-        OrderedConsumer::create(self.js.clone(), self.name(), config).await
+        OrderedConsumer::create(self.js.clone(), self.name(), config, HashMap::new()).await
+    }
+
+    /// An ordered consumer on this stream whose server-side consumers carry this
+    /// application `metadata`: see [`JetStream::ordered_consumer_with_metadata`].
+    pub async fn ordered_consumer_with_metadata(
+        &self,
+        config: OrderedConsumerConfig,
+        metadata: HashMap<String, String>,
+    ) -> Result<OrderedConsumer, Error> {
+        OrderedConsumer::create(self.js.clone(), self.name(), config, metadata).await
     }
 }
 

@@ -57,7 +57,7 @@ impl OrderedPushConsumer {
         stream: &str,
         config: OrderedConsumerConfig,
     ) -> Result<OrderedPushConsumer> {
-        let inner = OrderedConsumer::build(js.clone(), stream, config)?;
+        let inner = OrderedConsumer::build(js.clone(), stream, config, Default::default())?;
         js.stream(stream).await?;
         Ok(OrderedPushConsumer { inner })
     }

@@ -281,17 +281,6 @@ pub struct OrderedConsumerConfig {
     pub max_reset_attempts: Option<usize>,
     /// Prefix of the generated consumer names (`<prefix>_<n>`); `None` means a random one.
     pub name_prefix: Option<String>,
-    /// Application metadata set on every server-side consumer the ordered consumer
-    /// creates (server 2.10+), as nats.go's `OrderedConsumerConfig.Metadata`.
-    ///
-    /// ```
-    /// let config = jetstream::OrderedConsumerConfig {
-    ///     metadata: [("owner".to_string(), "billing".to_string())].into(),
-    ///     ..Default::default()
-    /// };
-    /// # assert_eq!(config.metadata["owner"], "billing");
-    /// ```
-    pub metadata: HashMap<String, String>,
 }
 
 /// The flat wire form of [`DeliverPolicy`], used with `#[serde(flatten, with = ...)]`.

@@ -487,10 +487,10 @@ async fn ordered_consumer_metadata_is_set_on_its_consumers() {
     let (js, stream) = setup(&server, StorageType::Memory).await;
     publish_n(&js, 3).await;
     let ordered = stream
-        .ordered_consumer(OrderedConsumerConfig {
-            metadata: [("owner".to_string(), "billing".to_string())].into(),
-            ..Default::default()
-        })
+        .ordered_consumer_with_metadata(
+            OrderedConsumerConfig::default(),
+            [("owner".to_string(), "billing".to_string())].into(),
+        )
         .await
         .unwrap();
     let info = ordered.info().await.unwrap();
