@@ -43,6 +43,7 @@ mod request;
 mod shared;
 mod subscriber;
 mod waiters;
+mod write_queue;
 
 pub use addr::{ServerAddr, ToServerAddrs};
 pub use client::Client;

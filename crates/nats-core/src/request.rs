@@ -10,8 +10,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::{BufMut, Bytes};
-use nats_wire::{encode_pub_head, HeaderMap};
+use bytes::Bytes;
+use nats_wire::HeaderMap;
 use tokio::sync::oneshot;
 
 use crate::connection::server_error;
@@ -144,10 +144,8 @@ pub(crate) async fn send(
     let reply = reply.as_str();
     let len = subject.len() + reply.len() + size + 40;
     shared
-        .write(len, (1, size as u64), |buf| {
-            encode_pub_head(subject, Some(reply), headers, payload.len(), buf);
-            buf.put_slice(payload);
-            buf.put_slice(b"\r\n");
+        .write(len, (1, size as u64), |queue| {
+            queue.put_pub(subject, Some(reply), headers, payload)
         })
         .await?;
     Ok(response)

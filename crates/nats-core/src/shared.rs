@@ -1,23 +1,34 @@
 //! State shared between client handles and the connection task.
 //!
-//! Publishers encode straight into [`WriteState::buf`] under a short lock; the
-//! connection task swaps that buffer out and writes it to the socket. Nothing
-//! in here awaits while holding a lock.
+//! Publishers encode straight into [`WriteState::queue`] under a short lock;
+//! the connection task swaps that queue out and writes it to the socket. A
+//! lone publish on an idle plain-TCP connection is written by the publisher
+//! itself (a direct write, see [`Shared::write`]). Nothing in here awaits while
+//! holding a lock.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use futures_util::task::AtomicWaker;
 use nats_wire::ServerInfo;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
+use crate::connection::DirectWrite;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Counters, Event, State};
 use crate::message::Message;
 use crate::options::ConnectOptions;
 use crate::pending::Pending;
+use crate::write_queue::WriteQueue;
+
+/// A direct write goes out only if the socket was read since the last one, or
+/// the last one is at least this old: publishes in quick succession with
+/// nothing read in between (a publishing loop) are left to the task, which
+/// writes them in batches.
+const DIRECT_QUIET: Duration = Duration::from_micros(100);
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (our
 /// critical sections leave the data consistent at every step).
@@ -26,9 +37,14 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// What publishers write into; swapped out by the connection task.
-#[derive(Debug, Default)]
+///
+/// Order: every byte reaches the socket under this state's lock, either taken
+/// by the task (which sets `task_writing` while it holds bytes not yet
+/// written) or written directly by a publisher, which happens only when
+/// `queue` is empty and `task_writing` is not set: nothing can be ahead of it.
+#[derive(Default)]
 pub(crate) struct WriteState {
-    pub buf: BytesMut,
+    pub queue: WriteQueue,
     /// Flushes waiting for the next PING/PONG round trip.
     pub flush_waiters: Vec<oneshot::Sender<Result<(), Error>>>,
     pub connected: bool,
@@ -37,6 +53,71 @@ pub(crate) struct WriteState {
     pub space_waiters: bool,
     pub out_messages: u64,
     pub out_bytes: u64,
+    /// The socket publishers may write to directly: set while connected over
+    /// plain TCP, never for TLS.
+    pub direct: Option<Arc<dyn DirectWrite>>,
+    /// The task holds bytes it has not finished writing (or is about to
+    /// write): no direct write may overtake them.
+    pub task_writing: bool,
+    /// [`Shared::reads`] at the last direct write.
+    pub direct_reads: u64,
+    /// When the last direct write was made.
+    pub direct_at: Option<Instant>,
+    /// How many publishes were written directly (diagnostics and tests).
+    pub direct_writes: u64,
+}
+
+impl std::fmt::Debug for WriteState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteState")
+            .field("queued", &self.queue.len())
+            .field("connected", &self.connected)
+            .field("direct", &self.direct.is_some())
+            .field("task_writing", &self.task_writing)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WriteState {
+    /// Writes what the queue holds straight to the socket, if it is one
+    /// lone publish on an idle plain-TCP connection. What the socket does not
+    /// take stays queued (the written part is remembered: see
+    /// [`WriteQueue::unwind_written`] for a connection lost meanwhile);
+    /// returns whether everything was written (no wake-up of the task needed).
+    fn write_direct(&mut self, reads: u64) -> bool {
+        let Some(direct) = &self.direct else {
+            return false;
+        };
+        if !self.connected
+            || self.task_writing
+            || !self.flush_waiters.is_empty()
+            || !self.queue.is_contiguous()
+            || self.queue.written() > 0
+        {
+            return false;
+        }
+        let now = Instant::now();
+        if reads == self.direct_reads
+            && self
+                .direct_at
+                .is_some_and(|t| now.duration_since(t) < DIRECT_QUIET)
+        {
+            return false;
+        }
+        let bytes = self.queue.tail_unwritten();
+        let len = bytes.len();
+        // An error (the connection is breaking) leaves everything queued:
+        // the task finds the error itself.
+        let n = direct.try_write(bytes).unwrap_or(0);
+        if n == 0 {
+            return false;
+        }
+        self.direct_reads = reads;
+        self.direct_at = Some(now);
+        self.direct_writes += 1;
+        self.queue.advance(n);
+        n == len
+    }
 }
 
 /// One subscription as the connection task sees it.
@@ -111,6 +192,9 @@ pub(crate) struct Shared {
     pub state: watch::Sender<State>,
     pub counters: Counters,
     pub events: Option<mpsc::Sender<Event>>,
+    /// Socket reads made by the connection task: a direct write is allowed
+    /// again once something was read since the last one.
+    pub reads: AtomicU64,
     /// Set once the user asked to close; the task exits when it sees it.
     pub close_requested: AtomicBool,
     /// Number of live `Client` handles (clones and subscribers).
@@ -148,6 +232,11 @@ impl Shared {
     /// (then it fails with `ConnectionClosed`): see [`Shared::release_writers`].
     ///
     /// `len` is the number of bytes `encode` will write (an estimate is fine).
+    ///
+    /// On an idle plain-TCP connection (nothing queued, the task not writing)
+    /// a lone publish is written to the socket here, by the caller, with a
+    /// non-blocking write under the write lock; what the socket does not take
+    /// stays queued for the task.
     pub(crate) async fn write<F>(
         &self,
         len: usize,
@@ -155,7 +244,7 @@ impl Shared {
         encode: F,
     ) -> Result<(), Error>
     where
-        F: FnOnce(&mut BytesMut),
+        F: FnOnce(&mut WriteQueue),
     {
         let mut encode = Some(encode);
         // Fast path: room in the buffer, no waiter registration at all.
@@ -187,7 +276,7 @@ impl Shared {
         register: bool,
     ) -> Result<bool, Error>
     where
-        F: FnOnce(&mut BytesMut),
+        F: FnOnce(&mut WriteQueue),
     {
         let mut w = lock(&self.write);
         // Once close() is asked for, nothing new goes in (what is buffered is
@@ -196,7 +285,7 @@ impl Shared {
         if w.closed || self.close_requested.load(Ordering::Acquire) {
             return Err(Error::closed());
         }
-        let used = w.buf.len();
+        let used = w.queue.len();
         let fits = if w.connected {
             used == 0 || used + len <= self.options.write_buffer_size
         } else {
@@ -218,11 +307,13 @@ impl Shared {
             return Ok(false);
         }
         if let Some(encode) = encode.take() {
-            encode(&mut w.buf);
+            encode(&mut w.queue);
         }
         w.out_messages += stats.0;
         w.out_bytes += stats.1;
-        let wake = used == 0 && w.connected;
+        let wake = used == 0
+            && w.connected
+            && !(w.direct.is_some() && w.write_direct(self.reads.load(Ordering::Relaxed)));
         drop(w);
         if wake {
             self.writer_waker.wake();
@@ -240,8 +331,8 @@ impl Shared {
         if w.closed {
             return;
         }
-        let was_empty = w.buf.is_empty();
-        encode(&mut w.buf);
+        let was_empty = w.queue.is_empty();
+        encode(w.queue.buf());
         let connected = w.connected;
         drop(w);
         if was_empty && connected {
