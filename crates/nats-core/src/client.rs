@@ -159,7 +159,7 @@ impl Client {
         self.shared
             .write(len, (1, size as u64), |queue| {
                 queue.put_pub(subject, reply, headers, payload)
-            })
+            })?
             .await
     }
 
@@ -332,13 +332,13 @@ impl Client {
             },
         );
         let len = subject.len() + queue_group.map_or(0, str::len) + 32;
-        if let Err(e) = self
-            .shared
-            .write(len, (0, 0), |queue| {
-                encode_sub(subject, queue_group, sid, queue.buf())
-            })
-            .await
-        {
+        let written = match self.shared.write(len, (0, 0), |queue| {
+            encode_sub(subject, queue_group, sid, queue.buf())
+        }) {
+            Ok(waiting) => waiting.await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
             self.shared.remove_sub(sid);
             return Err(e);
         }

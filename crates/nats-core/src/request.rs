@@ -141,12 +141,13 @@ pub(crate) async fn send(
         done: false,
     };
     let reply = ReplySubject::new(&shared.mux_prefix, token);
-    let reply = reply.as_str();
-    let len = subject.len() + reply.len() + size + 40;
+    let len = subject.len() + reply.as_str().len() + size + 40;
+    // The reply subject moves into the encoding: it is not kept in this
+    // future while it waits.
     shared
-        .write(len, (1, size as u64), |queue| {
-            queue.put_pub(subject, Some(reply), headers, payload)
-        })
+        .write(len, (1, size as u64), move |queue| {
+            queue.put_pub(subject, Some(reply.as_str()), headers, payload)
+        })?
         .await?;
     Ok(response)
 }

@@ -7,8 +7,11 @@
 //! holding a lock.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -24,9 +27,9 @@ use crate::options::ConnectOptions;
 use crate::pending::Pending;
 use crate::write_queue::WriteQueue;
 
-/// A direct write goes out only if the socket was read since the last one, or
-/// the last one is at least this old: publishes in quick succession with
-/// nothing read in between (a publishing loop) are left to the task, which
+/// A publish that is not request-shaped (see [`WriteState::write_direct`])
+/// goes out directly only if no publisher wrote directly or woke the task for
+/// this long: publishes in quick succession are left to the task, which
 /// writes them in batches.
 const DIRECT_QUIET: Duration = Duration::from_micros(100);
 
@@ -59,10 +62,14 @@ pub(crate) struct WriteState {
     /// The task holds bytes it has not finished writing (or is about to
     /// write): no direct write may overtake them.
     pub task_writing: bool,
-    /// [`Shared::reads`] at the last direct write.
-    pub direct_reads: u64,
-    /// When the last direct write was made.
-    pub direct_at: Option<Instant>,
+    /// [`Shared::reads`] as the last write saw it.
+    pub seen_reads: u64,
+    /// Writes since the read `seen_reads` counts...
+    pub read_writes: u32,
+    /// ...and between the two reads before it.
+    pub prev_read_writes: u32,
+    /// When a publisher last wrote directly or woke the task.
+    pub busy_at: Option<Instant>,
     /// How many publishes were written directly (diagnostics and tests).
     pub direct_writes: u64,
 }
@@ -79,12 +86,32 @@ impl std::fmt::Debug for WriteState {
 }
 
 impl WriteState {
-    /// Writes what the queue holds straight to the socket, if it is one
-    /// lone publish on an idle plain-TCP connection. What the socket does not
-    /// take stays queued (the written part is remembered: see
-    /// [`WriteQueue::unwind_written`] for a connection lost meanwhile);
-    /// returns whether everything was written (no wake-up of the task needed).
-    fn write_direct(&mut self, reads: u64) -> bool {
+    /// Counts a write in the rhythm of the connection: how many writes come
+    /// between two socket reads.
+    fn count_write(&mut self, reads: u64) {
+        if reads != self.seen_reads {
+            self.seen_reads = reads;
+            self.prev_read_writes = self.read_writes;
+            self.read_writes = 0;
+        }
+        self.read_writes = self.read_writes.saturating_add(1);
+    }
+
+    /// Writes what the queue holds straight to the socket if it is one lone
+    /// publish on an idle plain-TCP connection; returns whether everything
+    /// was written (then the task need not be woken).
+    ///
+    /// Lone means request-shaped (the first write since a read, after at
+    /// most one write between the reads before: a request, a reply, a
+    /// synchronous publish), or, with nothing read since the last write, the
+    /// first after [`DIRECT_QUIET`] (a publisher that sends now and then). A
+    /// write in a stream (async publishes while their acks come in, acks of a
+    /// batch of messages, a publishing loop) goes to the task, which batches.
+    ///
+    /// What the socket does not take stays queued, its written part
+    /// remembered (see [`WriteQueue::unwind_written`] for a connection lost
+    /// meanwhile).
+    fn write_direct(&mut self) -> bool {
         let Some(direct) = &self.direct else {
             return false;
         };
@@ -96,10 +123,15 @@ impl WriteState {
         {
             return false;
         }
+        let first_since_read = self.read_writes == 1;
+        if first_since_read && self.prev_read_writes > 1 {
+            // The first of a burst that reads set off.
+            return false;
+        }
         let now = Instant::now();
-        if reads == self.direct_reads
+        if !first_since_read
             && self
-                .direct_at
+                .busy_at
                 .is_some_and(|t| now.duration_since(t) < DIRECT_QUIET)
         {
             return false;
@@ -112,11 +144,35 @@ impl WriteState {
         if n == 0 {
             return false;
         }
-        self.direct_reads = reads;
-        self.direct_at = Some(now);
+        self.busy_at = Some(now);
         self.direct_writes += 1;
         self.queue.advance(n);
         n == len
+    }
+}
+
+/// A publish waiting for room in the write buffer.
+type Waiting<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+
+/// The rest of a [`Shared::write`]: nothing (the publish was encoded; it
+/// only gives the scheduler its due), or waiting for room.
+#[must_use]
+pub(crate) struct WriteFuture<'a>(Option<Waiting<'a>>);
+
+impl Future for WriteFuture<'_> {
+    type Output = Result<(), Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.0 {
+            Some(waiting) => waiting.as_mut().poll(cx),
+            None => {
+                // Publishing never blocks while there is room, so give other
+                // tasks (subscribers, the connection task on a current-thread
+                // runtime) a turn now and then, as tokio's own resources do.
+                std::task::ready!(tokio::task::coop::poll_proceed(cx)).made_progress();
+                Poll::Ready(Ok(()))
+            }
+        }
     }
 }
 
@@ -192,8 +248,8 @@ pub(crate) struct Shared {
     pub state: watch::Sender<State>,
     pub counters: Counters,
     pub events: Option<mpsc::Sender<Event>>,
-    /// Socket reads made by the connection task: a direct write is allowed
-    /// again once something was read since the last one.
+    /// Socket reads made by the connection task: the rhythm of reads and
+    /// writes tells request-shaped work (see [`WriteState::write_direct`]).
     pub reads: AtomicU64,
     /// Set once the user asked to close; the task exits when it sees it.
     pub close_requested: AtomicBool,
@@ -237,24 +293,40 @@ impl Shared {
     /// a lone publish is written to the socket here, by the caller, with a
     /// non-blocking write under the write lock; what the socket does not take
     /// stays queued for the task.
-    pub(crate) async fn write<F>(
-        &self,
+    ///
+    /// The encoding happens in this call (or, when the buffer is full, in the
+    /// returned future once there is room); the future stays small, as
+    /// publish futures are moved around by their callers.
+    pub(crate) fn write<'a, F>(
+        &'a self,
         len: usize,
         stats: (u64, u64),
         encode: F,
-    ) -> Result<(), Error>
+    ) -> Result<WriteFuture<'a>, Error>
     where
-        F: FnOnce(&mut WriteQueue),
+        F: FnOnce(&mut WriteQueue) + Send + 'a,
     {
         let mut encode = Some(encode);
         // Fast path: room in the buffer, no waiter registration at all.
         if self.try_write(len, stats, &mut encode, false)? {
-            // Publishing never blocks while there is room, so give other tasks
-            // (subscribers, the connection task on a current-thread runtime) a
-            // turn now and then, as tokio's own resources do.
-            tokio::task::consume_budget().await;
-            return Ok(());
+            return Ok(WriteFuture(None));
         }
+        // One allocation per publish that waits for room.
+        Ok(WriteFuture(Some(Box::pin(
+            self.write_waiting(len, stats, encode),
+        ))))
+    }
+
+    /// [`Shared::write`] once the buffer was full: waits for room.
+    async fn write_waiting<F>(
+        &self,
+        len: usize,
+        stats: (u64, u64),
+        mut encode: Option<F>,
+    ) -> Result<(), Error>
+    where
+        F: FnOnce(&mut WriteQueue),
+    {
         loop {
             let notified = self.space.notified();
             tokio::pin!(notified);
@@ -311,9 +383,16 @@ impl Shared {
         }
         w.out_messages += stats.0;
         w.out_bytes += stats.1;
-        let wake = used == 0
-            && w.connected
-            && !(w.direct.is_some() && w.write_direct(self.reads.load(Ordering::Relaxed)));
+        let mut wake = used == 0 && w.connected;
+        if w.direct.is_some() {
+            w.count_write(self.reads.load(Ordering::Relaxed));
+            if wake {
+                wake = !w.write_direct();
+                if wake {
+                    w.busy_at = Some(Instant::now());
+                }
+            }
+        }
         drop(w);
         if wake {
             self.writer_waker.wake();

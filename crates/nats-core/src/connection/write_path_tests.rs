@@ -427,14 +427,22 @@ async fn a_partial_direct_write_leaves_the_rest_to_the_task() {
         b"PUB a 5\r\nhello\r\nPUB b 1\r\nx\r\n"
     );
 
-    // Once the socket was read, a lone publish goes out directly again. The
-    // socket refuses this one (would block): it stays queued for the task.
+    // The next read sets off a publish; but two were written between the
+    // last reads (a burst, not a request and its reply): left to the task.
     server.write_all(b"PING\r\n").await.unwrap();
     wait_until("the PONG", || wire.data().ends_with(b"PONG\r\n")).await;
-    wire.state().script.push_back(0);
     client.publish("c", "1").await.unwrap();
+    assert_eq!(wire.state().direct_calls, 1);
+    drained(&shared).await;
+    // One publish per read: request-shaped, written directly. The socket
+    // refuses this one (would block): it stays queued for the task.
+    server.write_all(b"PING\r\n").await.unwrap();
+    wait_until("the PONG", || wire.data().ends_with(b"PONG\r\n")).await;
+    let before = wire.data().len();
+    wire.state().script.push_back(0);
+    client.publish("d", "2").await.unwrap();
     assert_eq!(wire.state().direct_calls, 2);
-    assert_eq!(wire.state().data.len(), subs + 28 + 6, "nothing written");
+    assert_eq!(wire.data().len(), before, "nothing written");
     drained(&shared).await;
     let (frames, partial) = frames(&wire.data()[subs..]);
     assert_eq!(partial, 0);
@@ -445,7 +453,7 @@ async fn a_partial_direct_write_leaves_the_rest_to_the_task() {
             Frame::Other(_) => None,
         })
         .collect();
-    assert_eq!(subjects, ["a", "b", "c"]);
+    assert_eq!(subjects, ["a", "b", "c", "d"]);
     assert_eq!(client.direct_writes(), 1, "a refused write is not counted");
 }
 
