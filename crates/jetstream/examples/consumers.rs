@@ -1,7 +1,7 @@
 //! Consumer management: create (durable and ephemeral), update, look up, list, pause and
 //! resume, delete; on the context (with a stream name) and on a stream handle.
 //!
-//! Run with `cargo run -p jetstream --example consumers`. Connects to `NATS_URL` when it is
+//! Run with `cargo run -p nats-jetstream --example consumers`. Connects to `NATS_URL` when it is
 //! set; otherwise starts a local nats-server (with JetStream) through the test kit.
 #![allow(clippy::print_stdout)]
 

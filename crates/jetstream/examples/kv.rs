@@ -1,7 +1,7 @@
 //! Key/Value store walkthrough: buckets, put/get/update/create/delete, watching, keys,
 //! purges and status.
 //!
-//! Run with `cargo run -p jetstream --example kv`. Connects to `NATS_URL` when it is set;
+//! Run with `cargo run -p nats-jetstream --example kv`. Connects to `NATS_URL` when it is set;
 //! otherwise starts a local nats-server (with JetStream) through the test kit, which
 //! provisions the pinned server binary if needed.
 #![allow(clippy::print_stdout)]

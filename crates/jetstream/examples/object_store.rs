@@ -2,7 +2,7 @@
 //! back; delete; watch with the end-of-initial-values marker; update metadata and rename;
 //! list; bucket status.
 //!
-//! Run with `cargo run -p jetstream --example object_store`. Connects to `NATS_URL` when it
+//! Run with `cargo run -p nats-jetstream --example object_store`. Connects to `NATS_URL` when it
 //! is set; otherwise starts a local nats-server (with JetStream) through the test kit, which
 //! provisions the pinned server binary if needed.
 #![allow(clippy::print_stdout)]

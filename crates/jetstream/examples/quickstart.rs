@@ -1,6 +1,6 @@
 //! Quickstart: create a stream, publish to it, and read it back with a pull consumer.
 //!
-//! Run with `cargo run -p jetstream --example quickstart`. Connects to `NATS_URL`
+//! Run with `cargo run -p nats-jetstream --example quickstart`. Connects to `NATS_URL`
 //! when it is set; otherwise starts a local nats-server (with JetStream) through
 //! the test kit, which provisions the pinned server binary if needed.
 #![allow(clippy::print_stdout)]

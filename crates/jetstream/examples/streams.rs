@@ -1,7 +1,7 @@
 //! Stream management: create, update, inspect, list, read and delete single messages, purge,
 //! delete.
 //!
-//! Run with `cargo run -p jetstream --example streams`. Connects to `NATS_URL` when it is set;
+//! Run with `cargo run -p nats-jetstream --example streams`. Connects to `NATS_URL` when it is set;
 //! otherwise starts a local nats-server (with JetStream) through the test kit.
 #![allow(clippy::print_stdout)]
 

@@ -41,22 +41,18 @@ pub struct Batch {
 impl JetStream {
     /// Starts an atomic batch publish (server 2.12+, stream with `allow_atomic`).
     pub fn batch(&self) -> Batch {
-        let id = self
-            .client()
-            .new_inbox()
-            .rsplit('.')
-            .next()
-            .unwrap_or("batch")
-            .to_string();
         Batch {
             js: self.clone(),
-            id,
+            id: new_batch_id(self),
             sequence: 0,
         }
     }
 
     /// Adds `delta` to the counter on `subject` (server 2.12+, stream with
     /// `allow_msg_counter`) and returns the counter's new value.
+    ///
+    /// Not idempotent: when the call fails with a timeout or its future is dropped, the
+    /// increment may have been applied; retrying may count it twice.
     ///
     /// ```no_run
     /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
@@ -85,6 +81,16 @@ impl JetStream {
                 )
             })
     }
+}
+
+/// A fresh batch id: a NUID, taken from a new inbox name.
+fn new_batch_id(js: &JetStream) -> String {
+    js.client()
+        .new_inbox()
+        .rsplit('.')
+        .next()
+        .unwrap_or("batch")
+        .to_string()
 }
 
 /// Refuses features the connected server is too old for.
@@ -127,21 +133,26 @@ impl Batch {
         self.sequence == 0
     }
 
-    /// The headers of the next message; the first one also checks the server.
-    fn headers(&mut self, extra: Option<HeaderMap>, commit: bool) -> Result<HeaderMap, Error> {
-        if self.sequence == 0 {
+    /// The headers of message number `sequence` (from 1); the first one also checks the
+    /// server. Changes nothing: the batch moves on only once a message was sent.
+    fn headers(
+        &self,
+        sequence: u64,
+        extra: Option<HeaderMap>,
+        commit: bool,
+    ) -> Result<HeaderMap, Error> {
+        if sequence == 1 {
             require_api_level(&self.js, 2, "atomic batches")?;
         }
-        if self.sequence >= MAX_BATCH_SIZE {
+        if sequence > MAX_BATCH_SIZE {
             return Err(Error::msg(
                 ErrorKind::InvalidArgument,
                 format!("an atomic batch holds at most {MAX_BATCH_SIZE} messages"),
             ));
         }
-        self.sequence += 1;
         let mut headers = extra.unwrap_or_default();
         headers.insert(BATCH_ID, self.id.clone());
-        headers.insert(BATCH_SEQ, self.sequence.to_string());
+        headers.insert(BATCH_SEQ, sequence.to_string());
         if commit {
             headers.insert(BATCH_COMMIT, "1");
         }
@@ -149,6 +160,16 @@ impl Batch {
     }
 
     /// Adds a message to the batch.
+    ///
+    /// A failed add leaves the batch as it was: the message is not part of it, and the next
+    /// add takes its place, so no gap is left. When the first add fails, the batch starts
+    /// over under a new [`id`](Self::id) (the server may hold a half-started batch under the
+    /// old one, which it abandons).
+    ///
+    /// Cancel safety: dropping the future before it completes may leave the message sent
+    /// but not counted by the batch, so later messages would repeat its sequence number and
+    /// the commit fail. Drop the batch instead (the server abandons it, storing nothing) and
+    /// start a new one.
     pub async fn add(
         &mut self,
         subject: impl AsRef<str>,
@@ -166,33 +187,47 @@ impl Batch {
         headers: HeaderMap,
         payload: impl Into<Bytes>,
     ) -> Result<(), Error> {
-        let first = self.sequence == 0;
-        let headers = self.headers(Some(headers), false)?;
-        if first {
+        let sequence = self.sequence + 1;
+        let headers = self.headers(sequence, Some(headers), false)?;
+        if sequence == 1 {
             // The first message is a request: the server answers with an empty
             // message once it accepted the batch, or with an error.
-            let reply = self
-                .request(subject.as_ref(), headers, payload.into())
-                .await?;
-            if !reply.payload.is_empty() {
-                decode_pub_ack(&reply.payload)?;
+            let started = async {
+                let reply = self
+                    .request(subject.as_ref(), headers, payload.into())
+                    .await?;
+                if !reply.payload.is_empty() {
+                    decode_pub_ack(&reply.payload)?;
+                }
+                Ok::<(), Error>(())
+            }
+            .await;
+            if let Err(e) = started {
+                self.id = new_batch_id(&self.js);
+                return Err(e);
             }
         } else {
+            // An error here means nothing was sent (invalid subject or headers, too
+            // large, connection closed or its buffer full).
             self.js
                 .client()
                 .publish_with_headers(subject.as_ref(), headers, payload.into())
                 .await?;
         }
+        self.sequence = sequence;
         Ok(())
     }
 
     /// Adds the last message and commits: every message is stored, or none.
+    ///
+    /// When it fails with a timeout, or its future is dropped, the batch may or may not
+    /// have been committed: look at the stream to tell.
     pub async fn commit(
-        mut self,
+        self,
         subject: impl AsRef<str>,
         payload: impl Into<Bytes>,
     ) -> Result<PubAck, Error> {
-        let headers = self.headers(None, true)?;
+        let headers = self.headers(self.sequence + 1, None, true)?;
         let reply = self
             .request(subject.as_ref(), headers, payload.into())
             .await?;

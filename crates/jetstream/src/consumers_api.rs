@@ -159,6 +159,57 @@ impl JetStream {
             .await
     }
 
+    /// A handle to the consumer named by `config.name` (else `config.durable_name`) on
+    /// `stream`: the existing consumer as it is, or, when there is none, a new one created
+    /// with `config`.
+    ///
+    /// An existing consumer is returned even if its configuration differs from `config`
+    /// (nothing is updated; use [`create_or_update_consumer`](Self::create_or_update_consumer)
+    /// for that). Safe to race: when another client creates the consumer between the lookup
+    /// and the create, its consumer is returned. A config without a name is refused
+    /// ([`ErrorKind::InvalidConfig`]: an unnamed ephemeral consumer can not be looked up);
+    /// a missing stream is [`ErrorKind::StreamNotFound`].
+    ///
+    /// ```no_run
+    /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
+    /// use jetstream::ConsumerConfig;
+    ///
+    /// let consumer = js
+    ///     .get_or_create_consumer(
+    ///         "ORDERS",
+    ///         ConsumerConfig {
+    ///             durable_name: Some("processor".into()),
+    ///             ..Default::default()
+    ///         },
+    ///     )
+    ///     .await?;
+    /// println!("{} pending", consumer.cached_info().num_pending);
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_or_create_consumer(
+        &self,
+        stream: impl AsRef<str>,
+        config: ConsumerConfig,
+    ) -> Result<Consumer> {
+        let stream = stream.as_ref();
+        validate_stream_name(stream)?;
+        let Some(name) = validate_consumer_config(&config)?.map(str::to_string) else {
+            return Err(Error::msg(
+                ErrorKind::InvalidConfig,
+                "get_or_create_consumer needs a name or durable_name",
+            ));
+        };
+        match self.consumer(stream, &name).await {
+            Err(e) if e.kind() == ErrorKind::ConsumerNotFound => {}
+            found => return found,
+        }
+        match self.create_consumer(stream, config).await {
+            // Created by someone else since the lookup, with another configuration.
+            Err(e) if e.kind() == ErrorKind::ConsumerExists => self.consumer(stream, &name).await,
+            created => created,
+        }
+    }
+
     /// A handle to an existing consumer (fetches its info); missing:
     /// [`ErrorKind::ConsumerNotFound`], or [`ErrorKind::StreamNotFound`] without the stream.
     pub async fn consumer(
@@ -225,6 +276,26 @@ impl Stream {
         self.js.update_consumer(&*self.name, config).await
     }
 
+    /// The existing consumer of this stream named by `config`, or a new one created with
+    /// `config`; see [`JetStream::get_or_create_consumer`].
+    ///
+    /// ```no_run
+    /// # async fn run(stream: jetstream::Stream) -> Result<(), jetstream::Error> {
+    /// use jetstream::ConsumerConfig;
+    ///
+    /// let consumer = stream
+    ///     .get_or_create_consumer(ConsumerConfig {
+    ///         durable_name: Some("audit".into()),
+    ///         ..Default::default()
+    ///     })
+    ///     .await?;
+    /// # let _ = consumer;
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_or_create_consumer(&self, config: ConsumerConfig) -> Result<Consumer> {
+        self.js.get_or_create_consumer(&*self.name, config).await
+    }
+
     /// A handle to a consumer of this stream; missing: [`ErrorKind::ConsumerNotFound`].
     pub async fn consumer(&self, name: impl AsRef<str>) -> Result<Consumer> {
         self.js.consumer(&*self.name, name).await
@@ -279,6 +350,11 @@ mod tests {
                 .create_or_update_consumer("S", ConsumerConfig::default())
                 .await;
             let _ = j.consumer("S", "C").await;
+            let _ = j.get_or_create_stream(StreamConfig::default()).await;
+            let _ = j
+                .get_or_create_consumer("S", ConsumerConfig::default())
+                .await;
+            let _ = s.get_or_create_consumer(ConsumerConfig::default()).await;
             let _ = j.delete_consumer("S", "C").await;
             let _ = s.info().await;
             let _ = s.info_with().subjects_filter(">").await;

@@ -1,6 +1,5 @@
 //! The JetStream context: how requests reach the JetStream API.
 
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,9 +7,9 @@ use bytes::Bytes;
 use nats_core::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::Semaphore;
 
 use crate::error::{Error, ErrorKind};
+use crate::publish::{AckWindow, PublishAckHandler, PublishErrorHandler, Reporter};
 use crate::types::api::decode_api;
 use crate::types::AccountInfo;
 
@@ -38,6 +37,29 @@ pub struct JetStreamOptions {
     /// How many asynchronous publishes may wait for their ack at once
     /// (default 4000); `publish_async` waits while the window is full.
     pub max_pending_acks: usize,
+    /// Make `publish_async` fail at once with
+    /// [`ErrorKind::TooManyPendingAcks`] when the window of
+    /// [`max_pending_acks`](Self::max_pending_acks) is full, instead of waiting
+    /// for a slot (default `false`: wait). async-nats'
+    /// `backpressure_on_inflight(false)`; Go's `WithStallWait` with no wait.
+    ///
+    /// ```
+    /// let options = jetstream::JetStreamOptions {
+    ///     max_pending_acks: 256,
+    ///     fail_when_window_full: true,
+    ///     ..Default::default()
+    /// };
+    /// # let _ = options;
+    /// ```
+    pub fail_when_window_full: bool,
+    /// Called with every asynchronous publish that failed after it was sent,
+    /// also when its [`PubAckFuture`](crate::PubAckFuture) was dropped (Go's
+    /// `WithPublishAsyncErrHandler`). See [`PublishErrorHandler`].
+    pub publish_async_error_handler: Option<PublishErrorHandler>,
+    /// Called with every asynchronous publish the stream acknowledged, also when
+    /// its [`PubAckFuture`](crate::PubAckFuture) was dropped (Go's
+    /// `WithPublishAsyncAckHandler`). See [`PublishAckHandler`].
+    pub publish_async_ack_handler: Option<PublishAckHandler>,
 }
 
 impl Default for JetStreamOptions {
@@ -47,6 +69,9 @@ impl Default for JetStreamOptions {
             domain: None,
             timeout: Duration::from_secs(5),
             max_pending_acks: 4000,
+            fail_when_window_full: false,
+            publish_async_error_handler: None,
+            publish_async_ack_handler: None,
         }
     }
 }
@@ -75,12 +100,10 @@ pub(crate) struct Inner {
     /// `$JS.API`, `$JS.<domain>.API` or the custom prefix, without a trailing dot.
     pub prefix: String,
     pub timeout: Duration,
-    pub max_pending_acks: usize,
-    /// The async publish window: one permit per ack in flight.
-    pub ack_window: Arc<Semaphore>,
-    /// How many window slots have been freed so far: tells a publisher
-    /// waiting for a slot whether acks are still flowing.
-    pub slots_freed: Arc<AtomicU64>,
+    /// The async publish window: one slot per ack in flight.
+    pub window: Arc<AckWindow>,
+    /// Reports async publish outcomes to the handlers, when there are any.
+    pub reporter: Option<Reporter>,
 }
 
 /// A JetStream context with default options.
@@ -112,9 +135,12 @@ pub fn with_options(client: Client, options: JetStreamOptions) -> JetStream {
             client,
             prefix,
             timeout: options.timeout,
-            max_pending_acks: window,
-            ack_window: Arc::new(Semaphore::new(window)),
-            slots_freed: Arc::default(),
+            window: AckWindow::new(window, options.fail_when_window_full),
+            reporter: Reporter::new(
+                options.publish_async_error_handler,
+                options.publish_async_ack_handler,
+                window,
+            ),
         }),
     }
 }
@@ -144,15 +170,57 @@ impl JetStream {
         s
     }
 
-    /// Sends a JetStream API request with a JSON body and decodes the reply.
-    pub(crate) async fn request<Req, Resp>(&self, suffix: &str, body: &Req) -> Result<Resp, Error>
+    /// Sends a request to any JetStream API endpoint and decodes its reply: the
+    /// escape hatch for endpoints this crate does not wrap (async-nats'
+    /// `Context::request`).
+    ///
+    /// `api_subject` is the part after the API prefix, e.g. `STREAM.INFO.ORDERS`:
+    /// the request goes to `<prefix>.<api_subject>`, with the context's prefix
+    /// or domain, and waits up to the context's timeout. `payload` is sent as
+    /// JSON; one that serializes to `null` (e.g. `&()`) sends an empty body, as
+    /// the info, names and delete endpoints expect. A reply with an `error` is
+    /// mapped like every other call's ([`Error::kind`], [`Error::api_error`]);
+    /// `T` may be [`serde_json::Value`] to take the reply as it comes.
+    ///
+    /// ```no_run
+    /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
+    /// // Typed, with a request body:
+    /// #[derive(serde::Deserialize)]
+    /// struct Names {
+    ///     streams: Option<Vec<String>>,
+    /// }
+    /// let names: Names = js
+    ///     .request("STREAM.NAMES", &serde_json::json!({ "subject": "orders.>" }))
+    ///     .await?;
+    /// println!("{:?}", names.streams);
+    ///
+    /// // Untyped, without a body:
+    /// let info = js.request::<serde_json::Value>("STREAM.INFO.ORDERS", &()).await?;
+    /// println!("{}", info["state"]["messages"]);
+    /// # Ok(()) }
+    /// ```
+    pub async fn request<T>(
+        &self,
+        api_subject: &str,
+        payload: &(impl Serialize + ?Sized),
+    ) -> Result<T, Error>
     where
-        Req: Serialize + ?Sized,
-        Resp: DeserializeOwned,
+        T: DeserializeOwned,
     {
-        let payload = serde_json::to_vec(body)
+        if api_subject.is_empty() || api_subject.starts_with("$JS.") {
+            return Err(Error::msg(
+                ErrorKind::InvalidSubject,
+                format!(
+                    "{api_subject:?}: give the API subject without the prefix, e.g. \"STREAM.INFO.ORDERS\""
+                ),
+            ));
+        }
+        let mut payload = serde_json::to_vec(payload)
             .map_err(|e| Error::with_source(ErrorKind::InvalidArgument, e))?;
-        self.request_raw(suffix, Bytes::from(payload)).await
+        if payload == b"null" {
+            payload.clear();
+        }
+        self.request_raw(api_subject, Bytes::from(payload)).await
     }
 
     /// Sends a JetStream API request with a raw body and decodes the reply.
@@ -171,7 +239,7 @@ impl JetStream {
             .request_with_timeout(&subject, None, payload, self.inner.timeout)
             .await
             .map_err(|e| api_request_error(e, &subject))?;
-        decode_api(&reply.payload)
+        decode_api(&reply.payload).map_err(|e| e.for_api_request(suffix))
     }
 
     /// Account usage and limits; also tells whether JetStream is enabled.
@@ -182,7 +250,7 @@ impl JetStream {
 
 /// Maps a failed API request: no responders on `$JS.API` means JetStream is not
 /// there (not enabled, or a wrong domain or prefix).
-pub(crate) fn api_request_error(e: nats_core::Error, subject: &str) -> Error {
+fn api_request_error(e: nats_core::Error, subject: &str) -> Error {
     match e.kind() {
         nats_core::ErrorKind::NoResponders => Error::msg(
             ErrorKind::JetStreamNotEnabled,
@@ -199,6 +267,7 @@ impl From<nats_core::Error> for Error {
             Core::Timeout => ErrorKind::Timeout,
             Core::NoResponders => ErrorKind::NoResponders,
             Core::ConnectionClosed => ErrorKind::ConnectionClosed,
+            Core::PermissionDenied => ErrorKind::PermissionDenied,
             Core::InvalidSubject => ErrorKind::InvalidSubject,
             Core::MaxPayloadExceeded => ErrorKind::MaxPayloadExceeded,
             Core::InvalidArgument => ErrorKind::InvalidArgument,

@@ -1,16 +1,20 @@
-//! Reading single stored messages: [`StoredMessage`], through `DIRECT.GET` (any replica, when
-//! the stream allows direct gets) or `STREAM.MSG.GET` (the leader, JSON with base64).
+//! Reading single stored messages: [`StoredMessage`] and the [`GetMsg`] builder, through
+//! `DIRECT.GET` (any replica, when the stream allows direct gets) or `STREAM.MSG.GET` (the
+//! leader, JSON with base64).
+
+use std::future::IntoFuture;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use bytes::Bytes;
+use futures_core::future::BoxFuture;
 use jiff::Timestamp;
 use nats_core::{HeaderMap, Message, StatusCode};
 
-use crate::context::api_request_error;
 use crate::error::{Error, ErrorKind, Result};
-use crate::stream::Stream;
+use crate::stream::{check_sequence, Stream};
 use crate::types::api::{MsgGetRequest, MsgGetResponse, RawStoredMessage};
+use crate::validate::validate_subject;
 
 /// Headers the server adds to a direct get reply; they are moved into the fields of
 /// [`StoredMessage`] so both get paths return the same headers.
@@ -81,19 +85,8 @@ impl StoredMessage {
     /// Decodes a `DIRECT.GET` reply: status 404 means no such message; otherwise the
     /// subject, sequence and time come in headers.
     fn from_direct(msg: Message) -> Result<StoredMessage> {
-        if let Some(status) = msg.status {
-            let description = msg.description.unwrap_or_default();
-            let kind = match status {
-                StatusCode::NOT_FOUND => ErrorKind::MessageNotFound,
-                StatusCode::BAD_REQUEST | StatusCode::TIMEOUT => ErrorKind::InvalidArgument,
-                StatusCode::PRECONDITION_FAILED => ErrorKind::NotSupported,
-                StatusCode::NO_RESPONDERS => ErrorKind::NoResponders,
-                _ => ErrorKind::Api,
-            };
-            return Err(Error::msg(
-                kind,
-                format!("direct get: status {status} {description}"),
-            ));
+        if let Some(e) = direct_status_error(&msg) {
+            return Err(e);
         }
         let Some(mut headers) = msg.headers else {
             return Err(Error::msg(
@@ -145,36 +138,254 @@ fn is_literal(subject: &str) -> bool {
     !subject.split('.').any(|t| t == "*" || t == ">")
 }
 
-impl Stream {
-    /// Gets one message, by the stream's direct get when its cached info allows it, else
-    /// through the leader.
-    pub(crate) async fn get_message(&self, request: MsgGetRequest) -> Result<StoredMessage> {
-        let js = &self.js;
-        if self.cached_info().config.allow_direct {
-            // The subject form needs an empty body and a subject without wildcards.
-            let last_literal = match (&request.last_by_subj, request.sequence) {
-                (Some(subject), None) if is_literal(subject) => Some(subject.as_str()),
-                _ => None,
-            };
-            let (suffix, payload) = match last_literal {
-                Some(subject) => (format!("DIRECT.GET.{}.{subject}", self.name), Bytes::new()),
-                None => {
-                    let body = serde_json::to_vec(&request)
-                        .map_err(|e| Error::with_source(ErrorKind::InvalidArgument, e))?;
-                    (format!("DIRECT.GET.{}", self.name), Bytes::from(body))
-                }
-            };
-            let subject = js.api_subject(&suffix);
-            let reply = js
-                .client()
-                .request_with_timeout(&subject, None, payload, js.timeout())
-                .await
-                .map_err(|e| api_request_error(e, &subject))?;
-            return StoredMessage::from_direct(reply);
+/// The error a direct get reply stands for, if it is a status (404: no such message).
+fn direct_status_error(msg: &Message) -> Option<Error> {
+    let status = msg.status?;
+    let description = msg.description.as_deref().unwrap_or_default();
+    let kind = match status {
+        StatusCode::NOT_FOUND => ErrorKind::MessageNotFound,
+        StatusCode::BAD_REQUEST | StatusCode::TIMEOUT => ErrorKind::InvalidArgument,
+        StatusCode::PRECONDITION_FAILED => ErrorKind::NotSupported,
+        StatusCode::NO_RESPONDERS => ErrorKind::NoResponders,
+        _ => ErrorKind::Api,
+    };
+    Some(Error::msg(
+        kind,
+        format!("direct get: status {status} {description}"),
+    ))
+}
+
+/// A read of one stored message, from [`Stream::get_msg_with`]: which message, and how.
+/// Await it for a [`StoredMessage`]; after [`no_headers`](Self::no_headers), for the
+/// payload only.
+///
+/// Pick the message with [`sequence`](Self::sequence),
+/// [`last_for_subject`](Self::last_for_subject) or
+/// [`next_for_subject`](Self::next_for_subject) (the last call wins); with none of them
+/// awaiting fails with [`ErrorKind::InvalidArgument`].
+///
+/// ```no_run
+/// # async fn run(stream: jetstream::Stream) -> Result<(), jetstream::Error> {
+/// let msg = stream.get_msg_with().sequence(42).from_leader().await?;
+/// let next = stream.get_msg_with().next_for_subject("orders.*", 43).await?;
+/// # let _ = (msg, next);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "a message get does nothing until awaited"]
+pub struct GetMsg {
+    stream: Stream,
+    request: MsgGetRequest,
+    from_leader: bool,
+}
+
+impl GetMsg {
+    pub(crate) fn new(stream: Stream) -> GetMsg {
+        GetMsg {
+            stream,
+            request: MsgGetRequest::default(),
+            from_leader: false,
         }
+    }
+
+    /// The message with stream sequence `sequence` (`0`, never a sequence:
+    /// [`ErrorKind::InvalidArgument`]).
+    pub fn sequence(mut self, sequence: u64) -> Self {
+        self.request = MsgGetRequest {
+            sequence: Some(sequence),
+            no_headers: self.request.no_headers,
+            ..Default::default()
+        };
+        self
+    }
+
+    /// The last message stored on `subject` (wildcards allowed).
+    pub fn last_for_subject(mut self, subject: impl Into<String>) -> Self {
+        self.request = MsgGetRequest {
+            last_by_subj: Some(subject.into()),
+            no_headers: self.request.no_headers,
+            ..Default::default()
+        };
+        self
+    }
+
+    /// The first message at or after stream sequence `from_sequence` whose subject matches
+    /// `subject` (wildcards allowed).
+    pub fn next_for_subject(mut self, subject: impl Into<String>, from_sequence: u64) -> Self {
+        self.request = MsgGetRequest {
+            sequence: Some(from_sequence),
+            next_by_subj: Some(subject.into()),
+            no_headers: self.request.no_headers,
+            ..Default::default()
+        };
+        self
+    }
+
+    /// Reads from the stream leader (`STREAM.MSG.GET`) even when the stream allows direct
+    /// gets. A direct get may be answered by a replica or a mirror that has not yet stored
+    /// the newest messages; the leader has stored everything it acknowledged, so this reads
+    /// your own writes. Costs the leader the work the direct get would have spread.
+    pub fn from_leader(mut self) -> Self {
+        self.from_leader = true;
+        self
+    }
+
+    /// Asks for the payload only (the server's `no_hdr`, server 2.12+): the headers are not
+    /// even sent, which saves their transfer when only the body matters (e.g. a counter's
+    /// value). A direct get answered this way carries no subject, sequence or time either,
+    /// so the result is just the payload.
+    ///
+    /// ```no_run
+    /// # async fn run(stream: jetstream::Stream) -> Result<(), jetstream::Error> {
+    /// let payload: bytes::Bytes = stream
+    ///     .get_msg_with()
+    ///     .last_for_subject("sensors.temperature")
+    ///     .no_headers()
+    ///     .await?;
+    /// # let _ = payload;
+    /// # Ok(()) }
+    /// ```
+    pub fn no_headers(mut self) -> GetMsgPayload {
+        self.request.no_headers = true;
+        GetMsgPayload { get: self }
+    }
+
+    /// Checks the request before anything is sent.
+    fn check(&self) -> Result<()> {
+        let request = &self.request;
+        if let Some(subject) = request
+            .last_by_subj
+            .as_ref()
+            .or(request.next_by_subj.as_ref())
+        {
+            validate_subject(subject, true)?;
+        } else {
+            match request.sequence {
+                Some(sequence) => check_sequence(sequence, "message get")?,
+                None => {
+                    return Err(Error::msg(
+                        ErrorKind::InvalidArgument,
+                        "message get: no message chosen (sequence, last_for_subject or \
+                         next_for_subject)",
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this read goes to `DIRECT.GET`.
+    fn direct(&self) -> bool {
+        !self.from_leader && self.stream.cached_info().config.allow_direct
+    }
+}
+
+impl IntoFuture for GetMsg {
+    type Output = Result<StoredMessage>;
+    type IntoFuture = BoxFuture<'static, Result<StoredMessage>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            self.check()?;
+            let stream = &self.stream;
+            if self.direct() {
+                match stream.direct_get(&self.request).await {
+                    Err(e) if e.kind() == ErrorKind::NoResponders => {
+                        tracing::debug!(stream = %stream.name, "no direct get responder; asking the leader");
+                    }
+                    Ok(reply) => return StoredMessage::from_direct(reply),
+                    Err(e) => return Err(e),
+                }
+            }
+            let raw = stream.leader_get(&self.request).await?;
+            StoredMessage::from_raw(raw)
+        })
+    }
+}
+
+/// A read of one stored message's payload only, from [`GetMsg::no_headers`]; await it for
+/// the payload.
+#[derive(Debug)]
+#[must_use = "a message get does nothing until awaited"]
+pub struct GetMsgPayload {
+    get: GetMsg,
+}
+
+impl GetMsgPayload {
+    /// Reads from the stream leader; see [`GetMsg::from_leader`].
+    pub fn from_leader(mut self) -> Self {
+        self.get.from_leader = true;
+        self
+    }
+}
+
+impl IntoFuture for GetMsgPayload {
+    type Output = Result<Bytes>;
+    type IntoFuture = BoxFuture<'static, Result<Bytes>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let get = self.get;
+            get.check()?;
+            let stream = &get.stream;
+            if get.direct() {
+                match stream.direct_get(&get.request).await {
+                    Err(e) if e.kind() == ErrorKind::NoResponders => {
+                        tracing::debug!(stream = %stream.name, "no direct get responder; asking the leader");
+                    }
+                    Ok(reply) => {
+                        return match direct_status_error(&reply) {
+                            Some(e) => Err(e),
+                            None => Ok(reply.payload),
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let raw = stream.leader_get(&get.request).await?;
+            Ok(StoredMessage::from_raw(raw)?.payload)
+        })
+    }
+}
+
+impl Stream {
+    /// `STREAM.MSG.GET`: asks the stream leader.
+    ///
+    /// A direct get that finds no responder falls back to this: `DIRECT.GET` has responders
+    /// only while the stream exists with `allow_direct`, so silence there does not say why.
+    /// The leader's answer does: [`ErrorKind::StreamNotFound`] for a deleted stream,
+    /// [`ErrorKind::JetStreamNotEnabled`] when no JetStream answers at all, or the message
+    /// itself when only the direct gets were turned off since the handle was made.
+    async fn leader_get(&self, request: &MsgGetRequest) -> Result<RawStoredMessage> {
         let suffix = format!("STREAM.MSG.GET.{}", self.name);
-        let response: MsgGetResponse = js.request(&suffix, &request).await?;
-        StoredMessage::from_raw(response.message)
+        let response: MsgGetResponse = self.js.request(&suffix, request).await?;
+        Ok(response.message)
+    }
+
+    /// `DIRECT.GET`: the raw reply; no responder: [`ErrorKind::NoResponders`].
+    async fn direct_get(&self, request: &MsgGetRequest) -> Result<Message> {
+        let js = &self.js;
+        // The subject form needs an empty body (so no options) and a subject without
+        // wildcards.
+        let last_literal = match (&request.last_by_subj, request.sequence) {
+            (Some(subject), None) if is_literal(subject) && !request.no_headers => {
+                Some(subject.as_str())
+            }
+            _ => None,
+        };
+        let (suffix, payload) = match last_literal {
+            Some(subject) => (format!("DIRECT.GET.{}.{subject}", self.name), Bytes::new()),
+            None => {
+                let body = serde_json::to_vec(request)
+                    .map_err(|e| Error::with_source(ErrorKind::InvalidArgument, e))?;
+                (format!("DIRECT.GET.{}", self.name), Bytes::from(body))
+            }
+        };
+        let subject = js.api_subject(&suffix);
+        Ok(js
+            .client()
+            .request_with_timeout(&subject, None, payload, js.timeout())
+            .await?)
     }
 }
 

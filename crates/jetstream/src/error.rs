@@ -34,8 +34,6 @@ struct Inner {
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
 
-// Constructors for the rest of the crate; some are only used by modules still to come.
-#[allow(dead_code)]
 impl Error {
     /// An error of the given kind, without further detail.
     pub(crate) fn new(kind: ErrorKind) -> Error {
@@ -79,6 +77,7 @@ impl Error {
     }
 
     /// Replaces the kind, keeping everything else (e.g. `StreamNotFound` -> `BucketNotFound`).
+    #[cfg(any(feature = "kv", feature = "object-store"))]
     pub(crate) fn with_kind(mut self, kind: ErrorKind) -> Error {
         self.inner.kind = kind;
         self
@@ -88,6 +87,45 @@ impl Error {
     pub(crate) fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> Error {
         self.inner.message = Some(message.into());
         self
+    }
+
+    /// Names the stream (and consumer) a refused API request was about, read from the
+    /// request's subject (`STREAM.INFO.ORDERS`, `CONSUMER.INFO.ORDERS.worker`, ...): the
+    /// server's "stream not found" does not say which.
+    pub(crate) fn for_api_request(self, suffix: &str) -> Error {
+        if self.inner.api.is_none() || self.inner.message.is_some() {
+            return self;
+        }
+        let message = match (self.inner.kind, names_in_api_subject(suffix)) {
+            (ErrorKind::StreamNotFound, (Some(stream), _)) => format!("{stream:?}"),
+            (ErrorKind::ConsumerNotFound, (Some(stream), Some(consumer))) => {
+                format!("{consumer:?} on stream {stream:?}")
+            }
+            (ErrorKind::ConsumerNotFound, (Some(stream), None)) => format!("on stream {stream:?}"),
+            _ => return self,
+        };
+        self.with_message(message)
+    }
+}
+
+/// The stream and consumer an API subject suffix (after `$JS.API.`) names.
+fn names_in_api_subject(suffix: &str) -> (Option<&str>, Option<&str>) {
+    let mut tokens = suffix.split('.');
+    let (first, second) = (tokens.next(), tokens.next());
+    let rest: Vec<&str> = tokens.take(3).collect();
+    let at = |i: usize| rest.get(i).copied().filter(|t| !t.is_empty());
+    match (first, second) {
+        // STREAM.MSG.GET.<stream>, STREAM.PEER.REMOVE.<stream>, STREAM.LEADER.STEPDOWN.<stream>
+        (Some("STREAM"), Some("MSG" | "PEER" | "LEADER")) => (at(1), None),
+        // STREAM.INFO.<stream>, STREAM.PURGE.<stream>, ...
+        (Some("STREAM"), _) => (at(0), None),
+        // CONSUMER.DURABLE.CREATE.<stream>.<durable>, CONSUMER.MSG.NEXT.<stream>.<consumer>, ...
+        (Some("CONSUMER"), Some("DURABLE" | "MSG" | "LEADER")) => (at(1), at(2)),
+        (Some("CONSUMER"), Some("NAMES" | "LIST")) => (at(0), None),
+        // CONSUMER.INFO.<stream>.<consumer>, CONSUMER.CREATE.<stream>[.<consumer>[.<filter>]]
+        (Some("CONSUMER"), _) => (at(0), at(1)),
+        (Some("DIRECT"), _) => (at(0), None),
+        _ => (None, None),
     }
 }
 
@@ -120,25 +158,68 @@ impl fmt::Debug for Error {
     }
 }
 
+/// Writes `kind: text`, or only `text` when it already says what the kind says, or when the
+/// kind ([`ErrorKind::Other`]) says nothing.
+fn write_with_kind(f: &mut fmt::Formatter<'_>, kind: ErrorKind, text: &str) -> fmt::Result {
+    if kind == ErrorKind::Other || contains_ignore_case(text, kind.as_str()) {
+        f.write_str(text)
+    } else {
+        write!(f, "{kind}: {text}")
+    }
+}
+
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack.to_lowercase().contains(&needle.to_lowercase())
+}
+
+/// One sentence: the kind and what was wrong (the message names the input, the sizes), the
+/// server's description and codes when the server refused, and the text of the immediate
+/// cause. Nothing is said twice: a description or cause that the text already holds is left
+/// out, and [`source`](StdError::source) continues the chain from the cause's own source.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.inner.kind, f)?;
-        if let Some(message) = &self.inner.message {
-            write!(f, ": {message}")?;
+        let kind = self.inner.kind;
+        let api = self.inner.api.as_ref();
+        let description = api.map(|a| a.description.trim()).unwrap_or_default();
+        let source = self.inner.source.as_ref().map(|s| s.to_string());
+        // What is said first: the message, else the server's description, else the cause.
+        let (lead, lead_is_source) = match (self.inner.message.as_deref(), description, &source) {
+            (Some(m), _, _) => (m, false),
+            (None, d, _) if !d.is_empty() => (d, false),
+            (None, _, Some(s)) => (s.as_str(), true),
+            _ => ("", false),
+        };
+        if lead.is_empty() {
+            f.write_str(kind.as_str())?;
+        } else {
+            write_with_kind(f, kind, lead)?;
         }
-        if let Some(api) = &self.inner.api {
-            write!(f, ": {api}")?;
+        // Everything said so far, to leave out what it already holds.
+        let shown = format!("{} {lead}", kind.as_str());
+        if let Some(api) = api {
+            if description.is_empty() || contains_ignore_case(&shown, description) {
+                write!(f, " (err_code {}, code {})", api.err_code, api.code)?;
+            } else {
+                write!(
+                    f,
+                    " ({description}, err_code {}, code {})",
+                    api.err_code, api.code
+                )?;
+            }
+        }
+        if let Some(text) = source.filter(|t| !lead_is_source && !t.is_empty()) {
+            if !contains_ignore_case(&shown, &text) {
+                write!(f, ": {text}")?;
+            }
         }
         Ok(())
     }
 }
 
 impl StdError for Error {
+    /// The cause's own source: the cause's text is already part of `Display`.
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.inner
-            .source
-            .as_ref()
-            .map(|s| s.as_ref() as &(dyn StdError + 'static))
+        self.inner.source.as_deref().and_then(|s| s.source())
     }
 }
 
@@ -219,12 +300,20 @@ pub enum ErrorKind {
     AlreadyAcked,
     /// Idle heartbeats stopped arriving.
     HeartbeatMissed,
+    /// The async publish window (`max_pending_acks`) is full and the context is set to fail
+    /// instead of waiting (`JetStreamOptions::fail_when_window_full`).
+    TooManyPendingAcks,
+    /// A `consume` handler panicked; the panic's message is in the error's text.
+    HandlerPanicked,
     /// The feature needs a newer server (API level; 10185).
     NotSupported,
     /// The server's reply could not be understood.
     InvalidResponse,
     /// The connection is closed.
     ConnectionClosed,
+    /// The server refused the publish, request or subscription: the user's permissions do
+    /// not allow the subject (`-ERR 'Permissions Violation ...'`).
+    PermissionDenied,
     /// An I/O error, e.g. reading or writing a file.
     Io,
     /// Any other error returned by the server; see [`Error::api_error`].
@@ -267,9 +356,12 @@ impl ErrorKind {
             ErrorKind::BucketSealed => "bucket is sealed",
             ErrorKind::AlreadyAcked => "message already acknowledged",
             ErrorKind::HeartbeatMissed => "idle heartbeats missed",
+            ErrorKind::TooManyPendingAcks => "too many pending acks",
+            ErrorKind::HandlerPanicked => "the handler panicked",
             ErrorKind::NotSupported => "not supported by the server",
             ErrorKind::InvalidResponse => "invalid response from the server",
             ErrorKind::ConnectionClosed => "connection closed",
+            ErrorKind::PermissionDenied => "permission denied",
             ErrorKind::Io => "I/O error",
             ErrorKind::Api => "JetStream API error",
             ErrorKind::Other => "error",
@@ -352,28 +444,126 @@ mod tests {
     }
 
     #[test]
-    fn display_includes_server_details_and_message() {
+    fn display_says_why_once() {
+        // The server's description is not repeated after the kind.
         let err = Error::from_api(api(404, 10059, "stream not found"));
         assert_eq!(
             err.to_string(),
-            "stream not found: stream not found (err_code 10059, code 404)"
+            "stream not found (err_code 10059, code 404)"
         );
-        let err = Error::msg(ErrorKind::InvalidName, "stream name \"a.b\" contains '.'");
+        // ... and names the stream when the request subject does.
+        let err = err.for_api_request("STREAM.INFO.ORDERS");
         assert_eq!(
             err.to_string(),
-            "invalid name: stream name \"a.b\" contains '.'"
+            "stream not found: \"ORDERS\" (err_code 10059, code 404)"
+        );
+        let err = Error::from_api(api(404, 10014, "consumer not found"))
+            .for_api_request("CONSUMER.INFO.ORDERS.worker");
+        assert_eq!(
+            err.to_string(),
+            "consumer not found: \"worker\" on stream \"ORDERS\" (err_code 10014, code 404)"
+        );
+        // A description with more than the kind says is shown once.
+        let err = Error::from_api(api(400, 10071, "wrong last sequence: 5"));
+        assert_eq!(
+            err.to_string(),
+            "wrong last sequence: 5 (err_code 10071, code 400)"
+        );
+        let err = Error::from_api(api(503, 10023, "insufficient resources"));
+        assert_eq!(
+            err.to_string(),
+            "JetStream API error: insufficient resources (err_code 10023, code 503)"
+        );
+        // A message from the client comes first, the server's words after it.
+        let err = Error::api_with_kind(
+            ErrorKind::KeyExists,
+            api(400, 10071, "wrong last sequence: 3"),
+        )
+        .with_message("\"k\" has a value");
+        assert_eq!(
+            err.to_string(),
+            "key exists: \"k\" has a value (wrong last sequence: 3, err_code 10071, code 400)"
+        );
+        let err = Error::msg(
+            ErrorKind::InvalidName,
+            "stream name \"a.b\" must not contain '.'",
+        );
+        assert_eq!(
+            err.to_string(),
+            "invalid name: stream name \"a.b\" must not contain '.'"
         );
         assert_eq!(Error::new(ErrorKind::Timeout).to_string(), "timed out");
+        // A message that already says the kind is not prefixed with it.
+        let err = Error::msg(ErrorKind::Timeout, "the fetch timed out after 5s");
+        assert_eq!(err.to_string(), "the fetch timed out after 5s");
     }
 
     #[test]
-    fn source_and_kind_remapping() {
-        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
-        let err = Error::with_source(ErrorKind::Io, io);
-        assert_eq!(err.kind(), ErrorKind::Io);
-        assert_eq!(err.source().unwrap().to_string(), "no such file");
-        assert!(err.api_error().is_none());
+    fn names_in_api_subjects() {
+        for (suffix, names) in [
+            ("STREAM.INFO.S", (Some("S"), None)),
+            ("STREAM.MSG.GET.S", (Some("S"), None)),
+            ("STREAM.NAMES", (None, None)),
+            ("CONSUMER.INFO.S.C", (Some("S"), Some("C"))),
+            ("CONSUMER.CREATE.S", (Some("S"), None)),
+            ("CONSUMER.CREATE.S.C.a.b", (Some("S"), Some("C"))),
+            ("CONSUMER.DURABLE.CREATE.S.D", (Some("S"), Some("D"))),
+            ("CONSUMER.MSG.NEXT.S.C", (Some("S"), Some("C"))),
+            ("CONSUMER.NAMES.S", (Some("S"), None)),
+            ("DIRECT.GET.S", (Some("S"), None)),
+            ("INFO", (None, None)),
+        ] {
+            assert_eq!(names_in_api_subject(suffix), names, "{suffix}");
+        }
+    }
 
+    #[test]
+    fn causes_are_shown_once_and_the_chain_goes_on_below_them() {
+        // The cause's text is part of the sentence...
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let err = Error::with_source(ErrorKind::Io, io).with_message("reading the object failed");
+        assert_eq!(
+            err.to_string(),
+            "I/O error: reading the object failed: no such file"
+        );
+        // ... so `source()` starts below it: a chain printer shows every text once.
+        assert!(err.source().is_none());
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl fmt::Display for Outer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("outer")
+            }
+        }
+        impl StdError for Outer {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let inner = std::io::Error::other("inner");
+        let err = Error::with_source(ErrorKind::Other, Outer(inner));
+        assert_eq!(err.to_string(), "outer");
+        assert_eq!(err.source().unwrap().to_string(), "inner");
+        let mut chain = vec![err.to_string()];
+        let mut next = err.source();
+        while let Some(e) = next {
+            chain.push(e.to_string());
+            next = e.source();
+        }
+        assert_eq!(chain, ["outer", "inner"]);
+        // A core error is shown once, not after a kind that says the same.
+        let core = nats_core::Error::with_detail(
+            nats_core::ErrorKind::MaxPayloadExceeded,
+            "message of 2000000 bytes exceeds the server's max_payload of 1048576",
+        );
+        assert_eq!(
+            Error::from(core).to_string(),
+            "maximum payload exceeded: message of 2000000 bytes exceeds the server's max_payload of 1048576"
+        );
+    }
+
+    #[test]
+    fn kind_remapping_keeps_the_server_error() {
         let err = Error::from_api(api(404, 10059, "stream not found"))
             .with_kind(ErrorKind::BucketNotFound);
         assert_eq!(err.kind(), ErrorKind::BucketNotFound);

@@ -1,4 +1,5 @@
-//! Paged listings: [`StreamList`], [`StreamNames`], [`ConsumerList`] and [`ConsumerNames`].
+//! Paged listings: [`StreamList`], [`StreamNames`], [`ConsumerList`], [`ConsumerNames`] and
+//! a stream's [`SubjectCounts`].
 //!
 //! Each is a named [`futures_core::Stream`] that asks the server for one page at a time
 //! (`{"offset": n}`), yields the page's items, and asks for the next page only when those are
@@ -14,9 +15,11 @@ use futures_core::future::BoxFuture;
 
 use crate::context::JetStream;
 use crate::error::{Error, Result};
+use serde::Deserialize;
+
 use crate::types::api::{
-    ConsumerListResponse, ConsumerNamesResponse, ListRequest, StreamListResponse,
-    StreamNamesResponse,
+    ApiPaging, ConsumerListResponse, ConsumerNamesResponse, ListRequest, StreamInfoRequest,
+    StreamListResponse, StreamNamesResponse,
 };
 use crate::types::{ConsumerInfo, StreamInfo};
 use crate::validate::validate_subject;
@@ -54,6 +57,14 @@ impl<T> Pager<T> {
             pending: None,
             error: None,
         }
+    }
+
+    /// Starts at `offset` instead of the first page (the pages before it are known).
+    fn starting_at(mut self, offset: usize) -> Self {
+        if self.next.is_some() {
+            self.next = Some(offset);
+        }
+        self
     }
 
     fn set_filter(&mut self, subject: String) {
@@ -171,6 +182,35 @@ fn fetch_consumer_infos(
     })
 }
 
+/// A `STREAM.INFO` reply: the info plus, with a subjects filter, the paging of the subjects.
+#[derive(Deserialize)]
+pub(crate) struct StreamInfoPage {
+    #[serde(flatten)]
+    pub(crate) info: StreamInfo,
+    #[serde(flatten)]
+    pub(crate) paging: ApiPaging,
+}
+
+fn fetch_subject_counts(
+    js: JetStream,
+    suffix: String,
+    request: ListRequest,
+) -> BoxFuture<'static, Page<(String, u64)>> {
+    Box::pin(async move {
+        let request = StreamInfoRequest {
+            deleted_details: false,
+            subjects_filter: request.subject,
+            offset: request.offset,
+        };
+        let page: StreamInfoPage = js.request(&suffix, &request).await?;
+        let mut counts: Vec<(String, u64)> = page.info.state.subjects.into_iter().collect();
+        // The server pages through its subjects in order, but a page is a JSON object.
+        counts.sort_unstable();
+        let next = page.paging.next_offset(counts.len());
+        Ok((counts, next))
+    })
+}
+
 macro_rules! listing {
     ($(#[$doc:meta])* $name:ident, $item:ty) => {
         $(#[$doc])*
@@ -265,6 +305,47 @@ listing!(
     String
 );
 
+listing!(
+    /// The message count of each subject of a stream matching a filter, from
+    /// [`Stream::subject_counts`](crate::Stream::subject_counts).
+    ///
+    /// A [`futures_core::Stream`] of `Result<(String, u64)>`: `(subject, messages)`, in
+    /// subject order within a page. The server sends at most 100,000 subjects per
+    /// `STREAM.INFO` reply; the next page is asked for only when the current one is used up,
+    /// so a stream with millions of subjects is read with one page in memory.
+    ///
+    /// ```no_run
+    /// # async fn run(stream: jetstream::Stream) -> Result<(), jetstream::Error> {
+    /// use futures_util::StreamExt;
+    ///
+    /// let mut counts = stream.subject_counts("orders.>");
+    /// while let Some(count) = counts.next().await {
+    ///     let (subject, messages) = count?;
+    ///     println!("{subject}: {messages}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    SubjectCounts,
+    (String, u64)
+);
+
+impl SubjectCounts {
+    /// The counts of the subjects of `stream` (a valid stream name) matching `filter`.
+    pub(crate) fn new(js: JetStream, stream: &str, filter: String) -> Self {
+        let suffix = format!("STREAM.INFO.{stream}");
+        let mut pager = Pager::new(js, suffix, fetch_subject_counts);
+        pager.set_filter(filter);
+        SubjectCounts { pager }
+    }
+
+    /// Skips the subjects before `offset` (already read from the first page).
+    pub(crate) fn starting_at(self, offset: usize) -> Self {
+        SubjectCounts {
+            pager: self.pager.starting_at(offset),
+        }
+    }
+}
+
 impl StreamList {
     pub(crate) fn new(js: JetStream) -> Self {
         let suffix = "STREAM.LIST".to_string();
@@ -332,6 +413,7 @@ mod tests {
         assert_send_unpin::<StreamNames>();
         assert_send_unpin::<ConsumerList>();
         assert_send_unpin::<ConsumerNames>();
+        assert_send_unpin::<SubjectCounts>();
     }
 }
 

@@ -1,15 +1,20 @@
 //! Messages delivered by consumers, their metadata, and acknowledgements.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use jiff::Timestamp;
 use nats_core::{Client, HeaderMap, Message};
 
+use crate::ack::{term_body, AckKind, AckState};
 use crate::error::{Error, ErrorKind};
+use crate::pull::Fetch;
+use crate::Consumer;
 
 /// A message delivered by a consumer, with the acknowledgement calls.
+///
+/// [`split`](Msg::split) parts it into the core message and an [`Acker`](crate::Acker).
 ///
 /// ```no_run
 /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
@@ -22,11 +27,7 @@ use crate::error::{Error, ErrorKind};
 #[derive(Debug)]
 pub struct Msg {
     message: Message,
-    client: Client,
-    acked: AtomicBool,
-    ack_none: bool,
-    /// How long [`Msg::double_ack`] waits: the JetStream context's timeout.
-    ack_timeout: Duration,
+    ack: AckState,
 }
 
 /// Stream and consumer sequence of a delivered message.
@@ -112,11 +113,6 @@ impl<'a> AckTokens<'a> {
     }
 }
 
-const ACK: &[u8] = b"+ACK";
-const NAK: &[u8] = b"-NAK";
-const WPI: &[u8] = b"+WPI";
-const TERM: &[u8] = b"+TERM";
-
 impl Msg {
     pub(crate) fn new(
         message: Message,
@@ -126,11 +122,18 @@ impl Msg {
     ) -> Msg {
         Msg {
             message,
-            client,
-            acked: AtomicBool::new(false),
-            ack_none,
-            ack_timeout,
+            ack: AckState::new(client, ack_none, ack_timeout),
         }
+    }
+
+    /// Records the consumer a pull delivered the message from (for [`Msg::ack_next`]).
+    pub(crate) fn with_origin(mut self, origin: Arc<Consumer>) -> Msg {
+        self.ack.set_origin(origin);
+        self
+    }
+
+    pub(crate) fn into_parts(self) -> (Message, AckState) {
+        (self.message, self.ack)
     }
 
     /// The subject the message was stored under.
@@ -174,114 +177,157 @@ impl Msg {
 
     /// Delivery metadata parsed from the reply subject.
     pub fn metadata(&self) -> Result<MsgMetadata, Error> {
-        let t = self.tokens().ok_or_else(|| {
-            Error::msg(
-                ErrorKind::InvalidArgument,
-                "not a JetStream message (no $JS.ACK reply)",
-            )
-        })?;
-        let timestamp = Timestamp::from_nanosecond(i128::from(t.timestamp))
-            .map_err(|e| Error::with_source(ErrorKind::InvalidResponse, e))?;
-        Ok(MsgMetadata {
-            sequence: SequencePair {
-                stream: t.stream_seq,
-                consumer: t.consumer_seq,
-            },
-            num_delivered: t.delivered,
-            num_pending: t.pending,
-            timestamp,
-            stream: t.stream.to_string(),
-            consumer: t.consumer.to_string(),
-            domain: t.domain.map(str::to_string),
-        })
-    }
-
-    fn ack_subject(&self) -> Result<&str, Error> {
-        if self.ack_none {
-            return Err(Error::msg(
-                ErrorKind::InvalidArgument,
-                "the consumer's ack policy is none: its messages cannot be acknowledged",
-            ));
-        }
-        self.message
-            .reply
-            .as_deref()
-            .filter(|r| r.starts_with("$JS.ACK."))
-            .ok_or_else(|| Error::msg(ErrorKind::InvalidArgument, "message has no ack subject"))
-    }
-
-    async fn send_terminal(&self, body: Bytes) -> Result<(), Error> {
-        let subject = self.ack_subject()?;
-        if self.acked.swap(true, Ordering::AcqRel) {
-            return Err(Error::new(ErrorKind::AlreadyAcked));
-        }
-        if let Err(e) = self.client.publish(subject, body).await {
-            self.acked.store(false, Ordering::Release);
-            return Err(e.into());
-        }
-        Ok(())
+        metadata_of(self.reply())
     }
 
     /// Acknowledges the message.
+    ///
+    /// The message counts as acknowledged from the moment this is called: a later `ack`,
+    /// `nak` or `term` gets [`ErrorKind::AlreadyAcked`] (after a failed send it may be
+    /// tried again). Cancel safety: if the future is dropped before it completes, the ack
+    /// may not have been sent; the message still counts as acknowledged here, and the
+    /// server redelivers it once its `ack_wait` expires. The same holds for
+    /// [`nak`](Self::nak), [`nak_with_delay`](Self::nak_with_delay), [`term`](Self::term),
+    /// [`term_with_reason`](Self::term_with_reason) and [`ack_with`](Self::ack_with).
     pub async fn ack(&self) -> Result<(), Error> {
-        self.send_terminal(Bytes::from_static(ACK)).await
+        self.ack.send(self.reply(), AckKind::Ack).await
+    }
+
+    /// Sends an acknowledgement of the given [`AckKind`] without waiting for the
+    /// server: `msg.ack_with(AckKind::Nak)` is `msg.nak()`.
+    ///
+    /// ```no_run
+    /// # async fn run(msg: jetstream::Msg) -> Result<(), jetstream::Error> {
+    /// use jetstream::AckKind;
+    ///
+    /// let kind = if msg.data().is_empty() { AckKind::Term } else { AckKind::Ack };
+    /// msg.ack_with(kind).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn ack_with(&self, kind: AckKind) -> Result<(), Error> {
+        self.ack.send(self.reply(), kind).await
     }
 
     /// Acknowledges and waits for the server to confirm it applied the ack, at
     /// most the JetStream context's timeout (default 5 s; then
     /// [`ErrorKind::Timeout`], and the message may be redelivered).
+    ///
+    /// When the connection the message was delivered on has been lost since (the client
+    /// is disconnected now, or has reconnected in between, e.g. after a server crash), it
+    /// fails at once with [`ErrorKind::ConnectionClosed`] and sends nothing: no
+    /// confirmation could come before the reconnect, and the server redelivers the
+    /// message once its ack wait expires. The message counts as not acknowledged, so a
+    /// handler working through a backlog is not held for a timeout per message.
+    ///
+    /// Cancel safety: dropping the future while it waits for the confirmation leaves the
+    /// message counted as acknowledged here, whether or not the server applied the ack.
     pub async fn double_ack(&self) -> Result<(), Error> {
-        let subject = self.ack_subject()?;
-        if self.acked.swap(true, Ordering::AcqRel) {
-            return Err(Error::new(ErrorKind::AlreadyAcked));
-        }
-        match self
-            .client
-            .request_with_timeout(subject, None, Bytes::from_static(ACK), self.ack_timeout)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                self.acked.store(false, Ordering::Release);
-                Err(e.into())
-            }
-        }
+        self.ack.confirm(self.reply(), AckKind::Ack).await
+    }
+
+    /// Sends an acknowledgement of the given [`AckKind`] and waits for the server
+    /// to confirm it applied it: a confirmed nak, term or progress. The rules of
+    /// [`double_ack`](Self::double_ack) apply; a failed `Progress` leaves the
+    /// message unacknowledged, as any `Progress` does.
+    ///
+    /// ```no_run
+    /// # async fn run(msg: jetstream::Msg) -> Result<(), jetstream::Error> {
+    /// use jetstream::AckKind;
+    ///
+    /// // When this returns, the server will not deliver the message again.
+    /// msg.double_ack_with(AckKind::Term).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn double_ack_with(&self, kind: AckKind) -> Result<(), Error> {
+        self.ack.confirm(self.reply(), kind).await
     }
 
     /// Asks for redelivery now.
     pub async fn nak(&self) -> Result<(), Error> {
-        self.send_terminal(Bytes::from_static(NAK)).await
+        self.ack.send(self.reply(), AckKind::Nak).await
     }
 
     /// Asks for redelivery after `delay`.
     pub async fn nak_with_delay(&self, delay: Duration) -> Result<(), Error> {
-        let body = format!("-NAK {{\"delay\": {}}}", delay.as_nanos());
-        self.send_terminal(Bytes::from(body)).await
+        self.ack
+            .send(self.reply(), AckKind::NakWithDelay(delay))
+            .await
     }
 
     /// Says the message is still being worked on: restarts the ack timer. May be
     /// sent any number of times before a final ack.
     pub async fn in_progress(&self) -> Result<(), Error> {
-        let subject = self.ack_subject()?;
-        if self.acked.load(Ordering::Acquire) {
-            return Err(Error::new(ErrorKind::AlreadyAcked));
-        }
-        self.client
-            .publish(subject, Bytes::from_static(WPI))
-            .await
-            .map_err(Error::from)
+        self.ack.send(self.reply(), AckKind::Progress).await
     }
 
     /// Stops redelivery of the message for good.
     pub async fn term(&self) -> Result<(), Error> {
-        self.send_terminal(Bytes::from_static(TERM)).await
+        self.ack.send(self.reply(), AckKind::Term).await
     }
 
     /// Stops redelivery, with a reason carried into the server's advisory (2.10.4+).
     pub async fn term_with_reason(&self, reason: impl AsRef<str>) -> Result<(), Error> {
-        let body = format!("+TERM {}", reason.as_ref());
-        self.send_terminal(Bytes::from(body)).await
+        self.ack
+            .send_body(self.reply(), AckKind::Term, term_body(reason.as_ref()))
+            .await
     }
+
+    /// Acknowledges the message and pulls up to `batch` next messages with the
+    /// same publish (`+NXT`): one round trip less than `ack` then `fetch`.
+    /// Returns a [`Fetch`] (set `max_wait`, `heartbeat`, `max_bytes` on it as on
+    /// any fetch); awaiting it sends the acknowledgement and pull, and gives the
+    /// [`MessageBatch`](crate::MessageBatch) of the next messages.
+    ///
+    /// Refused at once with [`ErrorKind::AlreadyAcked`] after a final
+    /// acknowledgement, and with [`ErrorKind::InvalidArgument`] for a message not
+    /// pulled from a consumer, of an ack-none consumer, or a `batch` of 0.
+    /// Otherwise the message counts as acknowledged from this call on (as with
+    /// [`ack`](Self::ack)); if the fetch is never awaited, or sending fails,
+    /// the server redelivers it after `ack_wait`.
+    ///
+    /// ```no_run
+    /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
+    /// use futures_util::StreamExt;
+    /// use std::time::Duration;
+    ///
+    /// let mut msg = consumer.next().await?;
+    /// loop {
+    ///     // ... handle msg ...
+    ///     let mut next = msg.ack_next(1)?.max_wait(Duration::from_secs(5)).await?;
+    ///     match next.next().await {
+    ///         Some(next) => msg = next?,
+    ///         None => break, // nothing more within 5 s
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn ack_next(&self, batch: usize) -> Result<Fetch, Error> {
+        self.ack.ack_next(self.reply(), batch)
+    }
+}
+
+/// Delivery metadata parsed from a `$JS.ACK` reply subject.
+pub(crate) fn metadata_of(reply: Option<&str>) -> Result<MsgMetadata, Error> {
+    let t = reply.and_then(AckTokens::parse).ok_or_else(|| {
+        Error::msg(
+            ErrorKind::InvalidArgument,
+            "not a JetStream message (no $JS.ACK reply)",
+        )
+    })?;
+    let timestamp = Timestamp::from_nanosecond(i128::from(t.timestamp))
+        .map_err(|e| Error::with_source(ErrorKind::InvalidResponse, e))?;
+    Ok(MsgMetadata {
+        sequence: SequencePair {
+            stream: t.stream_seq,
+            consumer: t.consumer_seq,
+        },
+        num_delivered: t.delivered,
+        num_pending: t.pending,
+        timestamp,
+        stream: t.stream.to_string(),
+        consumer: t.consumer.to_string(),
+        domain: t.domain.map(str::to_string),
+    })
 }
 
 /// Size as the server counts it for `max_bytes`.

@@ -6,14 +6,14 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_core::future::BoxFuture;
-use serde::Deserialize;
+use futures_util::StreamExt;
 
 use crate::context::JetStream;
-use crate::direct_get::StoredMessage;
-use crate::error::{Error, ErrorKind, Result};
+use crate::direct_get::{GetMsg, StoredMessage};
+use crate::error::{Error, ErrorCode, ErrorKind, Result};
+use crate::list::{StreamInfoPage, SubjectCounts};
 use crate::types::api::{
-    ApiPaging, MsgDeleteRequest, MsgGetRequest, PurgeRequest, PurgeResponse, StreamInfoRequest,
-    SuccessResponse,
+    MsgDeleteRequest, PurgeRequest, PurgeResponse, StreamInfoRequest, SuccessResponse,
 };
 use crate::types::StreamInfo;
 use crate::validate::validate_subject;
@@ -45,6 +45,13 @@ impl Stream {
             name: Arc::from(info.config.name.as_str()),
             info: Arc::new(Mutex::new(Arc::new(info))),
         }
+    }
+
+    /// A handle whose cached info is a default `StreamInfo` with only the name set.
+    pub(crate) fn without_info(js: JetStream, name: &str) -> Stream {
+        let mut info = StreamInfo::default();
+        info.config.name = name.to_string();
+        Stream::new(js, info)
     }
 
     pub(crate) fn set_info(&self, info: StreamInfo) -> Arc<StreamInfo> {
@@ -86,7 +93,8 @@ impl Stream {
 
     /// Fetches the stream's info with options: per-subject message counts
     /// ([`subjects_filter`](StreamInfoBuilder::subjects_filter), all pages are collected into
-    /// `state.subjects`) and the deleted sequences
+    /// `state.subjects`; [`subject_counts`](Self::subject_counts) reads them page by page
+    /// instead) and the deleted sequences
     /// ([`deleted_details`](StreamInfoBuilder::deleted_details), into `state.deleted`).
     /// Refreshes the cache.
     ///
@@ -104,6 +112,28 @@ impl Stream {
             subjects_filter: None,
             deleted_details: false,
         }
+    }
+
+    /// The message count of every subject matching `filter` (wildcards allowed; `>` for all),
+    /// read lazily: a [`SubjectCounts`] stream of `(subject, messages)` that asks for the
+    /// next page of the server's answer (at most 100,000 subjects each) only when the current
+    /// one is used up. Does not touch the cached info. An invalid filter is its one item
+    /// ([`ErrorKind::InvalidSubject`]).
+    ///
+    /// ```no_run
+    /// # async fn run(stream: jetstream::Stream) -> Result<(), jetstream::Error> {
+    /// use futures_util::TryStreamExt;
+    ///
+    /// let busy: Vec<(String, u64)> = stream
+    ///     .subject_counts("orders.*")
+    ///     .try_filter(|(_, messages)| std::future::ready(*messages > 1000))
+    ///     .try_collect()
+    ///     .await?;
+    /// # let _ = busy;
+    /// # Ok(()) }
+    /// ```
+    pub fn subject_counts(&self, filter: impl Into<String>) -> SubjectCounts {
+        SubjectCounts::new(self.js.clone(), &self.name, filter.into())
     }
 
     /// Purges messages: all of them, or those selected with the builder's options.
@@ -125,16 +155,41 @@ impl Stream {
     }
 
     /// Gets the message with stream sequence `sequence`; missing or deleted:
-    /// [`ErrorKind::MessageNotFound`].
+    /// [`ErrorKind::MessageNotFound`]; `0` (never a sequence):
+    /// [`ErrorKind::InvalidArgument`], without asking the server.
     ///
-    /// Uses a direct get (`$JS.API.DIRECT.GET.<stream>`, answered by any replica) when the
-    /// cached info says the stream has `allow_direct`, else `STREAM.MSG.GET` (the leader).
+    /// Uses a direct get (`$JS.API.DIRECT.GET.<stream>`, answered by any replica or a
+    /// mirror with `mirror_direct`) when the cached info says the stream has
+    /// `allow_direct`, else `STREAM.MSG.GET` (the leader). A replica may lag behind the
+    /// leader: to read your own writes, use
+    /// [`get_msg_with`](Self::get_msg_with)`().sequence(n).from_leader()`. A direct get nobody
+    /// answers is asked of the leader, so a stream deleted behind the handle gives
+    /// [`ErrorKind::StreamNotFound`] on every path.
     pub async fn get_msg(&self, sequence: u64) -> Result<StoredMessage> {
-        self.get_message(MsgGetRequest {
-            sequence: Some(sequence),
-            ..Default::default()
-        })
-        .await
+        self.get_msg_with().sequence(sequence).await
+    }
+
+    /// Gets one message with options: which message
+    /// ([`sequence`](GetMsg::sequence), [`last_for_subject`](GetMsg::last_for_subject),
+    /// [`next_for_subject`](GetMsg::next_for_subject)), read from the stream leader even when
+    /// the stream allows direct gets ([`from_leader`](GetMsg::from_leader): read your own
+    /// writes), or only its payload ([`no_headers`](GetMsg::no_headers)).
+    ///
+    /// ```no_run
+    /// # async fn run(stream: jetstream::Stream) -> Result<(), jetstream::Error> {
+    /// let ack = stream.context().publish("orders.new", "order 1").await?;
+    /// // A direct get may be answered by a replica that has not stored it yet.
+    /// let msg = stream.get_msg_with().sequence(ack.sequence).from_leader().await?;
+    /// let latest = stream
+    ///     .get_msg_with()
+    ///     .last_for_subject("orders.new")
+    ///     .no_headers()
+    ///     .await?; // only the payload
+    /// # let _ = (msg, latest);
+    /// # Ok(()) }
+    /// ```
+    pub fn get_msg_with(&self) -> GetMsg {
+        GetMsg::new(self.clone())
     }
 
     /// Gets the last message stored on `subject` (wildcards allowed); none:
@@ -152,13 +207,7 @@ impl Stream {
         &self,
         subject: impl AsRef<str>,
     ) -> Result<StoredMessage> {
-        let subject = subject.as_ref();
-        validate_subject(subject, true)?;
-        self.get_message(MsgGetRequest {
-            last_by_subj: Some(subject.to_string()),
-            ..Default::default()
-        })
-        .await
+        self.get_msg_with().last_for_subject(subject.as_ref()).await
     }
 
     /// Gets the first message at or after stream sequence `from_sequence` whose subject
@@ -176,35 +225,134 @@ impl Stream {
         subject: impl AsRef<str>,
         from_sequence: u64,
     ) -> Result<StoredMessage> {
-        let subject = subject.as_ref();
-        validate_subject(subject, true)?;
-        self.get_message(MsgGetRequest {
-            sequence: Some(from_sequence),
-            next_by_subj: Some(subject.to_string()),
-            ..Default::default()
-        })
-        .await
+        self.get_msg_with()
+            .next_for_subject(subject.as_ref(), from_sequence)
+            .await
     }
 
     /// Deletes the message with stream sequence `sequence` (its data is not overwritten;
-    /// see [`secure_delete_msg`](Self::secure_delete_msg)). Missing:
-    /// [`ErrorKind::MessageNotFound`].
+    /// see [`secure_delete_msg`](Self::secure_delete_msg)). Not stored (never, or no
+    /// longer): [`ErrorKind::MessageNotFound`]; `0`: [`ErrorKind::InvalidArgument`], without
+    /// asking the server.
+    ///
+    /// ```no_run
+    /// # async fn run(stream: jetstream::Stream) -> Result<(), jetstream::Error> {
+    /// use jetstream::ErrorKind;
+    ///
+    /// match stream.delete_msg(7).await {
+    ///     Err(e) if e.kind() == ErrorKind::MessageNotFound => println!("already gone"),
+    ///     other => other?,
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_msg(&self, sequence: u64) -> Result<()> {
         self.delete_message(sequence, true).await
     }
 
     /// Deletes the message with stream sequence `sequence` and overwrites its data in
-    /// storage. Missing: [`ErrorKind::MessageNotFound`].
+    /// storage. Not stored: [`ErrorKind::MessageNotFound`]; `0`:
+    /// [`ErrorKind::InvalidArgument`].
     pub async fn secure_delete_msg(&self, sequence: u64) -> Result<()> {
         self.delete_message(sequence, false).await
     }
 
     async fn delete_message(&self, sequence: u64, no_erase: bool) -> Result<()> {
+        check_sequence(sequence, "message delete")?;
         let suffix = format!("STREAM.MSG.DELETE.{}", self.name);
         let request = MsgDeleteRequest { sequence, no_erase };
-        let response: SuccessResponse = self.js.request(&suffix, &request).await?;
-        check_success(response.success, "message delete")
+        match self
+            .js
+            .request::<SuccessResponse>(&suffix, &request)
+            .await
+        {
+            Ok(response) => check_success(response.success, "message delete"),
+            Err(e) => Err(self.explain_failed_delete(e, sequence).await),
+        }
     }
+
+    /// A memory stream refuses to delete a sequence it does not hold with its own err_code
+    /// (10043, [`ErrorKind::MessageNotFound`]); a file stream with the generic "message
+    /// delete failed" (10057), which also stands for `deny_delete` and storage failures. For
+    /// that one, ask the leader whether the message is there (payload only): when it is
+    /// not, the delete failed because there was nothing to delete.
+    async fn explain_failed_delete(&self, e: Error, sequence: u64) -> Error {
+        let Some(api) = e
+            .api_error()
+            .filter(|api| api.err_code == ErrorCode::STREAM_MSG_DELETE_FAILED)
+        else {
+            return e;
+        };
+        let lookup = self
+            .get_msg_with()
+            .sequence(sequence)
+            .from_leader()
+            .no_headers()
+            .await;
+        match lookup {
+            Err(why) if why.kind() == ErrorKind::MessageNotFound => {
+                Error::api_with_kind(ErrorKind::MessageNotFound, api.clone()).with_message(format!(
+                    "message {sequence} is not in stream {:?}",
+                    self.name
+                ))
+            }
+            _ => e,
+        }
+    }
+
+    /// Explains a publish to this stream's subjects that found no responder (`e`): when the
+    /// stream itself is gone, [`ErrorKind::StreamNotFound`]; when no JetStream answers at
+    /// all, [`ErrorKind::JetStreamNotEnabled`]; otherwise (e.g. the stream is there but has
+    /// no leader right now) `e` as it is. Asks the server only on that error path.
+    pub(crate) async fn explain_no_responders(&self, e: Error) -> Error {
+        if e.kind() != ErrorKind::NoResponders {
+            return e;
+        }
+        match self.info().await {
+            Err(why) if why.kind() == ErrorKind::StreamNotFound => {
+                why.with_message(format!("stream {:?} no longer exists", self.name))
+            }
+            Err(why) if why.kind() == ErrorKind::JetStreamNotEnabled => why,
+            _ => e,
+        }
+    }
+}
+
+#[cfg(any(feature = "kv", feature = "object-store"))]
+impl Stream {
+    /// The ordered consumer of a KV or object-store watcher (and of the listings built on
+    /// one). Its creation retries transient failures; a watch has no option of its own to
+    /// bound that, so it waits at most twice the context's
+    /// [`timeout`](crate::JetStreamOptions::timeout) (room for one retry), then fails with
+    /// [`ErrorKind::Timeout`]. Errors that a retry can not fix come at once.
+    pub(crate) async fn watch_consumer(
+        &self,
+        config: crate::types::OrderedConsumerConfig,
+    ) -> Result<crate::OrderedConsumer> {
+        let limit = self.js.timeout().saturating_mul(2);
+        tokio::time::timeout(limit, self.ordered_consumer(config))
+            .await
+            .map_err(|_| {
+                Error::msg(
+                    ErrorKind::Timeout,
+                    format!(
+                        "watch: no consumer on stream {:?} could be created within {limit:?}",
+                        self.name
+                    ),
+                )
+            })?
+    }
+}
+
+/// Refuses stream sequence `0`, which no message has (the server would take it as "the last
+/// message" or answer a bare "bad request").
+pub(crate) fn check_sequence(sequence: u64, what: &str) -> Result<()> {
+    if sequence == 0 {
+        return Err(Error::msg(
+            ErrorKind::InvalidArgument,
+            format!("{what}: stream sequences start at 1, not 0"),
+        ));
+    }
+    Ok(())
 }
 
 /// Turns a `{"success":false}` reply (without an error) into an error.
@@ -217,15 +365,6 @@ pub(crate) fn check_success(success: bool, what: &str) -> Result<()> {
             format!("{what}: the server did not report success"),
         ))
     }
-}
-
-/// A `STREAM.INFO` reply: the info plus, with a subjects filter, paging of the subjects.
-#[derive(Deserialize)]
-struct StreamInfoPage {
-    #[serde(flatten)]
-    info: StreamInfo,
-    #[serde(flatten)]
-    paging: ApiPaging,
 }
 
 /// Options of [`Stream::info_with`]; await it to fetch the info.
@@ -264,18 +403,16 @@ impl StreamInfoBuilder {
             offset: 0,
         };
         let page: StreamInfoPage = stream.js.request(&suffix, &request).await?;
-        let (mut info, mut paging) = (page.info, page.paging);
-        if request.subjects_filter.is_some() {
-            // Keep asking while the server says there are more subjects than collected, and
-            // stop if a page brings nothing new (so a misbehaving server can not loop us).
-            while info.state.subjects.len() < paging.total {
-                let collected = info.state.subjects.len();
-                request.offset = collected;
-                let page: StreamInfoPage = stream.js.request(&suffix, &request).await?;
-                paging = page.paging;
-                info.state.subjects.extend(page.info.state.subjects);
-                if info.state.subjects.len() == collected {
-                    break;
+        let mut info = page.info;
+        if let Some(filter) = request.subjects_filter.take() {
+            // The first page came with the info; the rest are read by the same pager as
+            // `subject_counts`.
+            if let Some(next) = page.paging.next_offset(info.state.subjects.len()) {
+                let mut rest =
+                    SubjectCounts::new(stream.js.clone(), &stream.name, filter).starting_at(next);
+                while let Some(count) = rest.next().await {
+                    let (subject, messages) = count?;
+                    info.state.subjects.insert(subject, messages);
                 }
             }
         }
@@ -364,5 +501,7 @@ mod tests {
         assert_send::<StreamInfoBuilder>();
         assert_send::<<Purge as IntoFuture>::IntoFuture>();
         assert_send::<<StreamInfoBuilder as IntoFuture>::IntoFuture>();
+        assert_send::<GetMsg>();
+        assert_send::<<GetMsg as IntoFuture>::IntoFuture>();
     }
 }

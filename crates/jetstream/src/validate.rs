@@ -4,13 +4,9 @@
 //! The rules follow ADR-6 and the server: stricter where the server would refuse anyway, never
 //! stricter than what the server accepts in normal use.
 
-// Used by the context, stream, consumer, KV and object store modules.
-#![allow(dead_code)]
+use nats_core::subject;
 
 use crate::error::{Error, ErrorKind};
-
-/// Longest stream or consumer name the server accepts, in bytes.
-const MAX_NAME_LEN: usize = 255;
 
 /// Checks a stream name.
 pub(crate) fn validate_stream_name(name: &str) -> Result<(), Error> {
@@ -22,36 +18,20 @@ pub(crate) fn validate_consumer_name(name: &str) -> Result<(), Error> {
     validate_name("consumer", name)
 }
 
-/// ADR-6 `name`: non-empty, at most 255 bytes, no `.`, `*`, `>`, `/`, `\`, whitespace or
-/// control characters. Non-ASCII letters are let through: the server accepts them.
+/// ADR-6 `name`, checked by the one name validator of the codec; the error says what the
+/// name is for (`stream name "a.b" must not contain '.'`).
 fn validate_name(what: &'static str, name: &str) -> Result<(), Error> {
-    let invalid = |why: String| {
-        Err(Error::msg(
-            ErrorKind::InvalidName,
-            format!("invalid {what} name {name:?}: {why}"),
-        ))
-    };
-    if name.is_empty() {
-        return invalid("must not be empty".into());
-    }
-    if name.len() > MAX_NAME_LEN {
-        return invalid(format!("longer than {MAX_NAME_LEN} bytes"));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|&c| matches!(c, '.' | '*' | '>' | '/' | '\\') || c.is_whitespace() || c.is_control())
-    {
-        return invalid(format!("must not contain {c:?}"));
-    }
-    Ok(())
+    subject::validate_name(name)
+        .map_err(|e| Error::msg(ErrorKind::InvalidName, format!("{what} {}", e.message())))
 }
 
 /// Checks a Key/Value or object store bucket name: `[A-Za-z0-9_-]+`.
+#[cfg(any(feature = "kv", feature = "object-store"))]
 pub(crate) fn validate_bucket_name(bucket: &str) -> Result<(), Error> {
     let invalid = |why: String| {
         Err(Error::msg(
             ErrorKind::InvalidName,
-            format!("invalid bucket name {bucket:?}: {why}"),
+            format!("bucket name {bucket:?} {why}"),
         ))
     };
     if bucket.is_empty() {
@@ -73,11 +53,12 @@ pub(crate) fn validate_bucket_name(bucket: &str) -> Result<(), Error> {
 /// With `allow_wildcards` (watch and list filters) a token may also be `*`, and the last token
 /// `>`. Without it (writes and gets) keys starting with `_kv` are refused: that prefix is
 /// reserved.
+#[cfg(feature = "kv")]
 pub(crate) fn validate_kv_key(key: &str, allow_wildcards: bool) -> Result<(), Error> {
     let invalid = |why: String| {
         Err(Error::msg(
             ErrorKind::InvalidKey,
-            format!("invalid key {key:?}: {why}"),
+            format!("key {key:?} {why}"),
         ))
     };
     if key.is_empty() {
@@ -87,7 +68,7 @@ pub(crate) fn validate_kv_key(key: &str, allow_wildcards: bool) -> Result<(), Er
         return invalid("must not start or end with '.'".into());
     }
     if !allow_wildcards && key.starts_with("_kv") {
-        return invalid("keys starting with \"_kv\" are reserved".into());
+        return invalid("must not start with \"_kv\", which is reserved".into());
     }
     let mut tokens = key.split('.').peekable();
     while let Some(token) = tokens.next() {
@@ -116,37 +97,18 @@ pub(crate) fn validate_kv_key(key: &str, allow_wildcards: bool) -> Result<(), Er
     Ok(())
 }
 
-/// Checks a subject: non-empty `.`-separated tokens, no whitespace.
+/// Checks a subject with the codec's subject validator (the one the core client uses for
+/// every publish and subscribe).
 ///
-/// With `allow_wildcards` (filters), `>` may only be the last token. Without it (publish
-/// subjects), the tokens `*` and `>` are refused. A `*` or `>` inside a longer token is a
-/// literal character, as on the server.
+/// With `allow_wildcards` (filters), `*` and `>` may be whole tokens, `>` only the last.
+/// Without it (publish subjects), they are refused.
 pub(crate) fn validate_subject(subject: &str, allow_wildcards: bool) -> Result<(), Error> {
-    let invalid = |why: &str| {
-        Err(Error::msg(
-            ErrorKind::InvalidSubject,
-            format!("invalid subject {subject:?}: {why}"),
-        ))
+    let checked = if allow_wildcards {
+        subject::validate_subscribe_subject(subject)
+    } else {
+        subject::validate_publish_subject(subject)
     };
-    if subject.is_empty() {
-        return invalid("must not be empty");
-    }
-    if subject.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return invalid("must not contain whitespace or control characters");
-    }
-    let mut tokens = subject.split('.').peekable();
-    while let Some(token) = tokens.next() {
-        let last = tokens.peek().is_none();
-        match token {
-            "" => return invalid("must not contain empty tokens"),
-            "*" | ">" if !allow_wildcards => {
-                return invalid("wildcards are not allowed here");
-            }
-            ">" if !last => return invalid("'>' is only allowed as the last token"),
-            _ => {}
-        }
-    }
-    Ok(())
+    checked.map_err(|e| Error::msg(ErrorKind::InvalidSubject, e.message().to_owned()))
 }
 
 #[cfg(test)]
@@ -201,17 +163,65 @@ mod tests {
         assert_eq!(kind(validate_stream_name(&"x".repeat(255))), None);
     }
 
+    /// One subject validator: the JetStream checks are the core client's, so a filter or
+    /// subject refused by one is refused by the other (the server's whitespace rule: space,
+    /// tab, CR, LF, form feed).
     #[test]
-    fn error_names_the_bad_input() {
-        let err = validate_stream_name("a.b").unwrap_err();
-        let text = err.to_string();
-        assert!(text.contains("\"a.b\""), "{text}");
-        assert!(text.contains("stream"), "{text}");
-        let err = validate_kv_key("bad key", false).unwrap_err();
-        assert!(err.to_string().contains("\"bad key\""), "{err}");
+    fn jetstream_and_core_agree_on_subjects() {
+        for s in [
+            "a", "a.b", "a.*", "a.>", "", "a..b", "a b", "a\tb", "a\x0cb", "a\u{a0}b", "a\x01b",
+            "a.>.b", "foo*.bar",
+        ] {
+            assert_eq!(
+                validate_subject(s, false).is_ok(),
+                subject::validate_publish_subject(s).is_ok(),
+                "{s:?}"
+            );
+            assert_eq!(
+                validate_subject(s, true).is_ok(),
+                subject::validate_subscribe_subject(s).is_ok(),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]
+    fn error_names_the_bad_input() {
+        let text = |r: Result<(), Error>| r.unwrap_err().to_string();
+        assert_eq!(
+            text(validate_stream_name("a.b")),
+            "invalid name: stream name \"a.b\" must not contain '.'"
+        );
+        assert_eq!(
+            text(validate_consumer_name("")),
+            "invalid name: consumer name must not be empty"
+        );
+        assert_eq!(
+            text(validate_subject("a b", true)),
+            "invalid subject: subject \"a b\" contains ' ', which subjects may not contain"
+        );
+    }
+
+    #[test]
+    #[cfg(feature = "kv")]
+    fn key_and_bucket_errors_name_the_bad_input() {
+        let text = |r: Result<(), Error>| r.unwrap_err().to_string();
+        assert_eq!(
+            text(validate_kv_key("bad key", false)),
+            "invalid key: key \"bad key\" must contain only A-Z, a-z, 0-9, '_', '/', '=', '-' and '.', found ' '"
+        );
+        assert_eq!(
+            text(validate_kv_key("_kv.x", false)),
+            "invalid key: key \"_kv.x\" must not start with \"_kv\", which is reserved"
+        );
+        assert_eq!(
+            text(validate_bucket_name("a.b")),
+            "invalid name: bucket name \"a.b\" must contain only A-Z, a-z, 0-9, '_' and '-', found '.'"
+        );
+    }
+
+    #[test]
+    #[cfg(any(feature = "kv", feature = "object-store"))]
     fn bucket_names() {
         for ok in ["bucket", "B_1-x", "0"] {
             assert_eq!(kind(validate_bucket_name(ok)), None, "{ok:?}");
@@ -226,6 +236,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "kv")]
     fn kv_keys() {
         for ok in ["key", "a.b.c", "a/b=c-d_e", "A9", "x._kv"] {
             assert_eq!(kind(validate_kv_key(ok, false)), None, "{ok:?}");

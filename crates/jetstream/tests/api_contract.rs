@@ -54,6 +54,7 @@ fn configs_build_with_struct_literals_and_defaults() {
         domain: None,
         timeout: Duration::from_secs(5),
         max_pending_acks: 4000,
+        ..Default::default()
     };
     let _ = jetstream::StreamConfig {
         name: "S".into(),
@@ -81,6 +82,7 @@ fn configs_build_with_struct_literals_and_defaults() {
         headers_only: false,
         max_reset_attempts: Some(3),
         name_prefix: None,
+        metadata: Default::default(),
     };
     let _ = jetstream::KeyValueConfig {
         bucket: "b".into(),

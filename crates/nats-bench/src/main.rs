@@ -4,6 +4,7 @@
 //! See the crate README for the workloads and how to read the table.
 #![allow(clippy::print_stdout)]
 
+mod chart;
 mod report;
 mod runner;
 mod workloads;
@@ -36,6 +37,8 @@ OPTIONS:
     --client <NAMES>       only these clients: ours, async-nats, wire (for profiling)
     --quick                message counts / 10 and 3 runs: a smoke test
     --json                 print JSON instead of the markdown table
+    --svg <FILE>           also draw the comparison as a bar chart (SVG): per workload,
+                           ours / async-nats / raw TCP relative to raw TCP, min-max whiskers
     --list                 list the workloads and exit
     -h, --help             this help
 ";
@@ -49,6 +52,7 @@ struct Args {
     clients: Vec<ClientKind>,
     quick: bool,
     json: bool,
+    svg: Option<String>,
     list: bool,
     help: bool,
 }
@@ -62,6 +66,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
         clients: Vec::new(),
         quick: false,
         json: false,
+        svg: None,
         list: false,
         help: false,
     };
@@ -123,6 +128,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
             "--quick" => parsed.quick = true,
             "--spawn" => parsed.spawn = true,
             "--json" => parsed.json = true,
+            "--svg" => parsed.svg = Some(value("--svg")?),
             "--list" => parsed.list = true,
             "-h" | "--help" => parsed.help = true,
             other => return Err(format!("unknown argument {other:?} (try --help)").into()),
@@ -178,6 +184,10 @@ fn real_main() -> Result<()> {
     } else {
         print!("{}", report::markdown(&report));
     }
+    if let Some(path) = &args.svg {
+        chart::write(&report, path)?;
+        eprintln!("chart written to {path}");
+    }
     Ok(())
 }
 
@@ -213,7 +223,13 @@ mod tests {
             "--spawn",
             "--client",
             "ours,wire",
+            "--svg",
+            "bench.svg",
         ])?;
+        assert_eq!(a.svg.as_deref(), Some("bench.svg"));
+        assert_eq!(parse(&["--svg=x.svg"])?.svg.as_deref(), Some("x.svg"));
+        assert!(parse(&["--svg"]).is_err());
+        assert!(parse(&[])?.svg.is_none());
         assert_eq!(a.clients, [ClientKind::Ours, ClientKind::Wire]);
         assert_eq!(a.runs, Some(7));
         assert_eq!(a.flavor, Flavor::CurrentThread);

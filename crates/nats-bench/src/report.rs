@@ -48,7 +48,7 @@ fn compare(result: &WorkloadResult, index: usize) -> Option<(f64, &'static str)>
 }
 
 /// Median msgs/s of the raw-TCP ceiling workload `name`, if it ran.
-fn ceiling_median(report: &Report, name: &str) -> Option<f64> {
+pub(crate) fn ceiling_median(report: &Report, name: &str) -> Option<f64> {
     report
         .results
         .iter()

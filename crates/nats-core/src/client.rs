@@ -175,10 +175,9 @@ impl Client {
         subject: impl AsRef<str>,
         payload: impl Into<Bytes>,
     ) -> Result<crate::Message, Error> {
-        let response = self
-            .send_request(subject.as_ref(), None, payload.into())
-            .await?;
-        self.await_reply(response, self.shared.options.request_timeout)
+        let subject = subject.as_ref();
+        let response = self.send_request(subject, None, payload.into()).await?;
+        self.await_reply(subject, response, self.shared.options.request_timeout)
             .await
     }
 
@@ -189,10 +188,11 @@ impl Client {
         headers: HeaderMap,
         payload: impl Into<Bytes>,
     ) -> Result<crate::Message, Error> {
+        let subject = subject.as_ref();
         let response = self
-            .send_request(subject.as_ref(), Some(&headers), payload.into())
+            .send_request(subject, Some(&headers), payload.into())
             .await?;
-        self.await_reply(response, self.shared.options.request_timeout)
+        self.await_reply(subject, response, self.shared.options.request_timeout)
             .await
     }
 
@@ -207,20 +207,33 @@ impl Client {
         let response = self
             .send_request(subject.as_ref(), headers.as_ref(), payload.into())
             .await?;
-        self.await_reply(response, Some(timeout)).await
+        self.await_reply(subject.as_ref(), response, Some(timeout))
+            .await
     }
 
+    /// Waits for the reply to a request on `subject`; errors name the subject (and the
+    /// timeout).
     async fn await_reply(
         &self,
+        subject: &str,
         response: Response,
         timeout: Option<Duration>,
     ) -> Result<crate::Message, Error> {
-        match timeout {
-            Some(t) => tokio::time::timeout(t, response)
-                .await
-                .map_err(|_| Error::with_detail(ErrorKind::Timeout, "no reply in time"))?,
+        let reply = match timeout {
+            Some(t) => tokio::time::timeout(t, response).await.map_err(|_| {
+                Error::with_detail(
+                    ErrorKind::Timeout,
+                    format!("no reply to the request on {subject} within {t:?}"),
+                )
+            })?,
             None => response.await,
-        }
+        };
+        reply.map_err(|e| match e.kind() {
+            ErrorKind::NoResponders if e.detail().is_none() => {
+                e.context(format!("nobody listens on {subject}"))
+            }
+            _ => e,
+        })
     }
 
     /// Publishes a request and returns at once with a [`Response`] future that
@@ -439,6 +452,14 @@ impl Client {
     /// react to reconnects).
     pub fn state_changes(&self) -> watch::Receiver<State> {
         self.shared.state.subscribe()
+    }
+
+    /// How many times the client has connected so far, the first connection included (the
+    /// `connects` of [`statistics`](Self::statistics), read alone: one atomic load). It grows
+    /// with every reconnect, so two readings that differ tell that the connection was lost in
+    /// between.
+    pub fn connects(&self) -> u64 {
+        self.shared.counters.connects.load(Ordering::Relaxed)
     }
 
     /// Traffic counters.

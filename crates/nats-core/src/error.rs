@@ -131,24 +131,41 @@ impl fmt::Debug for Error {
     }
 }
 
+/// Writes `kind: text`, or only `text` when it already says what the kind says (so that
+/// "flush timed out" does not read "timed out: flush timed out").
+fn write_with_kind(f: &mut fmt::Formatter<'_>, kind: &str, text: &str) -> fmt::Result {
+    if text.to_lowercase().contains(&kind.to_lowercase()) {
+        f.write_str(text)
+    } else {
+        write!(f, "{kind}: {text}")
+    }
+}
+
+/// One sentence: the kind, the detail (what was wrong, which input, the sizes) and the
+/// text of the immediate cause. [`source`](std::error::Error::source) continues the chain
+/// from the cause's own source, so a chain printer never shows a text twice.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.kind)?;
-        if let Some(detail) = &self.detail {
-            write!(f, ": {detail}")?;
+        let kind = self.kind.to_string();
+        match &self.detail {
+            Some(detail) => write_with_kind(f, &kind, detail)?,
+            None => f.write_str(&kind)?,
         }
         if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
+            let text = source.to_string();
+            let shown = self.detail.as_deref().unwrap_or(&kind).to_lowercase();
+            if !text.is_empty() && !shown.contains(&text.to_lowercase()) {
+                write!(f, ": {text}")?;
+            }
         }
         Ok(())
     }
 }
 
 impl std::error::Error for Error {
+    /// The cause's own source: the cause's text is already part of `Display`.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        self.source.as_deref().and_then(|e| e.source())
     }
 }
 
@@ -163,20 +180,59 @@ impl From<std::io::Error> for Error {
     }
 }
 
-impl From<nats_wire::SubjectError> for Error {
-    fn from(e: nats_wire::SubjectError) -> Self {
-        Error::with_detail(ErrorKind::InvalidSubject, e.message())
+impl From<nats_wire::Error> for Error {
+    fn from(e: nats_wire::Error) -> Self {
+        use nats_wire::ErrorKind as Wire;
+        match e.kind() {
+            Wire::InvalidSubject | Wire::InvalidQueueGroup => {
+                Error::with_detail(ErrorKind::InvalidSubject, e.message())
+            }
+            Wire::Parse => Error::with_detail(
+                ErrorKind::Protocol,
+                format!("cannot parse what the server sent: {}", e.message()),
+            ),
+            _ => Error::with_detail(ErrorKind::InvalidArgument, e.message()),
+        }
     }
 }
 
-impl From<nats_wire::HeaderError> for Error {
-    fn from(e: nats_wire::HeaderError) -> Self {
-        Error::with_detail(ErrorKind::InvalidArgument, e.message())
-    }
-}
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
 
-impl From<nats_wire::ParseError> for Error {
-    fn from(e: nats_wire::ParseError) -> Self {
-        Error::with_source(ErrorKind::Protocol, e)
+    #[test]
+    fn display_says_why_once() {
+        // The cause is part of the sentence; `source()` goes on below it.
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err = Error::with_source(ErrorKind::Io, io).context("connecting to nats://h:4222");
+        assert_eq!(
+            err.to_string(),
+            "I/O error: connecting to nats://h:4222: refused"
+        );
+        assert!(err.source().is_none());
+        // A detail that already says the kind is not prefixed with it.
+        let err = Error::with_detail(ErrorKind::Timeout, "flush timed out");
+        assert_eq!(err.to_string(), "flush timed out");
+        let err = Error::with_detail(ErrorKind::Timeout, "no reply within 1s");
+        assert_eq!(err.to_string(), "timed out: no reply within 1s");
+        assert_eq!(
+            Error::new(ErrorKind::NoResponders).to_string(),
+            "no responders"
+        );
+    }
+
+    #[test]
+    fn codec_errors_keep_their_reason() {
+        let err = Error::from(nats_wire::subject::validate_publish_subject("").unwrap_err());
+        assert_eq!(err.kind(), ErrorKind::InvalidSubject);
+        assert_eq!(err.to_string(), "invalid subject: the subject is empty");
+        let err = Error::from(nats_wire::subject::validate_queue_group("a b").unwrap_err());
+        assert_eq!(err.kind(), ErrorKind::InvalidSubject);
+        assert_eq!(
+            err.to_string(),
+            "invalid subject: queue group \"a b\" contains ' ', which queue groups may not contain"
+        );
     }
 }

@@ -92,21 +92,21 @@ pub struct Statistics {
 pub(crate) struct Counters {
     pub in_messages: AtomicU64,
     pub in_bytes: AtomicU64,
-    pub out_messages: AtomicU64,
-    pub out_bytes: AtomicU64,
     pub connects: AtomicU64,
     pub reconnects: AtomicU64,
     pub dropped: AtomicU64,
 }
 
 impl Counters {
+    /// The counters kept here; the outgoing ones (`out_messages`, `out_bytes`) are counted
+    /// under the write lock and filled in by [`Client::statistics`](crate::Client::statistics).
     pub(crate) fn snapshot(&self) -> Statistics {
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         Statistics {
             in_messages: l(&self.in_messages),
             in_bytes: l(&self.in_bytes),
-            out_messages: l(&self.out_messages),
-            out_bytes: l(&self.out_bytes),
+            out_messages: 0,
+            out_bytes: 0,
             connects: l(&self.connects),
             reconnects: l(&self.reconnects),
             dropped_messages: l(&self.dropped),

@@ -214,7 +214,7 @@ fn install_cached(version: &str) -> Result<PathBuf, String> {
     result.map(|()| binary)
 }
 
-fn lock_file(path: &Path) -> Result<File, String> {
+pub(crate) fn lock_file(path: &Path) -> Result<File, String> {
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)

@@ -8,7 +8,7 @@ use crate::builder::ServerBuilder;
 use crate::config::{has_top_level_key, ClusterConfig};
 use crate::ports::free_port;
 use crate::readiness::{poll_until, Abort};
-use crate::server::{Server, ServerSpec};
+use crate::server::{Frozen, Server, ServerSpec};
 
 /// How often a cluster start is retried with fresh ports after a port clash.
 const START_ATTEMPTS: usize = 4;
@@ -212,6 +212,8 @@ impl Cluster {
         if self.jetstream {
             self.wait_meta_leader(timeout)
                 .map_err(|e| self.report(&format!("no meta leader: {e}")))?;
+            self.wait_meta_peers(timeout)
+                .map_err(|e| self.report(&format!("meta peers not current: {e}")))?;
         }
         Ok(())
     }
@@ -301,6 +303,22 @@ impl Cluster {
         self.servers[i].restart();
     }
 
+    /// Freezes node `i` with `SIGSTOP`; the guard thaws it when dropped.
+    /// See [`Server::freeze`].
+    ///
+    /// # Panics
+    ///
+    /// Panics if `i` is out of range or the node is not running.
+    pub fn freeze(&self, i: usize) -> Frozen<'_> {
+        self.servers[i].freeze()
+    }
+
+    /// Continues node `i` after [`freeze`](Self::freeze); see
+    /// [`Server::thaw`].
+    pub fn thaw(&self, i: usize) {
+        self.servers[i].thaw();
+    }
+
     /// The index of the JetStream meta leader if every running node agrees
     /// on one that is running (one poll of `/jsz` on each node, whose
     /// `meta_cluster.leader` names the leader).
@@ -344,6 +362,50 @@ impl Cluster {
     /// Returns the last reason if no leader is agreed within `timeout`.
     pub fn wait_meta_leader(&self, timeout: Duration) -> Result<usize, String> {
         poll_until(timeout, || self.meta_leader_once().map_err(Abort::Retry))
+    }
+
+    /// Waits until the meta leader sees every other running node as a current,
+    /// online peer (`/jsz` `meta_cluster.replicas`). A leader is elected by a
+    /// majority, so right after the election a replicated stream can still be
+    /// refused with "no suitable peers for placement, peer offline".
+    ///
+    /// # Errors
+    ///
+    /// Returns the last reason if the peers are not current within `timeout`.
+    pub fn wait_meta_peers(&self, timeout: Duration) -> Result<(), String> {
+        poll_until(timeout, || {
+            let leader = self.meta_leader_once().map_err(Abort::Retry)?;
+            let jsz = self.servers[leader]
+                .monitor_json("/jsz")
+                .map_err(Abort::Retry)?;
+            let current: HashSet<&str> = jsz
+                .pointer("/meta_cluster/replicas")
+                .and_then(|r| r.as_array())
+                .map(|peers| {
+                    peers
+                        .iter()
+                        .filter(|p| p.get("current").and_then(|c| c.as_bool()) == Some(true))
+                        .filter(|p| p.get("offline").and_then(|o| o.as_bool()) != Some(true))
+                        .filter_map(|p| p.get("name").and_then(|n| n.as_str()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let missing: Vec<&str> = self
+                .servers
+                .iter()
+                .enumerate()
+                .filter(|(i, s)| *i != leader && s.is_running())
+                .map(|(_, s)| s.server_name())
+                .filter(|n| !current.contains(n))
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(Abort::Retry(format!(
+                    "the meta leader does not see {missing:?} as current"
+                )))
+            }
+        })
     }
 
     /// Waits until every running node has a route to every other running

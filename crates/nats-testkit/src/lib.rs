@@ -37,6 +37,27 @@
 //! # let _ = (url, token_url, servers, next);
 //! ```
 //!
+//! # Faults
+//!
+//! [`FaultProxy`] sits between a client and a server and injects network
+//! faults while traffic flows (latency, bandwidth limits, half-open stalls,
+//! dropped bytes, resets, cuts); [`Server::freeze`] stops the server
+//! process with `SIGSTOP` until the returned guard is dropped.
+//!
+//! ```no_run
+//! use nats_testkit::{Direction, FaultProxy, Server};
+//!
+//! let server = Server::new().start();
+//! let proxy = FaultProxy::for_server(&server);
+//! let client_url = proxy.url(); // connect the client here
+//! proxy.stall(Direction::Both); // half-open: nothing moves, sockets stay open
+//! proxy.resume();
+//! proxy.reset(); // every connection closes; reconnects are accepted
+//! let frozen = server.freeze(); // the server answers nothing...
+//! drop(frozen); // ...until the guard is dropped
+//! # let _ = client_url;
+//! ```
+//!
 //! # The server binary
 //!
 //! [`server_binary`] finds a `nats-server` of [`PINNED_VERSION`]: the
@@ -62,8 +83,10 @@ mod binary;
 mod builder;
 mod cluster;
 mod config;
+mod fault_proxy;
 mod ports;
 mod process;
+mod python;
 mod readiness;
 mod server;
 
@@ -73,6 +96,8 @@ pub use binary::{
 };
 pub use builder::{ServerBuilder, DEFAULT_READY_TIMEOUT};
 pub use cluster::{Cluster, ClusterBuilder};
+pub use fault_proxy::{Direction, FaultProxy, MAX_QUEUED};
 pub use ports::{free_port, HOST};
+pub use python::{python_with_nats_py, NATS_PY_VERSION, PYTHON_ENV};
 pub use readiness::http_get;
-pub use server::Server;
+pub use server::{Frozen, Server};

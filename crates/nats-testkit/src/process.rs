@@ -13,6 +13,8 @@ pub(crate) struct Process {
     child: Child,
     watchdog: Option<Child>,
     exit: Option<ExitStatus>,
+    /// Stopped with `SIGSTOP` and not yet continued.
+    frozen: bool,
 }
 
 impl Process {
@@ -45,6 +47,7 @@ impl Process {
             child,
             watchdog,
             exit: None,
+            frozen: false,
         })
     }
 
@@ -73,6 +76,8 @@ impl Process {
     /// Sends `SIGTERM` and waits up to `grace` for the process to exit, then
     /// falls back to `SIGKILL`.
     pub(crate) fn terminate(&mut self, grace: Duration) {
+        // A stopped process would not act on SIGTERM before SIGCONT.
+        self.thaw();
         if self.exited().is_none() && self.signal("TERM").is_ok() {
             let deadline = Instant::now() + grace;
             while self.exited().is_none() && Instant::now() < deadline {
@@ -88,6 +93,28 @@ impl Process {
             return Err(format!("the server has already exited ({status})"));
         }
         send_signal(self.pid(), name)
+    }
+
+    /// Stops the process with `SIGSTOP` (it keeps its sockets open but
+    /// does nothing until [`thaw`](Self::thaw)).
+    pub(crate) fn freeze(&mut self) -> Result<(), String> {
+        self.signal("STOP")?;
+        self.frozen = true;
+        wait_stopped(self.pid());
+        Ok(())
+    }
+
+    /// Continues a process stopped by [`freeze`](Self::freeze) with
+    /// `SIGCONT`; does nothing otherwise.
+    pub(crate) fn thaw(&mut self) {
+        if std::mem::take(&mut self.frozen) && self.exited().is_none() {
+            let _ = send_signal(self.pid(), "CONT");
+        }
+    }
+
+    /// True between [`freeze`](Self::freeze) and [`thaw`](Self::thaw).
+    pub(crate) fn is_frozen(&self) -> bool {
+        self.frozen
     }
 
     fn stop_watchdog(&mut self) {
@@ -117,6 +144,33 @@ fn send_signal(pid: u32, name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("kill -{name} {pid} failed: {status}"))
+    }
+}
+
+/// Waits (up to 2 s) until every thread of `pid` is stopped, reading
+/// `/proc/<pid>/task/*/stat`; returns at once where there is no `/proc`.
+/// `kill -STOP` returns before a thread running on another core has stopped.
+fn wait_stopped(pid: u32) {
+    let tasks = format!("/proc/{pid}/task");
+    let all_stopped = || -> Option<bool> {
+        let mut any = false;
+        for entry in std::fs::read_dir(&tasks).ok()? {
+            let stat = std::fs::read_to_string(entry.ok()?.path().join("stat")).ok()?;
+            // "<tid> (<comm>) <state> ...": the state follows the last ')'.
+            let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+            if !matches!(state, 'T' | 't') {
+                return Some(false);
+            }
+            any = true;
+        }
+        Some(any)
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        match all_stopped() {
+            Some(false) => std::thread::sleep(Duration::from_millis(1)),
+            _ => return,
+        }
     }
 }
 

@@ -388,6 +388,52 @@ impl Server {
         }
     }
 
+    /// Freezes the server with `SIGSTOP`: the process keeps its sockets
+    /// open but reads, writes and answers nothing (no PONG, no JetStream
+    /// API reply): the server side of a half-open connection.
+    ///
+    /// Returns a guard that thaws the server (`SIGCONT`) when dropped, so a
+    /// failing test never leaves a frozen process behind; call
+    /// [`Frozen::thaw`] (or [`Server::thaw`]) to continue earlier. Note that
+    /// `let _ = server.freeze();` thaws at once. [`stop`](Self::stop),
+    /// [`shutdown`](Self::shutdown) and dropping the server work on a frozen
+    /// server too.
+    ///
+    /// ```no_run
+    /// let server = nats_testkit::Server::new().start();
+    /// let frozen = server.freeze();
+    /// // ... clients see no answers ...
+    /// frozen.thaw();
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Panics if the server is not running.
+    pub fn freeze(&self) -> Frozen<'_> {
+        let mut guard = self.process();
+        let result = match guard.as_mut() {
+            Some(process) => process.freeze(),
+            None => Err("the server is not running".to_owned()),
+        };
+        if let Err(e) = result {
+            panic!("nats-testkit: cannot freeze the server: {e}");
+        }
+        Frozen { server: self }
+    }
+
+    /// Continues a server stopped by [`freeze`](Self::freeze) (`SIGCONT`);
+    /// does nothing if it is not frozen.
+    pub fn thaw(&self) {
+        if let Some(process) = self.process().as_mut() {
+            process.thaw();
+        }
+    }
+
+    /// True while the server is frozen by [`freeze`](Self::freeze).
+    pub fn is_frozen(&self) -> bool {
+        self.process().as_ref().is_some_and(Process::is_frozen)
+    }
+
     /// Replaces the custom part of `server.conf` with `text` (as given to
     /// [`ServerBuilder::config`]) and asks the server to reload its
     /// configuration (`SIGHUP`). The reload happens asynchronously.
@@ -428,6 +474,31 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill_process();
+    }
+}
+
+/// A [`Server`] frozen by [`Server::freeze`]; thaws it when dropped.
+#[derive(Debug)]
+#[must_use = "dropping the guard thaws the server at once"]
+pub struct Frozen<'a> {
+    server: &'a Server,
+}
+
+impl Frozen<'_> {
+    /// Thaws the server now (the same as dropping the guard).
+    pub fn thaw(self) {
+        drop(self);
+    }
+
+    /// The frozen server.
+    pub fn server(&self) -> &Server {
+        self.server
+    }
+}
+
+impl Drop for Frozen<'_> {
+    fn drop(&mut self) {
+        self.server.thaw();
     }
 }
 

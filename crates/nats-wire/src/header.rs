@@ -5,7 +5,7 @@ use std::fmt;
 use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 
-use crate::error::{HeaderError, ParseError};
+use crate::error::{Error, ErrorKind};
 use crate::HEADER_LINE;
 
 /// The status code on a header block's version line (`NATS/1.0 503`).
@@ -191,22 +191,22 @@ impl HeaderMap {
 
     /// Checks that every name and value can be sent: names are printable ASCII
     /// without `:`, values have no CR or LF.
-    pub fn validate(&self) -> Result<(), HeaderError> {
+    pub fn validate(&self) -> Result<(), Error> {
         for (k, v) in &self.entries {
             if k.is_empty() {
-                return Err(HeaderError::new("header name is empty"));
+                return Err(Error::new(ErrorKind::InvalidHeader, "header name is empty"));
             }
             if let Some(c) = k.bytes().find(|b| !(33..=126).contains(b) || *b == b':') {
-                return Err(HeaderError::new(format!(
-                    "header name {:?} contains the byte 0x{c:02x}",
-                    &**k
-                )));
+                return Err(Error::new(
+                    ErrorKind::InvalidHeader,
+                    format!("header name {:?} contains the byte 0x{c:02x}", &**k),
+                ));
             }
             if v.bytes().any(|b| b == b'\r' || b == b'\n') {
-                return Err(HeaderError::new(format!(
-                    "value of header {:?} contains CR or LF",
-                    &**k
-                )));
+                return Err(Error::new(
+                    ErrorKind::InvalidHeader,
+                    format!("value of header {:?} contains CR or LF", &**k),
+                ));
             }
         }
         Ok(())
@@ -251,23 +251,23 @@ impl HeaderMap {
     }
 
     /// Parses a header block (from `NATS/1.0` up to and including the blank line).
-    pub fn parse(block: Bytes) -> Result<HeaderMap, ParseError> {
+    pub fn parse(block: Bytes) -> Result<HeaderMap, Error> {
         let text = ByteString::try_from(block)
-            .map_err(|_| ParseError::new("header block is not valid UTF-8"))?;
+            .map_err(|_| Error::parse("header block is not valid UTF-8"))?;
         let mut lines = LineIter { s: &text, pos: 0 };
         let first = lines
             .next()
-            .ok_or_else(|| ParseError::new("header block has no version line"))?;
+            .ok_or_else(|| Error::parse("header block has no version line"))?;
         let version_line = &text[first.0..first.1];
         let rest = version_line
             .strip_prefix(HEADER_LINE)
-            .ok_or_else(|| ParseError::new("header block does not start with NATS/1.0"))?;
+            .ok_or_else(|| Error::parse("header block does not start with NATS/1.0"))?;
         let mut map = HeaderMap::new();
         let rest_trim = rest.trim_start_matches([' ', '\t']);
         if !rest_trim.is_empty() {
             let code_end = rest_trim.find([' ', '\t']).unwrap_or(rest_trim.len());
             let status = StatusCode::parse(&rest_trim.as_bytes()[..code_end])
-                .ok_or_else(|| ParseError::new("invalid status code on header line"))?;
+                .ok_or_else(|| Error::parse("invalid status code on header line"))?;
             map.status = Some(status);
             let desc = rest_trim[code_end..].trim();
             if !desc.is_empty() {
@@ -283,19 +283,17 @@ impl HeaderMap {
             }
             let colon = line
                 .find(':')
-                .ok_or_else(|| ParseError::new("header line without ':'"))?;
+                .ok_or_else(|| Error::parse("header line without ':'"))?;
             let name = line[..colon].trim();
             if name.is_empty() {
-                return Err(ParseError::new("header line with an empty name"));
+                return Err(Error::parse("header line with an empty name"));
             }
             let value = line[colon + 1..].trim();
             map.entries
                 .push((text.slice_ref(name), text.slice_ref(value)));
         }
         if !ended {
-            return Err(ParseError::new(
-                "header block does not end with a blank line",
-            ));
+            return Err(Error::parse("header block does not end with a blank line"));
         }
         Ok(map)
     }

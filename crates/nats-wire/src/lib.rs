@@ -44,7 +44,7 @@ pub use encoder::{
     encode, encode_connect, encode_hpub, encode_ping, encode_pong, encode_pub, encode_pub_head,
     encode_sub, encode_unsub, ClientOp,
 };
-pub use error::{HeaderError, ParseError, SubjectError};
+pub use error::{Error, ErrorKind};
 pub use header::{HeaderMap, StatusCode};
 pub use info::{ConnectInfo, ServerInfo};
 pub use parser::{MsgOp, Parser, ServerOp, DEFAULT_MAX_PAYLOAD_LIMIT};

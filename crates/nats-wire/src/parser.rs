@@ -2,7 +2,7 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::error::ParseError;
+use crate::error::Error;
 use crate::header::HeaderMap;
 use crate::info::ServerInfo;
 use crate::subject::Subject;
@@ -118,7 +118,7 @@ impl Parser {
     ///
     /// Returns `Ok(None)` when `buf` does not yet hold a whole operation. An
     /// error means the stream cannot be framed any more: close the connection.
-    pub fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<ServerOp>, ParseError> {
+    pub fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<ServerOp>, Error> {
         if let Some(pending) = self.pending {
             if buf.len() < pending.frame_len() {
                 return Ok(None);
@@ -133,23 +133,23 @@ impl Parser {
             first,
             b'M' | b'm' | b'H' | b'h' | b'P' | b'p' | b'I' | b'i' | b'+' | b'-'
         ) {
-            return Err(ParseError::new(format!(
+            return Err(Error::parse(format!(
                 "unexpected byte 0x{first:02x} at the start of an operation"
             )));
         }
         let Some(lf) = memchr::memchr(b'\n', buf) else {
             if buf.len() > control_line_limit(buf) {
-                return Err(ParseError::new("control line too long"));
+                return Err(Error::parse("control line too long"));
             }
             return Ok(None);
         };
         // The same limit applies when the whole line is already buffered, so the
         // outcome does not depend on how the bytes were split across reads.
         if lf > control_line_limit(buf) {
-            return Err(ParseError::new("control line too long"));
+            return Err(Error::parse("control line too long"));
         }
         if lf == 0 || buf[lf - 1] != b'\r' {
-            return Err(ParseError::new("control line does not end with CRLF"));
+            return Err(Error::parse("control line does not end with CRLF"));
         }
         let line_len = lf + 1;
         let line = &buf[..lf - 1];
@@ -180,11 +180,11 @@ impl Parser {
             }
             4 if op.eq_ignore_ascii_case(b"INFO") => {
                 let info = ServerInfo::from_json(&buf[args_start..lf - 1])
-                    .map_err(|e| ParseError::new(format!("invalid INFO JSON: {e}")))?;
+                    .map_err(|e| Error::parse(format!("invalid INFO JSON: {e}")))?;
                 buf.advance(line_len);
                 Ok(Some(ServerOp::Info(Box::new(info))))
             }
-            _ => Err(ParseError::new(format!(
+            _ => Err(Error::parse(format!(
                 "unknown operation {:?}",
                 String::from_utf8_lossy(op)
             ))),
@@ -197,13 +197,13 @@ impl Parser {
         line_len: usize,
         args_start: usize,
         with_headers: bool,
-    ) -> Result<Option<ServerOp>, ParseError> {
+    ) -> Result<Option<ServerOp>, Error> {
         let line_end = line_len - 2;
         let mut args = [(0usize, 0usize); 5];
         let mut n = 0;
         for range in Tokens::new(&buf[..line_end], args_start) {
             if n == args.len() {
-                return Err(ParseError::new("too many arguments in MSG/HMSG"));
+                return Err(Error::parse("too many arguments in MSG/HMSG"));
             }
             args[n] = range;
             n += 1;
@@ -216,25 +216,25 @@ impl Parser {
             (true, 4) => (None, Some(num(args[2])?), num(args[3])?),
             (true, 5) => (Some(args[2]), Some(num(args[3])?), num(args[4])?),
             _ => {
-                return Err(ParseError::new(format!(
+                return Err(Error::parse(format!(
                     "wrong number of arguments ({n}) in {}",
                     if with_headers { "HMSG" } else { "MSG" }
                 )))
             }
         };
-        let total_len = usize::try_from(total_len)
-            .map_err(|_| ParseError::new("message length out of range"))?;
+        let total_len =
+            usize::try_from(total_len).map_err(|_| Error::parse("message length out of range"))?;
         let header_len = header_len
-            .map(|h| usize::try_from(h).map_err(|_| ParseError::new("header length out of range")))
+            .map(|h| usize::try_from(h).map_err(|_| Error::parse("header length out of range")))
             .transpose()?;
         if total_len > self.max_payload {
-            return Err(ParseError::new(format!(
+            return Err(Error::parse(format!(
                 "message of {total_len} bytes exceeds the limit of {}",
                 self.max_payload
             )));
         }
         if header_len.is_some_and(|h| h > total_len) {
-            return Err(ParseError::new("header length exceeds total length"));
+            return Err(Error::parse("header length exceeds total length"));
         }
         let pending = Pending {
             line_len,
@@ -252,19 +252,19 @@ impl Parser {
     }
 }
 
-fn finish_msg(buf: &mut BytesMut, p: Pending) -> Result<MsgOp, ParseError> {
+fn finish_msg(buf: &mut BytesMut, p: Pending) -> Result<MsgOp, Error> {
     let frame = buf.split_to(p.frame_len()).freeze();
     let body_end = p.line_len + p.total_len;
     if &frame[body_end..] != b"\r\n" {
-        return Err(ParseError::new("message payload not followed by CRLF"));
+        return Err(Error::parse("message payload not followed by CRLF"));
     }
     let subject = Subject::from_utf8(frame.slice(p.subject.0..p.subject.1))
-        .map_err(|_| ParseError::new("subject is not valid UTF-8"))?;
+        .map_err(|_| Error::parse("subject is not valid UTF-8"))?;
     let reply = p
         .reply
         .map(|r| Subject::from_utf8(frame.slice(r.0..r.1)))
         .transpose()
-        .map_err(|_| ParseError::new("reply subject is not valid UTF-8"))?;
+        .map_err(|_| Error::parse("reply subject is not valid UTF-8"))?;
     let (headers, payload_start) = match p.header_len {
         Some(h) => {
             let block = frame.slice(p.line_len..p.line_len + h);
@@ -310,17 +310,17 @@ fn split_op(line: &[u8]) -> (&[u8], usize) {
     (&line[..end], args)
 }
 
-fn expect_no_args(rest: &[u8], op: &str) -> Result<(), ParseError> {
+fn expect_no_args(rest: &[u8], op: &str) -> Result<(), Error> {
     if rest.iter().all(|&b| is_sep(b)) {
         Ok(())
     } else {
-        Err(ParseError::new(format!("unexpected arguments after {op}")))
+        Err(Error::parse(format!("unexpected arguments after {op}")))
     }
 }
 
-fn parse_u64(digits: &[u8]) -> Result<u64, ParseError> {
+fn parse_u64(digits: &[u8]) -> Result<u64, Error> {
     let invalid = || {
-        ParseError::new(format!(
+        Error::parse(format!(
             "invalid number {:?}",
             String::from_utf8_lossy(&digits[..digits.len().min(32)])
         ))

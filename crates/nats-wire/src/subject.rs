@@ -12,7 +12,7 @@ use std::ops::Deref;
 use bytes::Bytes;
 use bytestring::ByteString;
 
-use crate::error::SubjectError;
+use crate::error::{Error, ErrorKind};
 
 /// A UTF-8 subject backed by [`Bytes`], so subjects of received messages are
 /// slices of the read buffer rather than fresh allocations.
@@ -121,104 +121,111 @@ impl PartialEq<String> for Subject {
     }
 }
 
-fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+/// Bytes a subject or queue group may not contain: the whitespace the server refuses
+/// (space, tab, CR, LF, form feed) and NUL.
+fn is_forbidden(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'\x0c' | b'\0')
 }
 
-/// Checks a subject used to subscribe: non-empty tokens, no whitespace, and
-/// wildcards only as whole tokens (`>` only last).
-pub fn validate_subscribe_subject(subject: &str) -> Result<(), SubjectError> {
+/// Checks a subject used to subscribe or to filter: non-empty tokens, no whitespace, and
+/// wildcards only as whole tokens (`>` only last). A `*` or `>` inside a longer token is a
+/// literal character, as on the server.
+pub fn validate_subscribe_subject(subject: &str) -> Result<(), Error> {
     check_tokens(subject, true)
 }
 
 /// Checks a subject used to publish: non-empty tokens and no whitespace.
-/// Wildcard characters are not allowed either: a message published to `a.*`
+/// Wildcard tokens are not allowed either: a message published to `a.*`
 /// would never be what was meant.
-pub fn validate_publish_subject(subject: &str) -> Result<(), SubjectError> {
+pub fn validate_publish_subject(subject: &str) -> Result<(), Error> {
     check_tokens(subject, false)
 }
 
-fn check_tokens(subject: &str, wildcards: bool) -> Result<(), SubjectError> {
+fn invalid_subject(message: String) -> Result<(), Error> {
+    Err(Error::new(ErrorKind::InvalidSubject, message))
+}
+
+fn check_tokens(subject: &str, wildcards: bool) -> Result<(), Error> {
     // One pass over the bytes: the common valid case does no allocation and
     // no per-token iterator work.
     let bytes = subject.as_bytes();
     if bytes.is_empty() {
-        return Err(SubjectError::new("subject is empty"));
+        return invalid_subject("the subject is empty".into());
     }
     let mut token_start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            b'.' => {
-                check_token(subject, &bytes[token_start..i], wildcards, false)?;
-                token_start = i + 1;
-            }
-            b' ' | b'\t' | b'\r' | b'\n' => {
-                return Err(SubjectError::new(format!(
-                    "subject {subject:?} contains whitespace"
-                )));
-            }
-            _ => {}
+        if b == b'.' {
+            check_token(subject, &bytes[token_start..i], wildcards, false)?;
+            token_start = i + 1;
+        } else if is_forbidden(b) {
+            return invalid_subject(format!(
+                "subject {subject:?} contains {:?}, which subjects may not contain",
+                char::from(b)
+            ));
         }
     }
     check_token(subject, &bytes[token_start..], wildcards, true)
 }
 
-fn check_token(
-    subject: &str,
-    token: &[u8],
-    wildcards: bool,
-    last: bool,
-) -> Result<(), SubjectError> {
+fn check_token(subject: &str, token: &[u8], wildcards: bool, last: bool) -> Result<(), Error> {
     match token {
-        [] => Err(SubjectError::new(format!(
-            "subject {subject:?} has an empty token"
-        ))),
-        [b'*'] | [b'>'] if !wildcards => Err(SubjectError::new(format!(
-            "subject {subject:?} contains a wildcard, not allowed here"
-        ))),
-        [b'>'] if !last => Err(SubjectError::new(format!(
-            "subject {subject:?}: '>' must be the last token"
-        ))),
+        [] => invalid_subject(format!("subject {subject:?} has an empty token")),
+        [w @ (b'*' | b'>')] if !wildcards => invalid_subject(format!(
+            "subject {subject:?} contains the wildcard '{}': only subscriptions and filters may use wildcards",
+            char::from(*w)
+        )),
+        [b'>'] if !last => invalid_subject(format!(
+            "subject {subject:?} has '>' before its last token"
+        )),
         _ => Ok(()),
     }
 }
 
 /// Checks a reply subject: like a publish subject.
-pub fn validate_reply_subject(subject: &str) -> Result<(), SubjectError> {
+pub fn validate_reply_subject(subject: &str) -> Result<(), Error> {
     check_tokens(subject, false)
 }
 
 /// Checks a queue group name: non-empty, no whitespace.
-pub fn validate_queue_group(queue: &str) -> Result<(), SubjectError> {
+pub fn validate_queue_group(queue: &str) -> Result<(), Error> {
+    let invalid = |message: String| Err(Error::new(ErrorKind::InvalidQueueGroup, message));
     if queue.is_empty() {
-        return Err(SubjectError::new("queue group is empty"));
+        return invalid("the queue group is empty".into());
     }
-    if queue.bytes().any(is_ws) {
-        return Err(SubjectError::new(format!(
-            "queue group {queue:?} contains whitespace"
-        )));
+    if let Some(b) = queue.bytes().find(|&b| is_forbidden(b)) {
+        return invalid(format!(
+            "queue group {queue:?} contains {:?}, which queue groups may not contain",
+            char::from(b)
+        ));
     }
     Ok(())
 }
 
-/// Checks a name (stream, consumer, durable) against ADR-6: printable ASCII
-/// without `.`, `*`, `>`, `/`, `\` or whitespace, at most 255 characters.
-pub fn validate_name(name: &str) -> Result<(), SubjectError> {
+/// Longest name the server accepts, in bytes.
+pub const MAX_NAME_LEN: usize = 255;
+
+/// Checks a name (stream, consumer, durable) against ADR-6 and the server: non-empty, at
+/// most [`MAX_NAME_LEN`] bytes, no `.`, `*`, `>`, `/`, `\`, whitespace or control
+/// characters. Non-ASCII letters are let through: the server accepts them.
+///
+/// The error's message starts with `name`, so callers can prefix what the name is for
+/// (`stream name "a.b" must not contain '.'`).
+pub fn validate_name(name: &str) -> Result<(), Error> {
+    let invalid = |message: String| Err(Error::new(ErrorKind::InvalidName, message));
     if name.is_empty() {
-        return Err(SubjectError::new("name is empty"));
+        return invalid("name must not be empty".into());
     }
-    if name.len() > 255 {
-        return Err(SubjectError::new(format!(
-            "name {name:?} is longer than 255 characters"
-        )));
+    if name.len() > MAX_NAME_LEN {
+        return invalid(format!(
+            "name {name:?} is {} bytes long, more than the {MAX_NAME_LEN} allowed",
+            name.len()
+        ));
     }
     if let Some(c) = name
         .chars()
-        .find(|c| !c.is_ascii_graphic() || matches!(c, '.' | '*' | '>' | '/' | '\\'))
+        .find(|&c| matches!(c, '.' | '*' | '>' | '/' | '\\') || c.is_whitespace() || c.is_control())
     {
-        return Err(SubjectError::new(format!(
-            "name {name:?} contains the character {c:?}, not allowed in names"
-        )));
+        return invalid(format!("name {name:?} must not contain {c:?}"));
     }
     Ok(())
 }
@@ -276,11 +283,77 @@ mod tests {
     fn names() {
         assert!(validate_name("ORDERS").is_ok());
         assert!(validate_name("my-stream_1").is_ok());
-        for bad in ["", "a.b", "a*", "a>", "a/b", "a\\b", "a b", "é"] {
-            assert!(validate_name(bad).is_err(), "{bad:?}");
+        // The server accepts non-ASCII names.
+        assert!(validate_name("ÄÖÜ").is_ok());
+        for bad in [
+            "", "a.b", "a*", "a>", "a/b", "a\\b", "a b", "a\tb", "a\u{a0}b", "\u{7f}",
+        ] {
+            let err = validate_name(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidName, "{bad:?}");
         }
         assert!(validate_name(&"x".repeat(256)).is_err());
         assert!(validate_name(&"x".repeat(255)).is_ok());
+    }
+
+    /// One whitespace rule for subjects and queue groups, the server's: space, tab, CR, LF
+    /// and form feed (and NUL) are refused; other characters, control or not, are the
+    /// server's business.
+    #[test]
+    fn whitespace_rule_is_the_servers() {
+        for bad in ["a\x0cb", "a\0b", "a b", "a\tb", "a\rb", "a\nb"] {
+            let err = validate_publish_subject(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidSubject, "{bad:?}");
+            assert!(validate_subscribe_subject(bad).is_err(), "{bad:?}");
+            assert_eq!(
+                validate_queue_group(bad).unwrap_err().kind(),
+                ErrorKind::InvalidQueueGroup,
+                "{bad:?}"
+            );
+        }
+        for ok in ["a\u{a0}b", "a\x01b", "ä.ö", "foo*.bar"] {
+            assert!(validate_publish_subject(ok).is_ok(), "{ok:?}");
+            assert!(validate_subscribe_subject(ok).is_ok(), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn messages_name_the_input_and_the_reason() {
+        let text = |r: Result<(), Error>| r.unwrap_err().to_string();
+        assert_eq!(
+            text(validate_publish_subject("")),
+            "invalid subject: the subject is empty"
+        );
+        assert_eq!(
+            text(validate_publish_subject("a b")),
+            "invalid subject: subject \"a b\" contains ' ', which subjects may not contain"
+        );
+        assert_eq!(
+            text(validate_publish_subject("a..b")),
+            "invalid subject: subject \"a..b\" has an empty token"
+        );
+        assert_eq!(
+            text(validate_publish_subject("a.*")),
+            "invalid subject: subject \"a.*\" contains the wildcard '*': only subscriptions and filters may use wildcards"
+        );
+        assert_eq!(
+            text(validate_subscribe_subject("a.>.b")),
+            "invalid subject: subject \"a.>.b\" has '>' before its last token"
+        );
+        assert_eq!(
+            text(validate_queue_group("")),
+            "invalid queue group: the queue group is empty"
+        );
+        assert_eq!(
+            text(validate_name("a.b")),
+            "invalid name: name \"a.b\" must not contain '.'"
+        );
+        assert_eq!(
+            text(validate_name(&"x".repeat(300))),
+            format!(
+                "invalid name: name {:?} is 300 bytes long, more than the 255 allowed",
+                "x".repeat(300)
+            )
+        );
     }
 
     #[test]

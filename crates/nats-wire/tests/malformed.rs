@@ -1,4 +1,4 @@
-//! Malformed input must give `Err(ParseError)`, never a panic, however the bytes
+//! Malformed input must give `Err(Error)` of kind `Parse`, never a panic, however the bytes
 //! are split across reads.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

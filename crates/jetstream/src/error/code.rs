@@ -66,10 +66,17 @@ error_codes! {
     MESSAGE_NOT_FOUND = 10037;
     /// 503: JetStream not enabled for the account.
     JETSTREAM_NOT_ENABLED_FOR_ACCOUNT = 10039;
+    /// 400: sequence not found: a message delete of a sequence that is not (or no longer)
+    /// stored, in a memory stream.
+    SEQUENCE_NOT_FOUND = 10043;
     /// 500: stream configuration is invalid (text carries the reason).
     STREAM_INVALID_CONFIG = 10052;
     /// 400: message size exceeds maximum allowed.
     STREAM_MESSAGE_EXCEEDS_MAXIMUM = 10054;
+    /// 500: message delete failed (text carries the reason). A file stream reports a
+    /// sequence that is not (or no longer) stored this way too, as does a stream with
+    /// `deny_delete`.
+    STREAM_MSG_DELETE_FAILED = 10057;
     /// 400: stream name in subject does not match request.
     STREAM_NAME_IN_SUBJECT_MISMATCH = 10056;
     /// 400: stream name already in use with a different configuration.
@@ -205,7 +212,9 @@ impl ErrorCode {
             ErrorCode::CONSUMER_ALREADY_EXISTS
             | ErrorCode::CONSUMER_NAME_EXISTS
             | ErrorCode::CONSUMER_EXISTING_ACTIVE => ErrorKind::ConsumerExists,
-            ErrorCode::MESSAGE_NOT_FOUND => ErrorKind::MessageNotFound,
+            ErrorCode::MESSAGE_NOT_FOUND | ErrorCode::SEQUENCE_NOT_FOUND => {
+                ErrorKind::MessageNotFound
+            }
             ErrorCode::STREAM_WRONG_LAST_SEQUENCE
             | ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT => ErrorKind::WrongLastSequence,
             ErrorCode::STREAM_WRONG_LAST_MSG_ID => ErrorKind::WrongLastMsgId,
@@ -245,6 +254,7 @@ mod tests {
             (10013, ConsumerExists),
             (10105, ConsumerExists),
             (10037, MessageNotFound),
+            (10043, MessageNotFound),
             (10071, WrongLastSequence),
             (10164, WrongLastSequence),
             (10070, WrongLastMsgId),

@@ -60,8 +60,30 @@ pub struct KeyValueConfig {
     pub placement: Option<Placement>,
     /// Republishes every write to another subject.
     pub republish: Option<RePublish>,
-    /// Makes this bucket a read replica of another bucket (its name, with or without `KV_`).
-    /// Reads are served locally; writes go to the origin bucket.
+    /// Makes this bucket a read replica of another bucket (its name, with or without `KV_`;
+    /// in another JetStream domain: set the source's `domain`). Reads are served locally;
+    /// writes go to the origin bucket.
+    ///
+    /// The mirror's stream gets `mirror_direct`, as nats.go and async-nats set it (so there
+    /// is no field for it): once caught up, the mirror also answers direct gets of the origin
+    /// bucket in its own domain, so reads of the origin may be served by a mirror that
+    /// lags a little behind. For an origin the server can see it decides this by itself;
+    /// for one in another domain only the client's setting makes the mirror serve them.
+    ///
+    /// ```
+    /// use jetstream::{KeyValueConfig, StreamSource};
+    ///
+    /// let replica = KeyValueConfig {
+    ///     bucket: "profiles-replica".into(),
+    ///     mirror: Some(StreamSource {
+    ///         name: "profiles".into(),
+    ///         domain: Some("hub".into()),
+    ///         ..Default::default()
+    ///     }),
+    ///     ..Default::default()
+    /// };
+    /// # let _ = replica;
+    /// ```
     pub mirror: Option<StreamSource>,
     /// Buckets (or, with explicit `subject_transforms`, any streams) whose entries are copied
     /// into this one. A source without transforms is taken as a bucket: `KV_` is prefixed to
@@ -169,7 +191,8 @@ impl KeyValueConfig {
             .unwrap_or(&source.name)
             .to_string();
         source.name = with_stream_prefix(&origin);
-        if !(source.external.is_some() && origin == self.bucket) {
+        let remote = source.external.is_some() || source.domain.is_some();
+        if !(remote && origin == self.bucket) {
             source.subject_transforms = vec![SubjectTransform {
                 source: format!("$KV.{origin}.>"),
                 destination: format!("$KV.{}.>", self.bucket),

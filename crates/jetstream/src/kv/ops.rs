@@ -63,7 +63,7 @@ impl KeyValue {
             .stream
             .get_msg(revision)
             .await
-            .map_err(|e| key_not_found(e, key))?;
+            .map_err(|e| bucket_not_found(key_not_found(e, key), self.bucket()))?;
         if msg.subject != self.read_subject(key) {
             return Err(Error::msg(
                 ErrorKind::KeyNotFound,
@@ -81,7 +81,7 @@ impl KeyValue {
             .stream
             .get_last_msg_for_subject(self.read_subject(key))
             .await
-            .map_err(|e| key_not_found(e, key))?;
+            .map_err(|e| bucket_not_found(key_not_found(e, key), self.bucket()))?;
         Ok(Entry::from_stored(self, msg))
     }
 
@@ -96,11 +96,14 @@ impl KeyValue {
     pub async fn put(&self, key: impl AsRef<str>, value: impl Into<Bytes>) -> Result<u64> {
         let key = key.as_ref();
         check_key(key)?;
-        let ack = self
+        match self
             .js()
             .publish(self.write_subject(key), value.into())
-            .await?;
-        Ok(ack.sequence)
+            .await
+        {
+            Ok(ack) => Ok(ack.sequence),
+            Err(e) => Err(self.write_error(e).await),
+        }
     }
 
     /// Stores `value` under `key` only if the key has no value (it never existed, or was
@@ -146,7 +149,8 @@ impl KeyValue {
         let first = self.publish_expecting(key, value.clone(), 0, ttl).await;
         let first_error = match first {
             Ok(revision) => return Ok(revision),
-            Err(e) => e,
+            Err(e) if e.kind() == ErrorKind::WrongLastSequence => e,
+            Err(e) => return Err(e),
         };
         // The expected-sequence-0 check also fails over a delete or purge marker: then retry,
         // expecting the marker's revision.
@@ -173,7 +177,10 @@ impl KeyValue {
         if let Some(ttl) = ttl {
             publish = publish.ttl(ttl);
         }
-        Ok(publish.await?.sequence)
+        match publish.await {
+            Ok(ack) => Ok(ack.sequence),
+            Err(e) => Err(self.write_error(e).await),
+        }
     }
 
     /// Stores `value` under `key` only if the key's latest revision is `last_revision`;
@@ -236,25 +243,34 @@ impl KeyValue {
 
     /// Purges every key that has a value or a delete marker: its history is removed and a
     /// purge marker is left (see [`purge_deletes`](Self::purge_deletes) to remove markers).
+    ///
+    /// One purge per key, not one atomic operation: when it fails or its future is
+    /// dropped, some keys may be purged and others not; calling it again finishes the job.
     pub async fn purge_all(&self) -> Result<()> {
         let entries = self.latest_entries().await?;
         let mut acks = Vec::new();
-        for entry in entries {
-            if entry.operation() == Operation::Purge {
-                continue;
+        let sent = async {
+            for entry in entries {
+                if entry.operation() == Operation::Purge {
+                    continue;
+                }
+                acks.push(
+                    self.js()
+                        .publish_async(self.write_subject(entry.key()), Bytes::new())
+                        .header(KV_OPERATION, OPERATION_PURGE)
+                        .header(ROLLUP, "sub")
+                        .await?,
+                );
             }
-            acks.push(
-                self.js()
-                    .publish_async(self.write_subject(entry.key()), Bytes::new())
-                    .header(KV_OPERATION, OPERATION_PURGE)
-                    .header(ROLLUP, "sub")
-                    .await?,
-            );
+            for ack in acks {
+                ack.await?;
+            }
+            Ok(())
+        };
+        match sent.await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.write_error(e).await),
         }
-        for ack in acks {
-            ack.await?;
-        }
-        Ok(())
     }
 
     /// Removes the history of keys whose latest entry is a delete or purge marker, and the
@@ -301,11 +317,17 @@ impl KeyValue {
         if let Some(ttl) = ttl {
             publish = publish.ttl(ttl);
         }
-        publish
-            .await
-            .map(|_| ())
-            .map_err(|e| wrong_revision(e, key))
-            .map_err(|e| bucket_not_found(e, self.bucket()))
+        match publish.await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(wrong_revision(self.write_error(e).await, key)),
+        }
+    }
+
+    /// A failed write: a missing stream is a missing bucket, also when the publish only found
+    /// no responder (the stream is then asked whether it still exists).
+    async fn write_error(&self, e: Error) -> Error {
+        let e = self.inner.stream.explain_no_responders(e).await;
+        bucket_not_found(e, self.bucket())
     }
 }
 
@@ -435,7 +457,7 @@ impl PurgeDeletes {
             if !old {
                 purge = purge.keep(1);
             }
-            purge.await?;
+            purge.await.map_err(|e| bucket_not_found(e, kv.bucket()))?;
         }
         Ok(())
     }

@@ -37,6 +37,10 @@ impl KeyValue {
     /// and what is delivered: [`ignore_deletes`](Watch::ignore_deletes),
     /// [`meta_only`](Watch::meta_only).
     ///
+    /// Starting waits at most twice the context's
+    /// [`timeout`](crate::JetStreamOptions::timeout) for the watcher's consumer, then fails
+    /// with [`ErrorKind::Timeout`]; a deleted bucket: [`ErrorKind::BucketNotFound`].
+    ///
     /// ```no_run
     /// # async fn run(kv: jetstream::KeyValue) -> Result<(), jetstream::Error> {
     /// use futures_util::StreamExt;
@@ -164,18 +168,10 @@ impl Watch {
     async fn start(self) -> Result<Watcher> {
         let config = self.consumer_config()?;
         let kv = self.kv;
-        let stream = kv.stream().name().to_string();
-        // The ordered consumer retries its creation until it succeeds; starting a watch must
-        // not wait forever.
-        let limit = kv.js().timeout() * 2;
-        let ordered = tokio::time::timeout(limit, kv.js().ordered_consumer(&stream, config))
+        let ordered = kv
+            .stream()
+            .watch_consumer(config)
             .await
-            .map_err(|_| {
-                Error::msg(
-                    ErrorKind::Timeout,
-                    format!("watch: no consumer could be created within {limit:?}"),
-                )
-            })?
             .map_err(|e| bucket_not_found(e, kv.bucket()))?;
         // Nothing was pulled yet, so the consumer's pending count is the number of initial
         // entries (plus any delivered count, should the server report one).
@@ -207,7 +203,6 @@ impl Watch {
             initial,
             marker_due,
             ignore_deletes: self.ignore_deletes,
-            ended: false,
             _cleanup: cleanup,
         })
     }
@@ -236,10 +231,12 @@ struct Initial {
 /// [`updates_only`](Watch::updates_only)), then every change as it is stored. The same entry
 /// is never delivered twice, and none is skipped, even across reconnects and server restarts.
 ///
-/// Disconnects, server restarts and lost consumers are recovered from without the user
-/// noticing; an error (e.g. [`BucketNotFound`](crate::ErrorKind::BucketNotFound) once the
-/// bucket was deleted, or `ConnectionClosed`) is the watcher's last item. Dropping the
-/// watcher stops it and removes its consumer from the server.
+/// Disconnects, server restarts and lost consumers are recovered from; a warning on the way
+/// (e.g. [`HeartbeatMissed`](crate::ErrorKind::HeartbeatMissed) while the server is
+/// unreachable) is yielded as an `Err` and the watcher goes on. An error that ends it (e.g.
+/// [`BucketNotFound`](crate::ErrorKind::BucketNotFound) once the bucket was deleted, or
+/// `ConnectionClosed`) is its last item. Dropping the watcher stops it and removes its
+/// consumer from the server.
 ///
 /// ```no_run
 /// # async fn run(kv: jetstream::KeyValue) -> Result<(), jetstream::Error> {
@@ -266,8 +263,6 @@ pub struct Watcher {
     /// The `None` marker is to be yielded next.
     marker_due: bool,
     ignore_deletes: bool,
-    /// An error ended the watcher.
-    ended: bool,
     /// Dropped with the watcher, which triggers the clean-up task.
     _cleanup: DeleteOnDrop,
 }
@@ -295,9 +290,6 @@ impl Stream for Watcher {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            if this.ended {
-                return Poll::Ready(None);
-            }
             if this.marker_due {
                 this.marker_due = false;
                 return Poll::Ready(Some(Ok(None)));
@@ -305,10 +297,10 @@ impl Stream for Watcher {
             let msg = match Pin::new(&mut this.messages).poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => return Poll::Ready(None),
+                // A warning: the ordered consumer recovers on its own.
+                Poll::Ready(Some(Err(e))) if e.kind() == ErrorKind::HeartbeatMissed => continue,
                 Poll::Ready(Some(Err(e))) => {
-                    // The ordered consumer recovers from everything it can; what it reports
-                    // ends it.
-                    this.ended = true;
+                    // A warning, or the error that ends the messages (which then end too).
                     return Poll::Ready(Some(Err(bucket_not_found(e, this.kv.bucket()))));
                 }
                 Poll::Ready(Some(Ok(msg))) => msg,

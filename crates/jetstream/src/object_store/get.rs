@@ -50,6 +50,10 @@ const CLEANUP_TIMEOUT: Duration = Duration::from_secs(1);
 /// `io_error.get_ref().and_then(|e| e.downcast_ref::<jetstream::Error>())`. A corrupt
 /// object's last chunk is never handed out.
 ///
+/// Dropping an `Object` before its end is fine: it unsubscribes, and the ephemeral consumer
+/// that fed it (objects of more than one chunk) is removed by the server once it has been
+/// inactive for 30 s (it is deleted at once only when the read reaches the end or fails).
+///
 /// ```no_run
 /// # async fn run(store: jetstream::ObjectStore) -> Result<(), Box<dyn std::error::Error>> {
 /// use tokio::io::AsyncReadExt;
@@ -301,6 +305,8 @@ impl ChunkReader {
             let next = tokio::time::timeout(STALL_CHECK, messages.next()).await;
             let msg = match next {
                 Ok(Some(Ok(msg))) => msg,
+                // A warning: the ordered consumer recovers on its own.
+                Ok(Some(Err(e))) if e.kind() == ErrorKind::HeartbeatMissed => continue,
                 Ok(Some(Err(e))) => return Err(bucket_error(e)),
                 Ok(None) => {
                     return Err(Error::msg(
@@ -497,6 +503,8 @@ impl ObjectStore {
 
     /// Writes an object to the file at `path` (created or truncated). If reading fails, the
     /// partly written file is removed. File errors: [`ErrorKind::Io`].
+    ///
+    /// Cancel safety: dropping the future mid-way leaves the partly written file in place.
     ///
     /// ```no_run
     /// # async fn run(store: jetstream::ObjectStore) -> Result<(), jetstream::Error> {

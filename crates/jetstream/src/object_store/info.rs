@@ -214,18 +214,25 @@ impl ObjectStore {
     /// Publishes `info` as the object's metadata, replacing the older metadata of its name.
     pub(crate) async fn publish_meta(&self, info: &ObjectInfo) -> Result<()> {
         let payload = info.encode()?;
-        self.js
+        let published = self
+            .js
             .publish(self.meta_subject(&info.name), payload)
             .header(ROLLUP_HEADER, ROLLUP_SUBJECT)
-            .await
-            .map_err(bucket_error)?;
-        Ok(())
+            .await;
+        match published {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.write_error(e).await),
+        }
     }
 
     /// Changes an object's name, description, headers and metadata; the data is not
     /// rewritten. A different `meta.name` renames the object (an empty one keeps the name);
     /// when another, not deleted object has that name: [`ErrorKind::ObjectExists`]. Missing
     /// or deleted: [`ErrorKind::ObjectNotFound`]. Works on links too.
+    ///
+    /// A rename stores the metadata under the new name first, then purges the old name: if
+    /// the future is dropped (or the purge fails) in between, the object can be read under
+    /// both names until the call is repeated.
     ///
     /// ```no_run
     /// # async fn run(store: jetstream::ObjectStore) -> Result<(), jetstream::Error> {
@@ -287,6 +294,10 @@ impl ObjectStore {
     /// Deletes an object: its chunks are purged and its metadata is replaced by a tombstone
     /// (`deleted: true`, size 0) that watchers see. Missing: [`ErrorKind::ObjectNotFound`];
     /// deleting a deleted object again is fine.
+    ///
+    /// The tombstone is stored first, then the chunks are purged: if the future is dropped
+    /// in between, the object reads as deleted but its chunks stay until the call is
+    /// repeated.
     ///
     /// ```no_run
     /// # async fn run(store: jetstream::ObjectStore) -> Result<(), jetstream::Error> {

@@ -161,6 +161,14 @@ pub(crate) fn validate_object_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+impl ObjectStore {
+    /// A failed write: [`bucket_error`], also when the publish only found no responder (the
+    /// stream is then asked whether it still exists).
+    pub(crate) async fn write_error(&self, e: Error) -> Error {
+        bucket_error(self.stream.explain_no_responders(e).await)
+    }
+}
+
 /// Maps errors of writes to the bucket's stream to object store kinds: a sealed stream is a
 /// sealed bucket, a missing stream a missing bucket.
 pub(crate) fn bucket_error(e: Error) -> Error {

@@ -47,6 +47,17 @@ impl ObjectStore {
     /// version stays as it was. Errors: an empty name ([`ErrorKind::InvalidName`]), a sealed
     /// bucket ([`ErrorKind::BucketSealed`]), reading ([`ErrorKind::Io`]), publishing.
     ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe. Dropping the future while chunks are being sent leaves those chunks
+    /// in the bucket's stream under a fresh chunk subject that no metadata points to: the
+    /// object and its previous version are unchanged, but the chunks take space until the
+    /// bucket's stream is purged or they age out (`ttl`); no clean-up runs on drop. Dropped
+    /// after the new metadata was stored but before the old version's chunks were purged,
+    /// the new version is in place and the old chunks stay behind the same way. The same
+    /// holds for [`put_bytes`](Self::put_bytes), [`put_string`](Self::put_string) and
+    /// [`put_file`](Self::put_file).
+    ///
     /// ```no_run
     /// # async fn run(store: jetstream::ObjectStore) -> Result<(), Box<dyn std::error::Error>> {
     /// use jetstream::ObjectMeta;
@@ -247,7 +258,7 @@ impl ObjectStore {
                 for ack in in_flight {
                     let _ = ack.await;
                 }
-                Err((e, chunks > 0))
+                Err((self.write_error(e).await, chunks > 0))
             }
         }
     }

@@ -77,7 +77,7 @@ impl ObjectWatch {
         let consumer = self
             .store
             .stream
-            .ordered_consumer(OrderedConsumerConfig {
+            .watch_consumer(OrderedConsumerConfig {
                 filter_subjects: vec![self.store.all_meta_subject()],
                 deliver_policy,
                 inactive_threshold: Some(WATCH_INACTIVE_THRESHOLD),
@@ -125,6 +125,11 @@ impl IntoFuture for ObjectWatch {
 /// exactly one `Ok(None)` marking the end of those initial values (also for an empty bucket;
 /// not with [`updates_only`](ObjectWatch::updates_only)), then every change as it happens.
 /// Dropping it stops the watch and removes its consumer from the server.
+///
+/// Disconnects and server restarts are recovered from; a warning on the way (e.g.
+/// [`HeartbeatMissed`](ErrorKind::HeartbeatMissed)) is yielded as an `Err` and the watcher
+/// goes on. An error that ends it (e.g. [`BucketNotFound`](ErrorKind::BucketNotFound) once
+/// the bucket was deleted) is its last item.
 ///
 /// ```no_run
 /// # async fn run(store: jetstream::ObjectStore) -> Result<(), jetstream::Error> {
@@ -175,6 +180,8 @@ impl WatchState {
             }
             let msg = match self.messages.next().await? {
                 Ok(msg) => msg,
+                // A warning: the ordered consumer recovers on its own.
+                Err(e) if e.kind() == ErrorKind::HeartbeatMissed => continue,
                 Err(e) => return Some(Err(bucket_error(e))),
             };
             let Ok(meta) = msg.metadata() else { continue };
@@ -203,6 +210,11 @@ impl ObjectStore {
     /// [`ignore_deletes`](ObjectWatch::ignore_deletes),
     /// [`updates_only`](ObjectWatch::updates_only).
     ///
+    /// Starting waits at most twice the context's
+    /// [`timeout`](crate::JetStreamOptions::timeout) for the watcher's consumer (retrying
+    /// what may pass, e.g. a lost reply), then fails with [`ErrorKind::Timeout`]; a deleted
+    /// bucket: [`ErrorKind::BucketNotFound`].
+    ///
     /// ```no_run
     /// # async fn run(store: jetstream::ObjectStore) -> Result<(), jetstream::Error> {
     /// use futures_util::StreamExt;
@@ -224,6 +236,11 @@ impl ObjectStore {
 
     /// The info of every object in the bucket (deleted ones left out); an empty bucket gives
     /// an empty list.
+    ///
+    /// Bounded by the context's [`timeout`](crate::JetStreamOptions::timeout): it waits at
+    /// most twice that for its consumer (as [`watch`](Self::watch)) and at most that for each
+    /// next object, then fails with [`ErrorKind::Timeout`]. Any error the watch reports ends
+    /// the listing with that error (a deleted bucket: [`ErrorKind::BucketNotFound`]).
     ///
     /// ```no_run
     /// # async fn run(store: jetstream::ObjectStore) -> Result<(), jetstream::Error> {

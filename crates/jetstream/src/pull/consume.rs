@@ -1,223 +1,24 @@
-//! Continuous consumption: [`Messages`] (a stream) and [`Consume`] (a handler on
-//! a task), both driven by the pull [`Engine`].
+//! [`Consume`]: a handler run on a task for every message, driven by the pull
+//! engine, and the [`ConsumeContext`] that controls it.
 
 use std::future::{Future, IntoFuture};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_core::Stream;
+use std::panic::AssertUnwindSafe;
+
 use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 use tokio::sync::watch;
 
-use super::engine::{Control, Event, PullConfig};
+use super::engine::{Control, Event};
+use super::options::PullOptions;
 use super::{AnyEngine, Source};
-use super::{PriorityOptions, DEFAULT_BYTES_BATCH, DEFAULT_EXPIRES, DEFAULT_MAX_MESSAGES};
 use crate::error::{Error, ErrorKind};
 use crate::message::Msg;
 use crate::Consumer;
 
-/// Options common to `messages()` and `consume()`.
-#[derive(Debug, Clone, Default)]
-struct PullOptions {
-    max_messages: Option<usize>,
-    max_bytes: Option<usize>,
-    expires: Option<Duration>,
-    heartbeat: Option<Duration>,
-    threshold_messages: Option<usize>,
-    threshold_bytes: Option<usize>,
-    priority: PriorityOptions,
-}
-
-impl PullOptions {
-    /// Validated settings; `ordered` consumers get a shorter default heartbeat
-    /// (5 s when the expiry is at least 10 s), so recovery is quick.
-    fn config(&self, ordered: bool) -> Result<PullConfig, Error> {
-        let bad = |m: &'static str| Err(Error::msg(ErrorKind::InvalidArgument, m));
-        if self.max_messages.is_some() && self.max_bytes.is_some() {
-            return bad("max_messages and max_bytes cannot both be set");
-        }
-        if self.max_messages == Some(0) || self.max_bytes == Some(0) {
-            return bad("max_messages and max_bytes must be positive");
-        }
-        let max_bytes = self.max_bytes.unwrap_or(0);
-        let max_messages = match (self.max_messages, max_bytes) {
-            (Some(n), _) => n,
-            (None, 0) => DEFAULT_MAX_MESSAGES,
-            (None, _) => DEFAULT_BYTES_BATCH,
-        };
-        let expires = self.expires.unwrap_or(DEFAULT_EXPIRES);
-        if expires < Duration::from_secs(1) {
-            return bad("expiry must be at least 1 s");
-        }
-        let heartbeat = match self.heartbeat {
-            Some(hb) if hb < Duration::from_millis(500) || hb > Duration::from_secs(30) => {
-                return bad("heartbeat must be between 500 ms and 30 s")
-            }
-            Some(hb) if hb * 2 > expires => return bad("heartbeat must be at most half of expiry"),
-            Some(hb) => hb,
-            None if ordered && expires >= Duration::from_secs(10) => Duration::from_secs(5),
-            None => (expires / 2).min(Duration::from_secs(30)),
-        };
-        let threshold_messages = self.threshold_messages.unwrap_or(max_messages.div_ceil(2));
-        if threshold_messages > max_messages {
-            return bad("threshold_messages cannot exceed max_messages");
-        }
-        let threshold_bytes = self.threshold_bytes.unwrap_or(max_bytes.div_ceil(2));
-        if max_bytes > 0 && threshold_bytes > max_bytes {
-            return bad("threshold_bytes cannot exceed max_bytes");
-        }
-        self.priority.validate()?;
-        Ok(PullConfig {
-            max_messages,
-            max_bytes,
-            expires,
-            heartbeat,
-            threshold_messages,
-            threshold_bytes,
-            priority: self.priority.clone(),
-        })
-    }
-}
-
-macro_rules! pull_options {
-    ($($head:tt)*) => {
-        $($head)* {
-            /// How many messages to keep requested (default 500). Exclusive with `max_bytes`.
-            pub fn max_messages(mut self, n: usize) -> Self {
-                self.options.max_messages = Some(n);
-                self
-            }
-
-            /// How many bytes to keep requested. Exclusive with `max_messages`.
-            pub fn max_bytes(mut self, n: usize) -> Self {
-                self.options.max_bytes = Some(n);
-                self
-            }
-
-            /// Lifetime of each pull request on the server (default 30 s, at least 1 s).
-            pub fn expiry(mut self, expiry: Duration) -> Self {
-                self.options.expires = Some(expiry);
-                self
-            }
-
-            /// Pull again when fewer than this many messages are outstanding (default half).
-            pub fn threshold_messages(mut self, n: usize) -> Self {
-                self.options.threshold_messages = Some(n);
-                self
-            }
-
-            /// Pull again when fewer than this many bytes are outstanding (default half).
-            pub fn threshold_bytes(mut self, n: usize) -> Self {
-                self.options.threshold_bytes = Some(n);
-                self
-            }
-
-            /// Idle heartbeat interval (default half the expiry, at most 30 s; 500 ms to 30 s).
-            pub fn heartbeat(mut self, heartbeat: Duration) -> Self {
-                self.options.heartbeat = Some(heartbeat);
-                self
-            }
-
-            priority_setters!(options.priority);
-        }
-    };
-}
-
-/// Options of [`Consumer::messages`]; awaiting it starts pulling and returns [`Messages`].
-#[derive(Debug)]
-#[must_use = "nothing is pulled until awaited"]
-pub struct MessagesBuilder {
-    source: Source,
-    options: PullOptions,
-}
-
-pull_options!(impl MessagesBuilder);
-
-impl IntoFuture for MessagesBuilder {
-    type Output = Result<Messages, Error>;
-    type IntoFuture = BoxFuture<'static, Result<Messages, Error>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
-            let cfg = self
-                .options
-                .config(matches!(self.source, Source::Ordered(_)))?;
-            let control = Arc::new(Control::default());
-            let engine = AnyEngine::start(&self.source, cfg, control.clone()).await?;
-            let stream = futures_util::stream::unfold(Box::new(engine), |mut engine| async move {
-                loop {
-                    match engine.next_event().await? {
-                        Event::Msg(m) => return Some((Ok(m), engine)),
-                        Event::Warning(e) if e.kind() == ErrorKind::HeartbeatMissed => {
-                            return Some((Err(e), engine))
-                        }
-                        Event::Warning(e) => tracing::warn!(error = %e, "pull consumer warning"),
-                        Event::Reconnected => {}
-                        Event::Terminal(e) => return Some((Err(e), engine)),
-                    }
-                }
-            });
-            Ok(Messages {
-                inner: Box::pin(stream),
-                control,
-            })
-        })
-    }
-}
-
-/// A continuous stream of messages from a consumer; pulls are kept outstanding
-/// in the background as it is read. Memory is bounded by the pull budget.
-///
-/// Yields `Err(HeartbeatMissed)` when the server went quiet (it pulls again and
-/// goes on), and a terminal error (`ConsumerDeleted`, `ConnectionClosed`) as its
-/// last item. Dropping it unsubscribes.
-///
-/// ```no_run
-/// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
-/// use futures_util::StreamExt;
-///
-/// let mut messages = consumer.messages().max_messages(200).await?;
-/// while let Some(msg) = messages.next().await {
-///     let msg = msg?;
-///     msg.ack().await?;
-/// }
-/// # Ok(()) }
-/// ```
-pub struct Messages {
-    inner: Pin<Box<dyn Stream<Item = Result<Msg, Error>> + Send>>,
-    control: Arc<Control>,
-}
-
-impl std::fmt::Debug for Messages {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Messages").finish_non_exhaustive()
-    }
-}
-
-impl Messages {
-    /// Stops pulling; the stream then yields what already arrived and ends.
-    pub fn stop(&mut self) {
-        self.control.stop();
-    }
-
-    /// Stops pulling and lets in-flight messages arrive; the stream then
-    /// yields them and ends.
-    pub async fn drain(&mut self) {
-        self.control.stop();
-    }
-}
-
-impl Stream for Messages {
-    type Item = Result<Msg, Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.inner.as_mut().poll_next(cx)
-    }
-}
-
-type ErrorHandler = Box<dyn FnMut(Error) + Send>;
+type ErrorHandler = Box<dyn FnMut(Error, &ConsumeContext) + Send>;
 
 /// A consume loop being set up: options, then `.await` to start it. Made by
 /// [`Consumer::consume`].
@@ -240,9 +41,45 @@ impl<F> std::fmt::Debug for Consume<F> {
 pull_options!(impl<F> Consume<F>);
 
 impl<F> Consume<F> {
-    /// Called with warnings (missed heartbeats, server warnings) and with the
-    /// error that ends the loop.
-    pub fn error_handler(mut self, handler: impl FnMut(Error) + Send + 'static) -> Self {
+    /// Called with warnings (missed heartbeats, server notices, failed
+    /// re-pulls), after which the loop goes on, and with the error that ends
+    /// it: the terminal errors listed on [`Messages`](crate::Messages), or
+    /// [`ErrorKind::HandlerPanicked`] when the handler panicked.
+    ///
+    /// To stop the loop from the handler, use
+    /// [`error_handler_with_context`](Self::error_handler_with_context).
+    pub fn error_handler(self, mut handler: impl FnMut(Error) + Send + 'static) -> Self {
+        self.error_handler_with_context(move |e, _| handler(e))
+    }
+
+    /// As [`error_handler`](Self::error_handler), with the loop's
+    /// [`ConsumeContext`] too (as nats.go's `ConsumeErrHandler`), so the
+    /// handler can end the loop it reports on: `ctx.stop()` there stops
+    /// pulling; messages that already arrived are still handled. Replaces an
+    /// `error_handler` set before.
+    ///
+    /// ```no_run
+    /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
+    /// use jetstream::ErrorKind;
+    ///
+    /// let ctx = consumer
+    ///     .consume(|msg| async move {
+    ///         let _ = msg.ack().await;
+    ///     })
+    ///     .error_handler_with_context(|err, ctx| {
+    ///         eprintln!("consume: {err}");
+    ///         if err.kind() == ErrorKind::HeartbeatMissed {
+    ///             ctx.stop(); // give up while the server is unreachable
+    ///         }
+    ///     })
+    ///     .await?;
+    /// ctx.closed().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn error_handler_with_context(
+        mut self,
+        handler: impl FnMut(Error, &ConsumeContext) + Send + 'static,
+    ) -> Self {
         self.error_handler = Some(Box::new(handler));
         self
     }
@@ -266,25 +103,35 @@ where
             let (done_tx, done_rx) = watch::channel(false);
             let mut handler = self.handler;
             let mut on_error = self.error_handler;
+            // The error handler's view of the loop: stopping through it stops
+            // this loop (dropping it at the end is harmless).
+            let own = ConsumeContext {
+                control: control.clone(),
+                done: done_rx.clone(),
+            };
             tokio::spawn(async move {
+                // Marks the loop closed however it ends.
+                let _closed = ClosedOnDrop(done_tx);
+                let mut report = |e: Error, what: &str| match &mut on_error {
+                    Some(h) => h(e, &own),
+                    None => tracing::warn!(error = %e, "{what}"),
+                };
                 while let Some(event) = engine.next_event().await {
                     match event {
-                        Event::Msg(m) => handler(m).await,
-                        Event::Reconnected => {}
-                        Event::Warning(e) => match &mut on_error {
-                            Some(h) => h(e),
-                            None => tracing::warn!(error = %e, "consume warning"),
-                        },
-                        Event::Terminal(e) => {
-                            match &mut on_error {
-                                Some(h) => h(e),
-                                None => tracing::warn!(error = %e, "consume ended"),
+                        Event::Msg(m) => {
+                            if let Err(e) = run_handler(&mut handler, m).await {
+                                report(e, "consume ended");
+                                break;
                             }
+                        }
+                        Event::Reconnected => {}
+                        Event::Warning(e) => report(e, "consume warning"),
+                        Event::Terminal(e) => {
+                            report(e, "consume ended");
                             break;
                         }
                     }
                 }
-                let _ = done_tx.send(true);
             });
             Ok(ConsumeContext {
                 control,
@@ -294,7 +141,41 @@ where
     }
 }
 
-/// The handle of a running consume loop. Dropping it stops the loop.
+/// Runs the handler on one message. A panic in it (or in making its future)
+/// becomes an error of kind [`ErrorKind::HandlerPanicked`].
+async fn run_handler<F, Fut>(handler: &mut F, m: Msg) -> Result<(), Error>
+where
+    F: FnMut(Msg) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| handler(m))) {
+        Ok(handled) => AssertUnwindSafe(handled).catch_unwind().await,
+        Err(panic) => Err(panic),
+    };
+    outcome.map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        Error::msg(
+            ErrorKind::HandlerPanicked,
+            format!("the consume handler panicked: {what}"),
+        )
+    })
+}
+
+/// Marks a consume loop closed when its task ends, however it ends.
+struct ClosedOnDrop(watch::Sender<bool>);
+
+impl Drop for ClosedOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(true);
+    }
+}
+
+/// The handle of a running consume loop. Dropping it stops pulling, as
+/// [`stop`](Self::stop) does; [`drain`](Self::drain) also waits for the loop to end.
 #[derive(Debug)]
 pub struct ConsumeContext {
     control: Arc<Control>,
@@ -342,18 +223,20 @@ impl<F> Consume<F> {
     }
 }
 
-impl MessagesBuilder {
-    pub(crate) fn from_source(source: Source) -> MessagesBuilder {
-        MessagesBuilder {
-            source,
-            options: PullOptions::default(),
-        }
-    }
-}
-
 impl Consumer {
     /// Runs `handler` for every message, one at a time and in order, on a task
     /// of its own, keeping pulls outstanding. Await the returned builder to start.
+    ///
+    /// Warnings and the error that ends the loop go to the
+    /// [`error_handler`](Consume::error_handler) (without one, to `tracing`).
+    ///
+    /// **A panic in the handler ends the loop**: the error handler gets an
+    /// error of kind [`ErrorKind::HandlerPanicked`] carrying the panic's
+    /// message, and the context closes ([`ConsumeContext::is_closed`] is true,
+    /// [`ConsumeContext::closed`] returns). The message being handled is not
+    /// acknowledged, so the server delivers it again after `ack_wait`. The loop
+    /// does not go on because a handler that panicked may have left the state
+    /// it captured half-updated; start a new loop to continue.
     ///
     /// ```no_run
     /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
@@ -377,14 +260,6 @@ impl Consumer {
             handler,
             options: PullOptions::default(),
             error_handler: None,
-        }
-    }
-
-    /// A continuous stream of messages; await the builder to start.
-    pub fn messages(&self) -> MessagesBuilder {
-        MessagesBuilder {
-            source: Source::Consumer(self.clone()),
-            options: PullOptions::default(),
         }
     }
 }

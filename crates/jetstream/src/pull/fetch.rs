@@ -5,25 +5,29 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::future::BoxFuture;
-use nats_core::Subscriber;
-use tokio::time::Sleep;
 
-use super::{
-    classify, IdleWatch, OrderedConsumer, PriorityOptions, PullRequest, Source, Status,
-    DEFAULT_BYTES_BATCH, DEFAULT_EXPIRES,
-};
+use super::engine::{Engine, Event, PullConfig, PullKind};
+use super::ordered::OrderedFetch;
+use super::{PriorityOptions, Source, DEFAULT_BYTES_BATCH, DEFAULT_EXPIRES};
 use crate::error::{Error, ErrorKind};
-use crate::message::{message_size, Msg};
-use crate::types::AckPolicy;
+use crate::message::Msg;
 use crate::Consumer;
 
 /// A single pull of up to `n` messages (or bytes). Made by
 /// [`Consumer::fetch`], [`Consumer::fetch_bytes`] and [`Consumer::fetch_no_wait`].
 ///
 /// Awaiting it sends the pull request and returns a [`MessageBatch`].
+///
+/// # Cancel safety
+///
+/// Dropping the future after the pull request went out (or dropping the [`MessageBatch`]
+/// before it ends) leaves the request with the server until it is filled or expires: the
+/// messages it delivers then reach nobody. With [`AckPolicy::Explicit`](crate::AckPolicy)
+/// they are redelivered once the consumer's `ack_wait` expires; with
+/// [`AckPolicy::None`](crate::AckPolicy) the consumer has moved past them. Read the batch
+/// to its end, or use a short [`max_wait`](Self::max_wait), when that matters.
 ///
 /// ```no_run
 /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
@@ -47,6 +51,8 @@ pub struct Fetch {
     heartbeat: Option<Duration>,
     no_wait: bool,
     priority: PriorityOptions,
+    /// Made by `Msg::ack_next`: the pull goes to this ack subject as `+NXT`.
+    via_ack: Option<String>,
 }
 
 impl Fetch {
@@ -59,7 +65,45 @@ impl Fetch {
             heartbeat: None,
             no_wait,
             priority: PriorityOptions::default(),
+            via_ack: None,
         }
+    }
+
+    /// The pull acknowledges the message with this ack subject (`+NXT`).
+    pub(crate) fn via_ack(mut self, ack_subject: String) -> Fetch {
+        self.via_ack = Some(ack_subject);
+        self
+    }
+
+    /// At most this many messages. Replaces the count given to `fetch` (and the
+    /// count `fetch_bytes` implies); combine it with [`max_bytes`](Self::max_bytes)
+    /// to honour both limits, as nats.go's `PullMaxMessagesWithBytesLimit`.
+    ///
+    /// ```no_run
+    /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
+    /// // Up to 1 MB, but never more than 100 messages.
+    /// let batch = consumer.fetch_bytes(1_000_000).max_messages(100).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn max_messages(mut self, n: usize) -> Self {
+        self.batch = n;
+        self
+    }
+
+    /// At most this many bytes (as the server counts them: subject, reply,
+    /// headers and payload). Replaces the budget given to `fetch_bytes`; on
+    /// `fetch(n)` both limits hold: the batch ends at whichever is reached
+    /// first. A message larger than the budget ends the batch.
+    ///
+    /// ```no_run
+    /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
+    /// // Up to 10 messages, but never more than 64 KiB of them.
+    /// let batch = consumer.fetch(10).max_bytes(64 * 1024).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn max_bytes(mut self, n: usize) -> Self {
+        self.max_bytes = n;
+        self
     }
 
     /// How long the server keeps the pull open (default 30 s). The batch ends
@@ -78,26 +122,27 @@ impl Fetch {
 
     priority_setters!(priority);
 
-    fn request(&self) -> Result<PullRequest, Error> {
-        if self.batch == 0 && self.max_bytes == 0 {
+    fn config(&self) -> Result<PullConfig, Error> {
+        if self.batch == 0 {
             return Err(Error::msg(
                 ErrorKind::InvalidArgument,
                 "fetch of zero messages",
             ));
         }
         self.priority.validate()?;
-        let mut req = PullRequest {
-            batch: self.batch,
+        let mut cfg = PullConfig {
+            max_messages: self.batch,
             max_bytes: self.max_bytes,
-            no_wait: self.no_wait,
-            group: self.priority.group.clone(),
-            min_pending: self.priority.min_pending,
-            min_ack_pending: self.priority.min_ack_pending,
-            priority: self.priority.priority,
-            ..Default::default()
+            expires: self.expires,
+            heartbeat: None,
+            priority: self.priority.clone(),
+            kind: PullKind::Once {
+                no_wait: self.no_wait,
+            },
+            via_ack: self.via_ack.clone(),
         };
         if self.no_wait {
-            return Ok(req);
+            return Ok(cfg);
         }
         if self.expires < Duration::from_millis(1) {
             return Err(Error::msg(
@@ -105,7 +150,7 @@ impl Fetch {
                 "max_wait must be positive",
             ));
         }
-        let heartbeat = match self.heartbeat {
+        cfg.heartbeat = match self.heartbeat {
             Some(hb) if hb.is_zero() => {
                 return Err(Error::msg(
                     ErrorKind::InvalidArgument,
@@ -122,9 +167,7 @@ impl Fetch {
             None if self.expires >= Duration::from_secs(10) => Some(Duration::from_secs(5)),
             None => None,
         };
-        req.expires = Some(self.expires);
-        req.idle_heartbeat = heartbeat;
-        Ok(req)
+        Ok(cfg)
     }
 }
 
@@ -134,50 +177,16 @@ impl IntoFuture for Fetch {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            let mut request = self.request()?;
+            let cfg = self.config()?;
             let (consumer, ordered) = match &self.source {
                 Source::Consumer(c) => (c.clone(), None),
                 Source::Ordered(o) => {
-                    o.begin_fetch()?;
-                    (o.next_consumer().await?, Some(o.clone()))
+                    let fetch = OrderedFetch::begin(o)?;
+                    (o.next_consumer().await?, Some(fetch))
                 }
             };
-            let consumer = &consumer;
-            let info = consumer.cached_info();
-            self.priority.check_group(&info)?;
-            request.id = consumer.pin_id();
-            let client = consumer.js.client();
-            let inbox = client.new_inbox();
-            let sub = client.subscribe(&inbox).await?;
-            let body = serde_json::to_vec(&request)
-                .map_err(|e| Error::with_source(ErrorKind::InvalidArgument, e))?;
-            client
-                .publish_with_reply(consumer.next_subject(), &inbox, Bytes::from(body))
-                .await?;
-            let ack_none = info.config.ack_policy == AckPolicy::None;
-            let deadline = if self.no_wait {
-                // A no-wait pull is answered at once; bound the wait anyway.
-                consumer.js.timeout()
-            } else {
-                self.expires + Duration::from_secs(1)
-            };
-            Ok(MessageBatch {
-                sub,
-                ack_none,
-                remaining: if self.batch == 0 {
-                    usize::MAX
-                } else {
-                    self.batch
-                },
-                bytes_left: self.max_bytes,
-                deadline: Box::pin(tokio::time::sleep(deadline)),
-                heartbeat: request.idle_heartbeat.map(IdleWatch::new),
-                done: false,
-                last_stream_sequence: None,
-                consumer: consumer.clone(),
-                ordered,
-                consumer_seq: 0,
-            })
+            let engine = Engine::start(&consumer, cfg, None).await?;
+            Ok(MessageBatch::new(engine, ordered))
         })
     }
 }
@@ -185,41 +194,63 @@ impl IntoFuture for Fetch {
 /// The messages of one fetch, as a [`Stream`]. Ends when the batch is full,
 /// the pull expired, or no messages were available (no-wait); a failure that
 /// ends the batch early (e.g. `ConsumerDeleted`, `HeartbeatMissed`) is its last item.
+///
+/// Dropping it before it ends unsubscribes: messages still on their way for this pull are
+/// not handed out (see [`Fetch`] on what happens to them). On an
+/// [`OrderedConsumer`](crate::OrderedConsumer), the next fetch starts after the last message this batch yielded.
 pub struct MessageBatch {
-    sub: Subscriber,
-    ack_none: bool,
-    remaining: usize,
-    bytes_left: usize,
-    deadline: Pin<Box<Sleep>>,
-    heartbeat: Option<IdleWatch>,
-    done: bool,
+    inner: Pin<Box<dyn Stream<Item = Result<Msg, Error>> + Send>>,
     last_stream_sequence: Option<u64>,
-    /// The handle fetched from: its client and timeout for the messages, and
-    /// the pin id of a pinned-client priority group.
-    consumer: Consumer,
-    /// For an ordered consumer: where to record progress, and the last
-    /// consumer sequence seen (a gap ends the batch).
-    ordered: Option<OrderedConsumer>,
-    consumer_seq: u64,
 }
 
 impl std::fmt::Debug for MessageBatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MessageBatch")
-            .field("remaining", &self.remaining)
-            .field("done", &self.done)
+            .field("last_stream_sequence", &self.last_stream_sequence)
             .finish_non_exhaustive()
     }
 }
 
 impl MessageBatch {
+    fn new(engine: Engine, ordered: Option<OrderedFetch>) -> MessageBatch {
+        let inner = futures_util::stream::unfold(
+            (engine, ordered),
+            |(mut engine, mut ordered)| async move {
+                loop {
+                    let item = match engine.next_event().await? {
+                        Event::Msg(m) => {
+                            if let Some(fetch) = &mut ordered {
+                                // A gap ends the batch: the next fetch starts
+                                // after the last message delivered.
+                                if !fetch.accept(&m) {
+                                    return None;
+                                }
+                            }
+                            Ok(m)
+                        }
+                        Event::Warning(e) | Event::Terminal(e) => Err(e),
+                        Event::Reconnected => continue,
+                    };
+                    if engine.is_finished() {
+                        // An ordered consumer may fetch again, even while
+                        // this batch is still held.
+                        if let Some(fetch) = &mut ordered {
+                            fetch.finish();
+                        }
+                    }
+                    return Some((item, (engine, ordered)));
+                }
+            },
+        );
+        MessageBatch {
+            inner: Box::pin(inner),
+            last_stream_sequence: None,
+        }
+    }
+
     /// The stream sequence of the last message yielded, if any.
     pub fn last_stream_sequence(&self) -> Option<u64> {
         self.last_stream_sequence
-    }
-
-    fn finish(&mut self) {
-        self.done = true;
     }
 }
 
@@ -227,98 +258,11 @@ impl Stream for MessageBatch {
     type Item = Result<Msg, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        if this.done {
-            return Poll::Ready(None);
+        let item = std::task::ready!(self.inner.as_mut().poll_next(cx));
+        if let Some(Ok(m)) = &item {
+            self.last_stream_sequence = m.tokens().map(|t| t.stream_seq);
         }
-        loop {
-            match Pin::new(&mut this.sub).poll_next(cx) {
-                Poll::Ready(Some(m)) => {
-                    if let Some(watch) = &mut this.heartbeat {
-                        watch.activity();
-                    }
-                    match classify(&m) {
-                        Status::Message => {
-                            let size = message_size(&m);
-                            if let Some(pin) = m.headers.as_ref().and_then(|h| h.get("Nats-Pin-Id"))
-                            {
-                                this.consumer.set_pin_id(Some(pin));
-                            }
-                            let msg = Msg::new(
-                                m,
-                                this.consumer.js.client().clone(),
-                                this.ack_none,
-                                this.consumer.js.timeout(),
-                            );
-                            let tokens = msg.tokens().map(|t| (t.stream_seq, t.consumer_seq));
-                            if let Some(ordered) = &this.ordered {
-                                match tokens {
-                                    Some((stream_seq, consumer_seq))
-                                        if consumer_seq == this.consumer_seq + 1 =>
-                                    {
-                                        this.consumer_seq = consumer_seq;
-                                        ordered.record(stream_seq);
-                                    }
-                                    // A gap: end here; the next fetch starts after
-                                    // the last message delivered.
-                                    _ => {
-                                        this.finish();
-                                        return Poll::Ready(None);
-                                    }
-                                }
-                            }
-                            this.last_stream_sequence = tokens.map(|t| t.0);
-                            this.remaining = this.remaining.saturating_sub(1);
-                            if this.bytes_left > 0 {
-                                this.bytes_left = this.bytes_left.saturating_sub(size);
-                                if this.bytes_left == 0 {
-                                    this.finish();
-                                }
-                            }
-                            if this.remaining == 0 {
-                                this.finish();
-                            }
-                            return Poll::Ready(Some(Ok(msg)));
-                        }
-                        Status::Heartbeat => continue,
-                        Status::RequestEnded { .. } => {
-                            this.finish();
-                            return Poll::Ready(None);
-                        }
-                        Status::Reset { error, pin_lost } => {
-                            if pin_lost {
-                                this.consumer.set_pin_id(None);
-                            }
-                            this.finish();
-                            return Poll::Ready(Some(Err(error)));
-                        }
-                        Status::Warning(e) | Status::Terminal(e) => {
-                            this.finish();
-                            return Poll::Ready(Some(Err(e)));
-                        }
-                    }
-                }
-                Poll::Ready(None) => {
-                    this.finish();
-                    return Poll::Ready(Some(Err(Error::new(ErrorKind::ConnectionClosed))));
-                }
-                Poll::Pending => break,
-            }
-        }
-        if this.deadline.as_mut().poll(cx).is_ready() {
-            this.finish();
-            return Poll::Ready(None);
-        }
-        if let Some(watch) = &mut this.heartbeat {
-            if watch.poll_missed(cx).is_ready() {
-                this.finish();
-                return Poll::Ready(Some(Err(Error::msg(
-                    ErrorKind::HeartbeatMissed,
-                    "no heartbeat from the server within twice the interval",
-                ))));
-            }
-        }
-        Poll::Pending
+        Poll::Ready(item)
     }
 }
 
@@ -344,13 +288,25 @@ impl Consumer {
         Fetch::new(Source::Consumer(self.clone()), max_messages, 0, true)
     }
 
-    /// One message, waiting up to 30 s (then `Timeout`).
-    pub async fn next(&self) -> Result<Msg, Error> {
-        let mut batch = self.fetch(1).await?;
-        match futures_util::StreamExt::next(&mut batch).await {
-            Some(result) => result,
-            None => Err(Error::msg(ErrorKind::Timeout, "no message arrived in time")),
-        }
+    /// One message, waiting up to 30 s (then `Timeout`); set another wait
+    /// with [`Next::max_wait`].
+    ///
+    /// A fetch of one: dropping the future while it waits leaves its pull with the server,
+    /// and a message delivered for it then reaches nobody (see [`Fetch`]).
+    ///
+    /// ```no_run
+    /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
+    /// use std::time::Duration;
+    ///
+    /// let msg = consumer.next().await?;
+    /// msg.ack().await?;
+    /// // Give up after 2 s (ErrorKind::Timeout).
+    /// let msg = consumer.next().max_wait(Duration::from_secs(2)).await?;
+    /// msg.ack().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn next(&self) -> Next {
+        Next::new(Source::Consumer(self.clone()))
     }
 
     /// `$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`.
@@ -360,5 +316,116 @@ impl Consumer {
             &self.stream[..],
             &self.name[..]
         ))
+    }
+}
+
+/// One message: a fetch of one. Made by [`Consumer::next`] and
+/// [`OrderedConsumer::next`](crate::OrderedConsumer::next).
+///
+/// It is a future itself (so `consumer.next().await`, `tokio::spawn(consumer.next())`
+/// and `join_all` work as they did), with the options of a fetch set before it is
+/// first polled. Ends with `Ok(msg)`, or `Err` of kind
+/// [`Timeout`](ErrorKind::Timeout) when nothing arrived within `max_wait`, or
+/// the error that ended the pull.
+///
+/// ```no_run
+/// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
+/// use jetstream::ErrorKind;
+/// use std::time::Duration;
+///
+/// match consumer.next().max_wait(Duration::from_millis(500)).await {
+///     Ok(msg) => msg.ack().await?,
+///     Err(e) if e.kind() == ErrorKind::Timeout => println!("nothing yet"),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(()) }
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct Next {
+    /// The fetch of one, until first polled.
+    fetch: Option<Fetch>,
+    running: Option<BoxFuture<'static, Result<Msg, Error>>>,
+}
+
+impl std::fmt::Debug for Next {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Next")
+            .field("fetch", &self.fetch)
+            .field("running", &self.running.is_some())
+            .finish()
+    }
+}
+
+impl Next {
+    pub(crate) fn new(source: Source) -> Next {
+        Next {
+            fetch: Some(Fetch::new(source, 1, 0, false)),
+            running: None,
+        }
+    }
+
+    /// Changes the fetch of one; no effect once the future was polled.
+    fn map(mut self, f: impl FnOnce(Fetch) -> Fetch) -> Self {
+        self.fetch = self.fetch.take().map(f);
+        self
+    }
+
+    /// How long to wait for the message (default 30 s); then the result is an
+    /// error of kind [`Timeout`](ErrorKind::Timeout). As [`Fetch::max_wait`].
+    pub fn max_wait(self, wait: Duration) -> Self {
+        self.map(|f| f.max_wait(wait))
+    }
+
+    /// Idle heartbeat interval, as [`Fetch::heartbeat`].
+    pub fn heartbeat(self, heartbeat: Duration) -> Self {
+        self.map(|f| f.heartbeat(heartbeat))
+    }
+
+    /// The priority group to pull from, as [`Fetch::group`].
+    pub fn group(self, group: impl Into<String>) -> Self {
+        self.map(|f| f.group(group))
+    }
+
+    /// Overflow policy: as [`Fetch::min_pending`].
+    pub fn min_pending(self, n: i64) -> Self {
+        self.map(|f| f.min_pending(n))
+    }
+
+    /// Overflow policy: as [`Fetch::min_ack_pending`].
+    pub fn min_ack_pending(self, n: i64) -> Self {
+        self.map(|f| f.min_ack_pending(n))
+    }
+
+    /// Prioritized policy: as [`Fetch::priority`].
+    pub fn priority(self, priority: u8) -> Self {
+        self.map(|f| f.priority(priority))
+    }
+}
+
+impl Future for Next {
+    type Output = Result<Msg, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.running.is_none() {
+            let Some(fetch) = self.fetch.take() else {
+                return Poll::Ready(Err(Error::msg(
+                    ErrorKind::InvalidArgument,
+                    "next() polled after it completed",
+                )));
+            };
+            self.running = Some(Box::pin(async move {
+                let mut batch = fetch.await?;
+                match futures_util::StreamExt::next(&mut batch).await {
+                    Some(result) => result,
+                    None => Err(Error::msg(ErrorKind::Timeout, "no message arrived in time")),
+                }
+            }));
+        }
+        let Some(running) = self.running.as_mut() else {
+            return Poll::Pending;
+        };
+        let out = std::task::ready!(running.as_mut().poll(cx));
+        self.running = None;
+        Poll::Ready(out)
     }
 }

@@ -41,9 +41,12 @@ macro_rules! priority_setters {
     };
 }
 
+#[macro_use]
+mod options;
 mod consume;
 mod engine;
 mod fetch;
+mod messages;
 mod ordered;
 
 use std::time::Duration;
@@ -51,8 +54,9 @@ use std::time::Duration;
 use nats_core::{Message, StatusCode};
 use serde::Serialize;
 
-pub use consume::{Consume, ConsumeContext, Messages, MessagesBuilder};
-pub use fetch::{Fetch, MessageBatch};
+pub use consume::{Consume, ConsumeContext};
+pub use fetch::{Fetch, MessageBatch, Next};
+pub use messages::{Messages, MessagesBuilder, SharedMessages};
 pub use ordered::OrderedConsumer;
 #[cfg(any(feature = "kv", feature = "object-store"))]
 pub(crate) use ordered::{watch_start, DeleteOnDrop};
@@ -84,7 +88,7 @@ impl AnyEngine {
         control: Arc<Control>,
     ) -> Result<AnyEngine, Error> {
         Ok(match source {
-            Source::Consumer(c) => AnyEngine::Plain(Engine::start(c, cfg, control).await?),
+            Source::Consumer(c) => AnyEngine::Plain(Engine::start(c, cfg, Some(control)).await?),
             Source::Ordered(o) => {
                 AnyEngine::Ordered(OrderedEngine::start(o.clone(), cfg, control).await?)
             }
@@ -206,6 +210,9 @@ pub(crate) enum Status {
     /// Leadership change or pin mismatch: outstanding pulls are gone.
     /// `pin_lost`: the pin id this client held is no longer valid (423).
     Reset { error: Error, pin_lost: bool },
+    /// 503: nobody received the pull request. The consumer is gone, or its
+    /// stream is not available right now; only asking the server tells which.
+    NoResponders,
     /// Something the user should hear about; not fatal.
     Warning(Error),
     /// The consumer is gone or the request is invalid: stop.
@@ -274,10 +281,7 @@ pub(crate) fn classify(m: &Message) -> Status {
             ErrorKind::InvalidArgument,
             format!("pull request refused: 400 {desc}"),
         )),
-        503 => Status::Warning(Error::msg(
-            ErrorKind::NoResponders,
-            "no responders for the pull request",
-        )),
+        503 => Status::NoResponders,
         code => Status::Warning(Error::msg(
             ErrorKind::Other,
             format!("unexpected status {code} {desc}"),
@@ -285,65 +289,62 @@ pub(crate) fn classify(m: &Message) -> Status {
     }
 }
 
-/// Detects missed heartbeats without touching the timer for every message: it
-/// ticks once per interval, and two ticks in a row with no activity in between
-/// mean the server went quiet (at least twice the interval with nothing).
+/// Detects missed heartbeats: twice the interval with nothing from the server
+/// (no message, status or heartbeat), counted from the last thing that arrived,
+/// as nats.go does. Activity only records the time; the timer is moved once it
+/// fires, not for every message.
 pub(crate) struct IdleWatch {
     interval: Duration,
+    /// When something last arrived (or the watch was reset).
+    last: tokio::time::Instant,
     sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
-    active: bool,
-    idle_ticks: u8,
 }
 
 impl std::fmt::Debug for IdleWatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IdleWatch")
             .field("interval", &self.interval)
-            .field("idle_ticks", &self.idle_ticks)
             .finish_non_exhaustive()
     }
 }
 
 impl IdleWatch {
     pub(crate) fn new(interval: Duration) -> IdleWatch {
+        let now = tokio::time::Instant::now();
         IdleWatch {
             interval,
-            sleep: Box::pin(tokio::time::sleep(interval)),
-            active: false,
-            idle_ticks: 0,
+            last: now,
+            sleep: Box::pin(tokio::time::sleep_until(now + interval * 2)),
         }
     }
 
     /// Something arrived from the server.
     pub(crate) fn activity(&mut self) {
-        self.active = true;
+        self.last = tokio::time::Instant::now();
     }
 
     /// Starts counting afresh (after a reconnect or a re-pull).
     pub(crate) fn reset(&mut self) {
-        self.active = false;
-        self.idle_ticks = 0;
-        let next = tokio::time::Instant::now() + self.interval;
-        self.sleep.as_mut().reset(next);
+        self.last = tokio::time::Instant::now();
+        let due = self.last + self.interval * 2;
+        self.sleep.as_mut().reset(due);
     }
 
-    /// Ready once heartbeats were missed.
+    /// Ready once twice the interval passed since the last activity; then
+    /// counts afresh from now.
     pub(crate) fn poll_missed(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
         use std::future::Future;
-        while self.sleep.as_mut().poll(cx).is_ready() {
-            let next = tokio::time::Instant::now() + self.interval;
-            self.sleep.as_mut().reset(next);
-            if std::mem::take(&mut self.active) {
-                self.idle_ticks = 0;
-            } else {
-                self.idle_ticks += 1;
-                if self.idle_ticks >= 2 {
-                    self.idle_ticks = 0;
-                    return std::task::Poll::Ready(());
-                }
+        loop {
+            std::task::ready!(self.sleep.as_mut().poll(cx));
+            let due = self.last + self.interval * 2;
+            let now = tokio::time::Instant::now();
+            if now >= due {
+                self.reset();
+                return std::task::Poll::Ready(());
             }
+            // Something arrived since the timer was set: wait for the rest.
+            self.sleep.as_mut().reset(due);
         }
-        std::task::Poll::Pending
     }
 }
 
@@ -445,10 +446,35 @@ mod tests {
             Status::Terminal(e) => assert_eq!(e.kind(), ErrorKind::InvalidArgument),
             other => panic!("{other:?}"),
         }
-        match classify(&status(503, "", None)) {
-            Status::Warning(e) => assert_eq!(e.kind(), ErrorKind::NoResponders),
-            other => panic!("{other:?}"),
+        assert!(matches!(
+            classify(&status(503, "", None)),
+            Status::NoResponders
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn heartbeats_are_missed_two_intervals_after_the_last_activity() {
+        let interval = Duration::from_secs(5);
+        let start = tokio::time::Instant::now();
+        let mut watch = IdleWatch::new(interval);
+        // Nothing at all: missed after two intervals.
+        std::future::poll_fn(|cx| watch.poll_missed(cx)).await;
+        assert_eq!(start.elapsed(), interval * 2);
+        // Activity just after an interval boundary, while the watch is
+        // polled (as the engine does): counted from it, not rounded up to the
+        // next tick (which took up to three intervals).
+        tokio::select! {
+            () = std::future::poll_fn(|cx| watch.poll_missed(cx)) => panic!("missed too early"),
+            () = tokio::time::sleep(Duration::from_millis(5_100)) => {}
         }
+        watch.activity();
+        let active = tokio::time::Instant::now();
+        std::future::poll_fn(|cx| watch.poll_missed(cx)).await;
+        assert_eq!(active.elapsed(), interval * 2);
+        // After a report it counts afresh.
+        let reported = tokio::time::Instant::now();
+        std::future::poll_fn(|cx| watch.poll_missed(cx)).await;
+        assert_eq!(reported.elapsed(), interval * 2);
     }
 
     #[test]

@@ -15,11 +15,15 @@ use tokio::sync::oneshot;
 use super::engine::{Control, Engine, Event, PullConfig};
 use crate::error::{Error, ErrorKind};
 use crate::types::{AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, OrderedConsumerConfig};
-use crate::{Consumer, JetStream};
+use crate::{Consumer, JetStream, Msg};
 
 const DEFAULT_INACTIVE_THRESHOLD: Duration = Duration::from_secs(300);
 const RESET_BACKOFF_START: Duration = Duration::from_secs(1);
 const RESET_BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// Attempts at (re)creating the server-side consumer when
+/// `max_reset_attempts` is unset: with the backoff above, about a minute of
+/// sleeps plus the request timeouts.
+pub(crate) const DEFAULT_MAX_RESET_ATTEMPTS: usize = 10;
 #[cfg(any(feature = "kv", feature = "object-store"))]
 /// How long deleting a dropped watcher's consumer may take.
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,9 +33,18 @@ const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// [`JetStream::ordered_consumer`] or [`crate::Stream::ordered_consumer`].
 ///
 /// It is read one way: by fetches (`fetch`, `fetch_bytes`, `fetch_no_wait`,
-/// `next`), or by one running `messages`/`consume` loop at a time. Mixing the
-/// two, or starting a second loop while one runs, is refused with
-/// [`ErrorKind::InvalidArgument`].
+/// `next`), one at a time, or by one running `messages`/`consume` loop at a
+/// time. Mixing the two, starting a second loop while one runs, or a second
+/// fetch while one is under way (on this handle or a clone: its batch was
+/// neither read to the end nor dropped) is refused with
+/// [`ErrorKind::InvalidArgument`]: two readers would get the same messages.
+///
+/// Its `messages()` yields `Err(HeartbeatMissed)` when the server goes quiet,
+/// as a plain consumer's does, and recovers on its own. Recreating the
+/// server-side consumer retries errors another attempt may fix up to
+/// [`max_reset_attempts`](crate::OrderedConsumerConfig::max_reset_attempts)
+/// times (10 by default) and gives up at once on any other (a consumer limit,
+/// a permission); that error is the stream's last item.
 ///
 /// ```no_run
 /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
@@ -74,6 +87,8 @@ struct OrderedState {
     mode: Option<Mode>,
     /// A `messages`/`consume` loop is running (only one may).
     looping: bool,
+    /// A fetch is under way (only one may: two would read the same messages).
+    fetching: bool,
 }
 
 /// The receive mode an ordered consumer was first used with.
@@ -91,6 +106,17 @@ struct LoopGuard(OrderedConsumer);
 impl Drop for LoopGuard {
     fn drop(&mut self) {
         self.0.state().looping = false;
+    }
+}
+
+/// Marks the one fetch under way on an ordered consumer (and its clones);
+/// dropping it lets the next start.
+#[derive(Debug)]
+struct FetchGuard(OrderedConsumer);
+
+impl Drop for FetchGuard {
+    fn drop(&mut self) {
+        self.0.state().fetching = false;
     }
 }
 
@@ -135,6 +161,7 @@ impl OrderedConsumer {
                     fresh: false,
                     mode: None,
                     looping: false,
+                    fetching: false,
                 }),
             }),
         };
@@ -203,6 +230,7 @@ impl OrderedConsumer {
             replay_policy: c.replay_policy,
             inactive_threshold: Some(c.inactive_threshold.unwrap_or(DEFAULT_INACTIVE_THRESHOLD)),
             headers_only: c.headers_only,
+            metadata: c.metadata.clone(),
             num_replicas: 1,
             mem_storage: true,
             ..Default::default()
@@ -219,11 +247,23 @@ impl OrderedConsumer {
     }
 
     /// Creates the next server-side consumer, starting after the last delivered
-    /// message, retrying with backoff up to `max_reset_attempts`.
+    /// message. Errors that another attempt may fix (see [`is_transient`]) are
+    /// retried with backoff, up to `max_reset_attempts` attempts
+    /// ([`DEFAULT_MAX_RESET_ATTEMPTS`] when unset); any other error is
+    /// returned at once. While the connection is down it waits for the
+    /// reconnect instead (attempts then could only time out), also when the
+    /// connection dropped with the request in flight; a closed client ends it.
     async fn create_consumer(&self) -> Result<Consumer, Error> {
+        let max = self
+            .inner
+            .config
+            .max_reset_attempts
+            .unwrap_or(DEFAULT_MAX_RESET_ATTEMPTS)
+            .max(1);
         let mut backoff = RESET_BACKOFF_START;
         let mut attempt = 0usize;
         loop {
+            wait_connected(self.inner.js.client()).await?;
             let (serial, stream_seq) = {
                 let mut s = self.state();
                 s.serial += 1;
@@ -237,15 +277,14 @@ impl OrderedConsumer {
                 .await
             {
                 Ok(c) => return Ok(c),
-                Err(e) if is_final(&e) => return Err(e),
+                // The core client fails a request in flight when the connection
+                // drops; the client is reconnecting, not closed (a closed client
+                // ends this at `wait_connected`). Not an attempt of its own.
+                Err(e) if e.kind() == ErrorKind::ConnectionClosed => {}
+                Err(e) if !is_transient(&e) => return Err(e),
                 Err(e) => {
                     attempt += 1;
-                    if self
-                        .inner
-                        .config
-                        .max_reset_attempts
-                        .is_some_and(|max| attempt >= max)
-                    {
+                    if attempt >= max {
                         return Err(e);
                     }
                     tracing::debug!(error = %e, attempt, "recreating ordered consumer failed; retrying");
@@ -257,16 +296,26 @@ impl OrderedConsumer {
     }
 
     /// Claims the consumer for a fetch (`fetch`, `fetch_bytes`, `fetch_no_wait`,
-    /// `next`): refused once it was read by `messages` or `consume`.
-    pub(crate) fn begin_fetch(&self) -> Result<(), Error> {
+    /// `next`): refused once it was read by `messages` or `consume`, and while
+    /// another fetch on it (or a clone) is under way.
+    fn begin_fetch(&self) -> Result<FetchGuard, Error> {
         let mut s = self.state();
         if s.mode == Some(Mode::Continuous) {
             return Err(mixed_modes(
                 "it was read with messages() or consume(), so it can not fetch",
             ));
         }
+        if s.fetching {
+            return Err(Error::msg(
+                ErrorKind::InvalidArgument,
+                "an ordered consumer serves one fetch at a time: another fetch on it (or a \
+                 clone) is under way; read its batch to the end or drop it first",
+            ));
+        }
         s.mode = Some(Mode::Fetch);
-        Ok(())
+        s.fetching = true;
+        drop(s);
+        Ok(FetchGuard(self.clone()))
     }
 
     /// Claims the consumer for one `messages`/`consume` loop: refused after
@@ -371,17 +420,33 @@ impl OrderedConsumer {
     }
 }
 
-/// Errors that recreating cannot fix.
-fn is_final(e: &Error) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::StreamNotFound
-            | ErrorKind::InvalidConfig
-            | ErrorKind::InvalidName
-            | ErrorKind::InvalidSubject
-            | ErrorKind::ConnectionClosed
-            | ErrorKind::JetStreamNotEnabled
-    )
+/// Errors that another attempt may not meet: timeouts, no responders, I/O
+/// and other client-side failures, and server errors that mean "not now"
+/// (429, 5xx). Everything else (a consumer limit, a permission, a bad
+/// configuration, a missing stream, a closed connection) is final.
+fn is_transient(e: &Error) -> bool {
+    match e.api_error() {
+        Some(api) => api.code == 429 || api.code >= 500,
+        None => matches!(
+            e.kind(),
+            ErrorKind::Timeout | ErrorKind::NoResponders | ErrorKind::Io | ErrorKind::Other
+        ),
+    }
+}
+
+/// Waits until the client is connected; `ConnectionClosed` once it closed.
+async fn wait_connected(client: &nats_core::Client) -> Result<(), Error> {
+    let mut states = client.state_changes();
+    loop {
+        match *states.borrow_and_update() {
+            nats_core::State::Connected => return Ok(()),
+            nats_core::State::Closed => return Err(Error::new(ErrorKind::ConnectionClosed)),
+            _ => {}
+        }
+        if states.changed().await.is_err() {
+            return Err(Error::new(ErrorKind::ConnectionClosed));
+        }
+    }
 }
 
 /// Best effort: the inactive threshold removes it anyway.
@@ -397,13 +462,75 @@ fn delete_in_background(consumer: Consumer) {
     });
 }
 
+/// Continuity of delivery from one server-side consumer: each message must
+/// follow the last one (consumer sequence + 1).
+#[derive(Debug, Default)]
+struct Sequence {
+    consumer_seq: u64,
+}
+
+impl Sequence {
+    /// Whether `m` follows the last message; if so, records its stream
+    /// sequence as delivered.
+    fn advance(&mut self, oc: &OrderedConsumer, m: &Msg) -> bool {
+        match m.tokens() {
+            Some(t) if t.consumer_seq == self.consumer_seq + 1 => {
+                self.consumer_seq = t.consumer_seq;
+                oc.record(t.stream_seq);
+                true
+            }
+            Some(t) => {
+                tracing::debug!(
+                    expected = self.consumer_seq + 1,
+                    got = t.consumer_seq,
+                    "ordered consumer gap"
+                );
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+/// One fetch (`fetch`, `fetch_bytes`, `fetch_no_wait`, `next`) of an ordered
+/// consumer.
+#[derive(Debug)]
+pub(crate) struct OrderedFetch {
+    oc: OrderedConsumer,
+    sequence: Sequence,
+    /// Held until the fetch is over.
+    guard: Option<FetchGuard>,
+}
+
+impl OrderedFetch {
+    /// Claims `oc` for a fetch (see [`OrderedConsumer::begin_fetch`]).
+    pub(crate) fn begin(oc: &OrderedConsumer) -> Result<OrderedFetch, Error> {
+        let guard = oc.begin_fetch()?;
+        Ok(OrderedFetch {
+            oc: oc.clone(),
+            sequence: Sequence::default(),
+            guard: Some(guard),
+        })
+    }
+
+    /// Whether `m` may be delivered: a gap ends the fetch instead.
+    pub(crate) fn accept(&mut self, m: &Msg) -> bool {
+        self.sequence.advance(&self.oc, m)
+    }
+
+    /// The fetch is over (its batch may still be held): the next may start.
+    pub(crate) fn finish(&mut self) {
+        self.guard = None;
+    }
+}
+
 /// The continuous loop of an ordered consumer.
 pub(crate) struct OrderedEngine {
     oc: OrderedConsumer,
     cfg: PullConfig,
     control: Arc<Control>,
     engine: Option<Engine>,
-    consumer_seq: u64,
+    sequence: Sequence,
     /// Set once a terminal error was returned: the loop is over.
     finished: bool,
     /// Held while the loop exists.
@@ -413,7 +540,7 @@ pub(crate) struct OrderedEngine {
 impl std::fmt::Debug for OrderedEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OrderedEngine")
-            .field("consumer_seq", &self.consumer_seq)
+            .field("sequence", &self.sequence)
             .finish_non_exhaustive()
     }
 }
@@ -426,13 +553,13 @@ impl OrderedEngine {
     ) -> Result<OrderedEngine, Error> {
         let guard = oc.begin_loop()?;
         let consumer = oc.next_consumer().await?;
-        let engine = Engine::start(&consumer, cfg.clone(), control.clone()).await?;
+        let engine = Engine::start(&consumer, cfg.clone(), Some(control.clone())).await?;
         Ok(OrderedEngine {
             oc,
             cfg,
             control,
             engine: Some(engine),
-            consumer_seq: 0,
+            sequence: Sequence::default(),
             finished: false,
             _guard: guard,
         })
@@ -440,7 +567,7 @@ impl OrderedEngine {
 
     fn reset(&mut self) {
         self.engine = None;
-        self.consumer_seq = 0;
+        self.sequence = Sequence::default();
     }
 
     pub(crate) async fn next_event(&mut self) -> Option<Event> {
@@ -455,7 +582,7 @@ impl OrderedEngine {
                 }
                 let started = async {
                     let consumer = self.oc.next_consumer().await?;
-                    Engine::start(&consumer, self.cfg.clone(), self.control.clone()).await
+                    Engine::start(&consumer, self.cfg.clone(), Some(self.control.clone())).await
                 };
                 match started.await {
                     Ok(e) => self.engine = Some(e),
@@ -469,19 +596,11 @@ impl OrderedEngine {
             match engine.next_event().await {
                 None => return None,
                 Some(Event::Msg(m)) => {
-                    let Some(t) = m.tokens() else { continue };
-                    if t.consumer_seq != self.consumer_seq + 1 {
-                        tracing::debug!(
-                            expected = self.consumer_seq + 1,
-                            got = t.consumer_seq,
-                            "ordered consumer gap; recreating"
-                        );
-                        self.reset();
-                        continue;
+                    if self.sequence.advance(&self.oc, &m) {
+                        return Some(Event::Msg(m));
                     }
-                    self.consumer_seq = t.consumer_seq;
-                    self.oc.record(t.stream_seq);
-                    return Some(Event::Msg(m));
+                    // A gap: recreate after the last message delivered.
+                    self.reset();
                 }
                 Some(Event::Reconnected) => self.reset(),
                 Some(Event::Warning(e))
@@ -495,9 +614,21 @@ impl OrderedEngine {
                     if self.oc.inner.js.client().connection_state() == nats_core::State::Connected {
                         self.reset();
                     }
+                    // The user hears that the server went quiet (as from a
+                    // plain consumer); a 503 is recovered from silently.
+                    if e.kind() == ErrorKind::HeartbeatMissed {
+                        return Some(Event::Warning(e));
+                    }
                 }
                 Some(Event::Warning(e)) => return Some(Event::Warning(e)),
-                Some(Event::Terminal(e)) if e.kind() == ErrorKind::ConsumerDeleted => self.reset(),
+                Some(Event::Terminal(e))
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::ConsumerDeleted | ErrorKind::ConsumerNotFound
+                    ) =>
+                {
+                    self.reset()
+                }
                 Some(Event::Terminal(e)) => {
                     self.finished = true;
                     return Some(Event::Terminal(e));
@@ -550,13 +681,16 @@ impl OrderedConsumer {
         super::Fetch::new(super::Source::Ordered(self.clone()), max_messages, 0, true)
     }
 
-    /// The next message in order (waits up to 30 s, then `Timeout`).
-    pub async fn next(&self) -> Result<crate::Msg, Error> {
-        let mut batch = self.fetch(1).await?;
-        match futures_util::StreamExt::next(&mut batch).await {
-            Some(result) => result,
-            None => Err(Error::msg(ErrorKind::Timeout, "no message arrived in time")),
-        }
+    /// The next message in order (waits up to 30 s, then `Timeout`; another
+    /// wait: [`Next::max_wait`](super::Next::max_wait)).
+    ///
+    /// ```no_run
+    /// # async fn run(ordered: jetstream::OrderedConsumer) -> Result<(), jetstream::Error> {
+    /// let msg = ordered.next().max_wait(std::time::Duration::from_secs(1)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn next(&self) -> super::Next {
+        super::Next::new(super::Source::Ordered(self.clone()))
     }
 
     /// A continuous, ordered stream of messages; await the builder to start.
@@ -564,12 +698,49 @@ impl OrderedConsumer {
         super::MessagesBuilder::from_source(super::Source::Ordered(self.clone()))
     }
 
-    /// Runs `handler` for every message in order on a task of its own.
+    /// Runs `handler` for every message in order on a task of its own. As with
+    /// [`Consumer::consume`], a panic in the handler ends the loop and reaches
+    /// the error handler as [`ErrorKind::HandlerPanicked`].
     pub fn consume<F, Fut>(&self, handler: F) -> super::Consume<F>
     where
         F: FnMut(crate::Msg) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = ()> + Send,
     {
         super::Consume::from_source(super::Source::Ordered(self.clone()), handler)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{ApiError, ErrorCode};
+
+    fn api(code: u16, err_code: u16) -> Error {
+        Error::from_api(ApiError {
+            code,
+            err_code: ErrorCode(err_code),
+            description: String::new(),
+        })
+    }
+
+    #[test]
+    fn only_errors_another_attempt_may_fix_are_retried() {
+        for kind in [ErrorKind::Timeout, ErrorKind::NoResponders, ErrorKind::Io] {
+            assert!(is_transient(&Error::new(kind)), "{kind:?}");
+        }
+        // JetStream temporarily unavailable; too many requests.
+        assert!(is_transient(&api(503, 10008)));
+        assert!(is_transient(&api(429, 0)));
+        // Consumer limit, stream not found, bad config: final.
+        assert!(!is_transient(&api(400, 10026)));
+        assert!(!is_transient(&api(404, 10059)));
+        for kind in [
+            ErrorKind::ConnectionClosed,
+            ErrorKind::JetStreamNotEnabled,
+            ErrorKind::InvalidConfig,
+            ErrorKind::StreamNotFound,
+        ] {
+            assert!(!is_transient(&Error::new(kind)), "{kind:?}");
+        }
     }
 }

@@ -1,13 +1,10 @@
 //! API envelopes: decoding replies (`{"error":{...}}` versus success), publish acks, paging,
 //! and the small request/response bodies of the admin API.
 
-// The request/response helpers are used by the context, stream and consumer modules.
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 
 use jiff::Timestamp;
-use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::serde_util::{empty_string_as_none, is_false, is_zero_u64, null_default};
@@ -317,6 +314,10 @@ pub(crate) struct MsgGetRequest {
     pub(crate) last_by_subj: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) next_by_subj: Option<String>,
+    /// Only the payload: no headers at all (on a direct get not even `Nats-Sequence` and
+    /// friends). Server 2.12+; older servers ignore it.
+    #[serde(rename = "no_hdr", skip_serializing_if = "is_false")]
+    pub(crate) no_headers: bool,
 }
 
 /// Reply of `STREAM.MSG.GET`.
@@ -340,10 +341,4 @@ pub(crate) struct RawStoredMessage {
     #[serde(deserialize_with = "null_default")]
     pub(crate) data: String,
     pub(crate) time: Timestamp,
-}
-
-/// Checks that a reply is a JSON object without an `error`, ignoring its content. For
-/// endpoints whose success reply carries nothing the caller needs.
-pub(crate) fn decode_api_ok(body: &[u8]) -> Result<(), Error> {
-    decode_api::<IgnoredAny>(body).map(|_| ())
 }

@@ -7,6 +7,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::server_enum::server_enum;
+use super::UnknownValue;
+
 use super::serde_util::{
     empty_string_as_none, is_default, is_false, is_zero_duration, is_zero_i64, is_zero_u64, nanos,
     nanos_vec, null_default, opt_nanos, opt_time,
@@ -176,6 +179,7 @@ pub struct ConsumerConfig {
 ///
 /// On the wire this is `deliver_policy` plus `opt_start_seq` or `opt_start_time`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum DeliverPolicy {
     /// From the first message in the stream.
     #[default]
@@ -196,51 +200,59 @@ pub enum DeliverPolicy {
     },
     /// The last message of every subject, then new messages.
     LastPerSubject,
+    /// A policy this client version does not know (from a newer server), kept as sent with
+    /// the start sequence and time that came with it, and written back unchanged.
+    Other {
+        /// The policy as the server spells it.
+        policy: UnknownValue,
+        /// `opt_start_seq`, if the server sent one.
+        start_sequence: Option<u64>,
+        /// `opt_start_time`, if the server sent one.
+        start_time: Option<Timestamp>,
+    },
 }
 
-/// How a consumer's messages are acknowledged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AckPolicy {
-    /// Every message must be acknowledged.
-    #[default]
-    Explicit,
-    /// Acknowledging a message acknowledges all messages before it.
-    All,
-    /// No acks; messages count as acknowledged when delivered.
-    None,
-    /// Server-internal policy for durable sourcing consumers (server 2.14; push only). Only
-    /// appears when reading consumers that a server created.
-    FlowControl,
+server_enum! {
+    /// How a consumer's messages are acknowledged.
+    pub enum AckPolicy as "ack policy" {
+        /// Every message must be acknowledged.
+        #[default]
+        Explicit = "explicit",
+        /// Acknowledging a message acknowledges all messages before it.
+        All = "all",
+        /// No acks; messages count as acknowledged when delivered.
+        None = "none",
+        /// Server-internal policy for durable sourcing consumers (server 2.14; push only). Only
+        /// appears when reading consumers that a server created.
+        FlowControl = "flow_control",
+    }
 }
 
-/// The pace at which a consumer delivers stored messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReplayPolicy {
-    /// As fast as possible.
-    #[default]
-    Instant,
-    /// At the rate the messages were originally stored.
-    Original,
+server_enum! {
+    /// The pace at which a consumer delivers stored messages.
+    pub enum ReplayPolicy as "replay policy" {
+        /// As fast as possible.
+        #[default]
+        Instant = "instant",
+        /// At the rate the messages were originally stored.
+        Original = "original",
+    }
 }
 
-/// How the priority groups of a pull consumer share messages (server 2.11+).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum PriorityPolicy {
-    /// No priority groups.
-    #[default]
-    #[serde(alias = "")]
-    None,
-    /// Pull requests with `min_pending` / `min_ack_pending` get messages only when the
-    /// consumer is backed up that far.
-    Overflow,
-    /// One client at a time is pinned and gets all messages; others stand by.
-    PinnedClient,
-    /// Pull requests carry a priority 0-9; lower is served first (server 2.12+).
-    Prioritized,
+server_enum! {
+    /// How the priority groups of a pull consumer share messages (server 2.11+).
+    pub enum PriorityPolicy as "priority policy" {
+        /// No priority groups.
+        #[default]
+        None = "none" | "",
+        /// Pull requests with `min_pending` / `min_ack_pending` get messages only when the
+        /// consumer is backed up that far.
+        Overflow = "overflow",
+        /// One client at a time is pinned and gets all messages; others stand by.
+        PinnedClient = "pinned_client",
+        /// Pull requests carry a priority 0-9; lower is served first (server 2.12+).
+        Prioritized = "prioritized",
+    }
 }
 
 /// Configuration of an ordered consumer: an ephemeral, ack-none consumer that the client
@@ -260,11 +272,24 @@ pub struct OrderedConsumerConfig {
     pub inactive_threshold: Option<Duration>,
     /// Deliver only headers.
     pub headers_only: bool,
-    /// How many times to try to recreate the consumer after a failure; `None` means without
-    /// limit.
+    /// How many times to try to (re)create the consumer while the attempts fail with errors
+    /// another attempt may fix (timeouts, no responders, server errors 429 and 5xx); `None`
+    /// means 10. Other errors (a consumer limit, a permission, a bad configuration) end it at
+    /// once, and no attempt is made while the connection is down.
     pub max_reset_attempts: Option<usize>,
     /// Prefix of the generated consumer names (`<prefix>_<n>`); `None` means a random one.
     pub name_prefix: Option<String>,
+    /// Application metadata set on every server-side consumer the ordered consumer
+    /// creates (server 2.10+), as nats.go's `OrderedConsumerConfig.Metadata`.
+    ///
+    /// ```
+    /// let config = jetstream::OrderedConsumerConfig {
+    ///     metadata: [("owner".to_string(), "billing".to_string())].into(),
+    ///     ..Default::default()
+    /// };
+    /// # assert_eq!(config.metadata["owner"], "billing");
+    /// ```
+    pub metadata: HashMap<String, String>,
 }
 
 /// The flat wire form of [`DeliverPolicy`], used with `#[serde(flatten, with = ...)]`.
@@ -272,17 +297,17 @@ mod deliver_policy_flat {
     use super::*;
     use serde::{Deserializer, Serializer};
 
-    #[derive(Serialize, Deserialize, Default)]
-    #[serde(rename_all = "snake_case")]
-    enum Kind {
-        #[default]
-        #[serde(alias = "undefined", alias = "")]
-        All,
-        Last,
-        New,
-        ByStartSequence,
-        ByStartTime,
-        LastPerSubject,
+    server_enum! {
+        /// The `deliver_policy` field alone.
+        enum Kind as "deliver policy" {
+            #[default]
+            All = "all" | "undefined" | "",
+            Last = "last",
+            New = "new",
+            ByStartSequence = "by_start_sequence",
+            ByStartTime = "by_start_time",
+            LastPerSubject = "last_per_subject",
+        }
     }
 
     #[derive(Serialize, Deserialize, Default)]
@@ -296,29 +321,31 @@ mod deliver_policy_flat {
     }
 
     pub(super) fn serialize<S: Serializer>(p: &DeliverPolicy, s: S) -> Result<S::Ok, S::Error> {
+        let kind = |deliver_policy| Wire {
+            deliver_policy,
+            ..Wire::default()
+        };
         let wire = match *p {
             DeliverPolicy::All => Wire::default(),
-            DeliverPolicy::Last => Wire {
-                deliver_policy: Kind::Last,
-                ..Wire::default()
-            },
-            DeliverPolicy::New => Wire {
-                deliver_policy: Kind::New,
-                ..Wire::default()
-            },
-            DeliverPolicy::LastPerSubject => Wire {
-                deliver_policy: Kind::LastPerSubject,
-                ..Wire::default()
-            },
+            DeliverPolicy::Last => kind(Kind::Last),
+            DeliverPolicy::New => kind(Kind::New),
+            DeliverPolicy::LastPerSubject => kind(Kind::LastPerSubject),
             DeliverPolicy::ByStartSequence { start_sequence } => Wire {
-                deliver_policy: Kind::ByStartSequence,
                 opt_start_seq: Some(start_sequence),
-                ..Wire::default()
+                ..kind(Kind::ByStartSequence)
             },
             DeliverPolicy::ByStartTime { start_time } => Wire {
-                deliver_policy: Kind::ByStartTime,
                 opt_start_time: Some(start_time),
-                ..Wire::default()
+                ..kind(Kind::ByStartTime)
+            },
+            DeliverPolicy::Other {
+                policy,
+                start_sequence,
+                start_time,
+            } => Wire {
+                deliver_policy: Kind::Other(policy),
+                opt_start_seq: start_sequence,
+                opt_start_time: start_time,
             },
         };
         wire.serialize(s)
@@ -338,6 +365,11 @@ mod deliver_policy_flat {
             // Unix epoch rather than failing the whole reply.
             Kind::ByStartTime => DeliverPolicy::ByStartTime {
                 start_time: wire.opt_start_time.unwrap_or(Timestamp::UNIX_EPOCH),
+            },
+            Kind::Other(policy) => DeliverPolicy::Other {
+                policy,
+                start_sequence: wire.opt_start_seq,
+                start_time: wire.opt_start_time,
             },
         })
     }

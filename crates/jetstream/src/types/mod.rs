@@ -11,6 +11,7 @@ mod cluster;
 mod consumer_config;
 mod consumer_info;
 pub(crate) mod serde_util;
+pub(crate) mod server_enum;
 mod stream_config;
 mod stream_info;
 
@@ -24,8 +25,10 @@ pub use consumer_config::{
     AckPolicy, ConsumerConfig, DeliverPolicy, OrderedConsumerConfig, PriorityPolicy, ReplayPolicy,
 };
 pub use consumer_info::{ConsumerInfo, PriorityGroupState, SequenceInfo};
+pub use server_enum::UnknownValue;
 pub use stream_config::{
     Compression, ConsumerLimits, DiscardPolicy, External, PersistMode, Placement, RePublish,
-    RetentionPolicy, StorageType, StreamConfig, StreamSource, SubjectTransform,
+    RetentionPolicy, StorageType, StreamConfig, StreamConsumerSource, StreamSource,
+    SubjectTransform,
 };
 pub use stream_info::{LostStreamData, StreamAlternate, StreamInfo, StreamSourceInfo, StreamState};

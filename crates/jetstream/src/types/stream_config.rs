@@ -7,6 +7,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::server_enum::server_enum;
+
 use super::serde_util::{
     empty_string_as_none, is_default, is_false, is_zero_duration, is_zero_i32, is_zero_i64,
     is_zero_u64, nanos, null_default, opt_time,
@@ -199,6 +201,95 @@ pub struct StreamSource {
     /// Where the source stream lives when it is in another account or domain.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external: Option<External>,
+    /// The JetStream domain the source stream lives in: a shorthand for
+    /// `external: Some(External { api_prefix: "$JS.<domain>.API", .. })`, as nats.go's
+    /// `StreamSource.Domain`. Exclusive with `external` ([`ErrorKind::InvalidConfig`]).
+    ///
+    /// Never sent as such: creating or updating the stream sends the `external` it stands
+    /// for, so the configuration the server returns has `external` set and `domain` empty.
+    ///
+    /// ```
+    /// use jetstream::StreamSource;
+    ///
+    /// let source = StreamSource {
+    ///     name: "ORDERS".into(),
+    ///     domain: Some("hub".into()),
+    ///     ..Default::default()
+    /// };
+    /// # let _ = source;
+    /// ```
+    ///
+    /// [`ErrorKind::InvalidConfig`]: crate::ErrorKind::InvalidConfig
+    #[serde(skip)]
+    pub domain: Option<String>,
+    /// Durable sourcing (server 2.14+): copy through this existing push consumer of the
+    /// source stream instead of an ephemeral one the server creates, so the position
+    /// survives. The consumer must use [`AckPolicy::FlowControl`] with idle heartbeats and
+    /// deliver to `deliver_subject`. Excludes `opt_start_seq`, `opt_start_time` and
+    /// `filter_subject` (the consumer decides where to start and what to copy).
+    ///
+    /// ```
+    /// use jetstream::{StreamConsumerSource, StreamSource};
+    ///
+    /// let source = StreamSource {
+    ///     name: "ORDERS".into(),
+    ///     consumer: Some(StreamConsumerSource {
+    ///         name: "orders-copy".into(),
+    ///         deliver_subject: "deliver.orders-copy".into(),
+    ///     }),
+    ///     ..Default::default()
+    /// };
+    /// # let _ = source;
+    /// ```
+    ///
+    /// [`AckPolicy::FlowControl`]: crate::AckPolicy::FlowControl
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<StreamConsumerSource>,
+}
+
+impl StreamSource {
+    /// The source as sent to the server: `domain` turned into the `external` API prefix it
+    /// stands for. Both set: [`ErrorKind::InvalidConfig`](crate::ErrorKind::InvalidConfig).
+    pub(crate) fn resolve_domain(&self) -> crate::Result<StreamSource> {
+        let mut source = self.clone();
+        if let Some(domain) = source.domain.take() {
+            if source.external.is_some() {
+                return Err(crate::Error::msg(
+                    crate::ErrorKind::InvalidConfig,
+                    format!(
+                        "source {:?}: domain and external can not both be set",
+                        source.name
+                    ),
+                ));
+            }
+            source.external = Some(External {
+                api_prefix: format!("$JS.{domain}.API"),
+                deliver_prefix: None,
+            });
+        }
+        Ok(source)
+    }
+}
+
+/// The durable consumer a stream copies its source through (server 2.14+); see
+/// [`StreamSource::consumer`].
+///
+/// ```
+/// use jetstream::StreamConsumerSource;
+///
+/// let consumer = StreamConsumerSource {
+///     name: "orders-copy".into(),
+///     deliver_subject: "deliver.orders-copy".into(),
+/// };
+/// # let _ = consumer;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StreamConsumerSource {
+    /// Name of the durable consumer on the source stream.
+    pub name: String,
+    /// The consumer's deliver subject (where the server pushes the copied messages).
+    pub deliver_subject: String,
 }
 
 /// The API and delivery prefixes of a stream in another account or JetStream domain.
@@ -285,62 +376,60 @@ pub struct ConsumerLimits {
     pub max_ack_pending: i64,
 }
 
-/// When a stream may remove messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RetentionPolicy {
-    /// Keep messages until a limit (count, size, age) removes them.
-    #[default]
-    Limits,
-    /// Keep messages while a consumer that has not acknowledged them exists.
-    Interest,
-    /// Remove each message once it is acknowledged; each subject has at most one consumer.
-    #[serde(rename = "workqueue")]
-    WorkQueue,
+server_enum! {
+    /// When a stream may remove messages.
+    pub enum RetentionPolicy as "retention policy" {
+        /// Keep messages until a limit (count, size, age) removes them.
+        #[default]
+        Limits = "limits",
+        /// Keep messages while a consumer that has not acknowledged them exists.
+        Interest = "interest",
+        /// Remove each message once it is acknowledged; each subject has at most one consumer.
+        WorkQueue = "workqueue",
+    }
 }
 
-/// What a stream does when a limit is reached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DiscardPolicy {
-    /// Remove the oldest messages to make room.
-    #[default]
-    Old,
-    /// Refuse new messages.
-    New,
+server_enum! {
+    /// What a stream does when a limit is reached.
+    pub enum DiscardPolicy as "discard policy" {
+        /// Remove the oldest messages to make room.
+        #[default]
+        Old = "old",
+        /// Refuse new messages.
+        New = "new",
+    }
 }
 
-/// Where a stream stores its messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StorageType {
-    /// On disk.
-    #[default]
-    File,
-    /// In memory.
-    Memory,
+server_enum! {
+    /// Where a stream stores its messages.
+    pub enum StorageType as "storage type" {
+        /// On disk.
+        #[default]
+        File = "file",
+        /// In memory.
+        Memory = "memory",
+    }
 }
 
-/// Storage compression of a stream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Compression {
-    /// No compression.
-    #[default]
-    None,
-    /// S2 compression (file storage).
-    S2,
+server_enum! {
+    /// Storage compression of a stream.
+    pub enum Compression as "compression" {
+        /// No compression.
+        #[default]
+        None = "none",
+        /// S2 compression (file storage).
+        S2 = "s2",
+    }
 }
 
-/// How a stream persists writes (server 2.12+).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PersistMode {
-    /// Every write is persisted before it is acknowledged (the normal mode).
-    #[default]
-    #[serde(alias = "")]
-    Default,
-    /// Writes are flushed asynchronously: faster, may lose recent messages on a crash. File
-    /// storage, one replica, no atomic batches.
-    Async,
+server_enum! {
+    /// How a stream persists writes (server 2.12+).
+    pub enum PersistMode as "persist mode" {
+        /// Every write is persisted before it is acknowledged (the normal mode).
+        #[default]
+        Default = "default" | "",
+        /// Writes are flushed asynchronously: faster, may lose recent messages on a crash. File
+        /// storage, one replica, no atomic batches.
+        Async = "async",
+    }
 }

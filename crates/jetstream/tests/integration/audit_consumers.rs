@@ -362,11 +362,13 @@ async fn publish_async_carries_the_options() {
 }
 
 // ---------------------------------------------------------------------------
-// Ordered consumer: max_reset_attempts ends the loop with the last error.
+// Ordered consumer (re)creation: an error that retrying cannot fix ends the
+// loop at once; transient ones are retried at most max_reset_attempts times
+// (10 by default).
 // ---------------------------------------------------------------------------
 
 #[tokio::test]
-async fn ordered_consumer_gives_up_after_max_reset_attempts() {
+async fn ordered_consumer_surfaces_a_consumer_limit_at_once() {
     let server = Server::jetstream().start();
     let client = nats_core::connect(server.url()).await.unwrap();
     let js = jetstream::new(client);
@@ -384,10 +386,10 @@ async fn ordered_consumer_gives_up_after_max_reset_attempts() {
     for i in 0..3 {
         js.publish("one", format!("{i}")).await.unwrap();
     }
+    // The default: no max_reset_attempts.
     let ordered = stream
         .ordered_consumer(OrderedConsumerConfig {
             name_prefix: Some("lim".into()),
-            max_reset_attempts: Some(2),
             ..Default::default()
         })
         .await
@@ -404,17 +406,67 @@ async fn ordered_consumer_gives_up_after_max_reset_attempts() {
     // Not polled meanwhile: the loop cannot recreate before the slot is taken.
     stream.delete_consumer("lim_1").await.unwrap();
     durable(&stream, "blocker").await;
-    let start = Instant::now();
-    let err = tokio::time::timeout(Duration::from_secs(15), messages.next())
+    let err = tokio::time::timeout(Duration::from_secs(3), messages.next())
         .await
-        .expect("the ordered consumer kept retrying")
+        .expect("the ordered consumer kept retrying a consumer limit")
         .unwrap()
         .unwrap_err();
     assert_eq!(err.api_error().map(|a| a.err_code.0), Some(10026), "{err}");
-    // Two attempts with a 1 s backoff between them.
-    assert!(start.elapsed() >= Duration::from_millis(900));
     assert!(messages.next().await.is_none());
     assert_eq!(ordered.last_stream_sequence(), 3);
+}
+
+#[tokio::test]
+async fn ordered_consumer_gives_up_after_max_reset_attempts() {
+    let server = Server::jetstream().start();
+    let client = nats_core::connect(server.url()).await.unwrap();
+    let js = jetstream::with_options(
+        client,
+        JetStreamOptions {
+            timeout: Duration::from_millis(300),
+            ..Default::default()
+        },
+    );
+    let (_, stream) = setup(&server, StorageType::Memory).await;
+    js.publish("s.x", "0").await.unwrap();
+    let ordered = js
+        .ordered_consumer(
+            stream.name(),
+            OrderedConsumerConfig {
+                max_reset_attempts: Some(2),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut messages = ordered
+        .messages()
+        .expiry(Duration::from_secs(2))
+        .heartbeat(Duration::from_millis(500))
+        .await
+        .unwrap();
+    messages.next().await.unwrap().unwrap();
+    // A frozen server: every creation request times out (a transient error).
+    let frozen = server.freeze();
+    let start = Instant::now();
+    let mut errors = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(8), async {
+        while let Some(item) = messages.next().await {
+            errors.push(item.unwrap_err().kind());
+        }
+    })
+    .await;
+    let took = start.elapsed();
+    drop(frozen);
+    ended.unwrap_or_else(|_| panic!("the ordered consumer kept retrying: {errors:?}"));
+    assert_eq!(
+        errors.first(),
+        Some(&ErrorKind::HeartbeatMissed),
+        "{errors:?}"
+    );
+    assert_eq!(errors.last(), Some(&ErrorKind::Timeout), "{errors:?}");
+    // Missed heartbeats (~1 s), then two attempts with a 1 s backoff between them.
+    assert!(took >= Duration::from_millis(1900), "{took:?}");
 }
 
 // ---------------------------------------------------------------------------

@@ -128,3 +128,90 @@ async fn batches_and_counters_are_refused_on_old_servers() {
         ErrorKind::NotSupported
     );
 }
+
+#[tokio::test]
+async fn a_failed_add_leaves_the_batch_usable() {
+    let server = Server::jetstream().start();
+    let js = setup(
+        &server,
+        StreamConfig {
+            name: "B".into(),
+            subjects: vec!["b.>".into()],
+            allow_atomic: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut batch = js.batch();
+    batch.add("b.1", "one").await.unwrap();
+    // Refused before anything is sent: a wildcard subject, a message over max_payload.
+    assert_eq!(
+        batch.add("b.*", "wild").await.unwrap_err().kind(),
+        ErrorKind::InvalidSubject
+    );
+    let too_large = vec![0u8; js.client().max_payload() + 1];
+    assert_eq!(
+        batch.add("b.2", too_large).await.unwrap_err().kind(),
+        ErrorKind::MaxPayloadExceeded
+    );
+    assert_eq!(batch.len(), 1);
+    batch.add("b.2", "two").await.unwrap();
+    let ack = batch.commit("b.3", "three").await.unwrap();
+    assert_eq!(ack.batch_size, 3);
+    let stream = js.stream("B").await.unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 3);
+    for (seq, payload) in [(1, "one"), (2, "two"), (3, "three")] {
+        let msg = stream.get_msg(seq).await.unwrap();
+        assert_eq!(&msg.payload[..], payload.as_bytes());
+    }
+}
+
+#[tokio::test]
+async fn a_failed_first_add_starts_the_batch_over() {
+    let server = Server::jetstream().start();
+    let js = setup(
+        &server,
+        StreamConfig {
+            name: "B".into(),
+            subjects: vec!["b.>".into()],
+            allow_atomic: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    // Refused before anything is sent.
+    let mut batch = js.batch();
+    let first_id = batch.id().to_string();
+    assert_eq!(
+        batch.add("b.*", "wild").await.unwrap_err().kind(),
+        ErrorKind::InvalidSubject
+    );
+    assert!(batch.is_empty());
+    assert_ne!(batch.id(), first_id);
+    batch.add("b.1", "a").await.unwrap();
+    let ack = batch.commit("b.2", "b").await.unwrap();
+    assert_eq!(ack.batch_size, 2);
+
+    // Refused by the server: too many batches in flight on the stream.
+    let mut open = Vec::new();
+    let refused = loop {
+        let mut b = js.batch();
+        match b.add("b.open", "x").await {
+            Ok(()) => open.push(b),
+            Err(e) => break (b, e),
+        }
+        assert!(open.len() <= 1000, "no limit on batches in flight");
+    };
+    let (mut batch, err) = refused;
+    assert_eq!(
+        err.api_error().map(|a| a.err_code),
+        Some(jetstream::ErrorCode::ATOMIC_PUBLISH_TOO_MANY_INFLIGHT),
+        "{err}"
+    );
+    assert!(batch.is_empty());
+    // One batch finishes; the refused one can start now.
+    open.pop().unwrap().commit("b.done", "y").await.unwrap();
+    batch.add("b.3", "c").await.unwrap();
+    let ack = batch.commit("b.4", "d").await.unwrap();
+    assert_eq!(ack.batch_size, 2);
+}

@@ -17,7 +17,7 @@ use jetstream::{
     StorageType,
 };
 use nats_core::HeaderMap;
-use nats_testkit::Server;
+use nats_testkit::{Direction, FaultProxy, Server};
 
 use crate::pattern::Pattern;
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
@@ -478,7 +478,7 @@ async fn a_100_mib_object_round_trips_with_its_digest() {
     assert_eq!(stream.info().await.unwrap().state.consumer_count, 0);
 }
 
-/// Release-build throughput: `cargo test --release -p jetstream --test integration
+/// Release-build throughput: `cargo test --release -p nats-jetstream --test integration
 /// object_store::throughput_64_mib -- --ignored --nocapture`.
 #[tokio::test]
 #[ignore = "throughput measurement; run in release"]
@@ -542,56 +542,14 @@ async fn throughput_64_mib() {
     }
 }
 
-/// A TCP proxy to `target` that delays everything the server sends by `delay`, so every
-/// request/reply round trip takes at least that long.
-async fn latency_proxy(target: String, delay: Duration) -> String {
-    use tokio::io::AsyncWriteExt;
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let target = target.clone();
-            tokio::spawn(async move {
-                let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
-                    return;
-                };
-                let (mut client_read, mut client_write) = client.into_split();
-                let (mut server_read, mut server_write) = server.into_split();
-                tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
-                });
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    while let Ok(n) = server_read.read(&mut buf).await {
-                        if n == 0
-                            || tx
-                                .send((Instant::now() + delay, buf[..n].to_vec()))
-                                .is_err()
-                        {
-                            break;
-                        }
-                    }
-                });
-                while let Some((at, data)) = rx.recv().await {
-                    tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
-                    if client_write.write_all(&data).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    format!("nats://{addr}")
-}
-
 #[tokio::test]
 async fn puts_are_pipelined_not_one_round_trip_per_chunk() {
     let server = Server::jetstream().start();
     let rtt = Duration::from_millis(25);
-    let url = latency_proxy(format!("{}:{}", server.host(), server.port()), rtt).await;
-    let client = nats_core::connect(url.as_str()).await.unwrap();
+    // Everything the server sends arrives `rtt` late: every round trip takes at least that.
+    let proxy = FaultProxy::for_server(&server);
+    proxy.set_latency(Direction::ServerToClient, rtt);
+    let client = nats_core::connect(proxy.url()).await.unwrap();
     let js = jetstream::new(client);
     let store = mem_store(&js, "far").await;
     let data = Pattern::new().bytes(64 * 16 * 1024);

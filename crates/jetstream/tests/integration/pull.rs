@@ -24,7 +24,7 @@ pub(crate) async fn setup(
     (js, stream)
 }
 
-async fn publish_n(js: &jetstream::JetStream, n: usize) {
+pub(crate) async fn publish_n(js: &jetstream::JetStream, n: usize) {
     let mut acks = Vec::new();
     for i in 0..n {
         acks.push(js.publish_async("s.x", format!("{i}")).await.unwrap());
@@ -375,10 +375,12 @@ async fn invalid_options_are_refused() {
     let server = Server::jetstream().start();
     let (_js, stream) = setup(&server, StorageType::Memory).await;
     let c = durable(&stream, "v").await;
+    // Both limits together are fine (pull_parity); a threshold above its budget is not.
     let e = c
         .messages()
         .max_messages(10)
-        .max_bytes(10)
+        .max_bytes(1000)
+        .threshold_bytes(2000)
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
@@ -544,23 +546,66 @@ async fn double_ack_waits_at_most_the_context_timeout() {
     // A frozen server (SIGSTOP: the connection stays up, nothing answers): the
     // double ack gives up after the context's 500 ms, not after the client's
     // 10 s request timeout.
-    let pid = server.pid().expect("the server runs").to_string();
-    let signal = |sig: &str| {
-        let status = std::process::Command::new("kill")
-            .args([sig, pid.as_str()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    };
-    signal("-STOP");
+    let frozen = server.freeze();
     let started = Instant::now();
     let result = msg.double_ack().await;
     let took = started.elapsed();
-    signal("-CONT");
+    frozen.thaw();
     assert_eq!(result.unwrap_err().kind(), ErrorKind::Timeout);
     assert!(
         took >= Duration::from_millis(400) && took < Duration::from_secs(3),
         "double_ack took {took:?}"
     );
     drop(server);
+}
+
+/// Pull inboxes take their pending limits from the pull's own budget: a connection whose
+/// default allows only 5 unread messages (256 bytes) still gets every message of a 200
+/// message fetch and of `messages()`, even when the reader starts late, with no drop.
+#[tokio::test]
+async fn pulls_never_drop_under_a_low_connection_pending_limit() {
+    let server = Server::jetstream().start();
+    let client = nats_core::ConnectOptions::new()
+        .pending_limits(nats_core::PendingLimits::new(5, 256))
+        .connect(server.url())
+        .await
+        .unwrap();
+    let js = jetstream::new(client.clone());
+    let stream = js
+        .create_stream(StreamConfig {
+            name: "S".into(),
+            subjects: vec!["s.>".into()],
+            storage: StorageType::Memory,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    publish_n(&js, 200).await;
+    let c = durable(&stream, "c").await;
+
+    let mut batch = c.fetch(200).max_wait(Duration::from_secs(2)).await.unwrap();
+    // Let the whole batch arrive before reading any of it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut fetched = 0;
+    while let Some(m) = batch.next().await {
+        m.unwrap().ack().await.unwrap();
+        fetched += 1;
+    }
+    assert_eq!(fetched, 200);
+
+    let o = stream
+        .ordered_consumer(jetstream::OrderedConsumerConfig::default())
+        .await
+        .unwrap();
+    let mut messages = o.messages().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 0..200 {
+        let m = tokio::time::timeout(Duration::from_secs(5), messages.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.data().as_ref(), format!("{i}").as_bytes());
+    }
+    assert_eq!(client.statistics().dropped_messages, 0);
 }

@@ -1,7 +1,7 @@
 //! Opt-in soak test (slow): publishing and consuming while the server is
 //! crashed and restarted over and over.
 //!
-//! `NATS_SOAK_SECS=120 cargo test -p jetstream --test integration soak -- --ignored --nocapture`
+//! `NATS_SOAK_SECS=120 cargo test -p nats-jetstream --test integration soak -- --ignored --nocapture`
 //! (60 s without the variable). A publisher sends with message ids, retrying
 //! until acked; a durable AckExplicit consumer (`consume`, `ack`) and an
 //! ordered consumer (`messages`) read at the same time; every 3 s the server

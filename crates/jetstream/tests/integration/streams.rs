@@ -631,6 +631,7 @@ async fn check_message_gets(js: &JetStream, client: &Client, allow_direct: bool)
         assert_eq!(err.kind(), ErrorKind::MessageNotFound);
     }
     let err = stream.delete_msg(1).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::MessageNotFound, "{err:?}");
     assert!(err.api_error().is_some(), "{err:?}");
     let info = stream.info().await.unwrap();
     assert_eq!(info.state.messages, 2);

@@ -19,6 +19,7 @@ pub mod kv;
 pub mod kv_wire;
 pub mod object_store;
 pub mod object_store_wire;
+pub mod service;
 pub mod wire_limit;
 
 /// One timed run's future.
@@ -340,6 +341,16 @@ pub static WORKLOADS: &[Workload] = &[
                 run: core::req_reply_async_nats,
             },
         ],
+        ..BASE
+    },
+    Workload {
+        name: "service-req",
+        description: "sequential 16 B requests to an ADR-32 service endpoint (ours: nats-service, \
+                      async-nats: its service module) on a second connection; round-trip latency",
+        messages: 20_000,
+        payload: 16,
+        metrics: &[P50_US, P99_US],
+        contenders: pair!(service::req_ours, service::req_async_nats),
         ..BASE
     },
     // ------------------------------------------------------------ JetStream

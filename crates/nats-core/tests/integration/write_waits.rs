@@ -3,7 +3,6 @@
 //! closed, and when the connection is lost (whether or not a reconnect ever
 //! comes).
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -12,18 +11,6 @@ use nats_testkit::Server;
 use tokio::task::JoinHandle;
 
 use crate::reconnect::{wait_event, wait_state, with_events};
-
-/// Sends `signal` (`STOP`, `CONT`) to the server process: a stopped server
-/// keeps its sockets open but reads nothing, so the client's writes back up.
-fn signal(server: &Server, signal: &str) {
-    let pid = server.pid().expect("the server runs");
-    let status = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -{signal} {pid}");
-}
 
 /// Publishes until the socket and the write buffer are full, then returns a
 /// publish that waits for room (checked to be still waiting).
@@ -55,7 +42,9 @@ async fn close_fails_publishers_waiting_for_room_at_once() {
         .await
         .unwrap();
     client.flush().await.unwrap();
-    signal(&server, "STOP");
+    // A frozen server keeps its sockets open but reads nothing, so the
+    // client's writes back up.
+    let frozen = server.freeze();
     let waiting = blocked_publisher(&client).await;
 
     let started = Instant::now();
@@ -79,7 +68,7 @@ async fn close_fails_publishers_waiting_for_room_at_once() {
         flush.unwrap().unwrap_err().kind(),
         ErrorKind::ConnectionClosed
     );
-    signal(&server, "CONT");
+    frozen.thaw();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,7 +87,9 @@ async fn a_lost_connection_releases_publishers_waiting_for_room() {
     );
     let client = opts.connect(server.url()).await.unwrap();
     client.flush().await.unwrap();
-    signal(&server, "STOP");
+    // A frozen server keeps its sockets open but reads nothing, so the
+    // client's writes back up.
+    let frozen = server.freeze();
     let waiting = blocked_publisher(&client).await;
 
     wait_state(&client, State::Disconnected, Duration::from_secs(5)).await;
@@ -126,5 +117,5 @@ async fn a_lost_connection_releases_publishers_waiting_for_room() {
         publish.unwrap().unwrap_err().kind(),
         ErrorKind::ConnectionClosed
     );
-    signal(&server, "CONT");
+    frozen.thaw();
 }

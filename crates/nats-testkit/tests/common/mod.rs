@@ -42,6 +42,34 @@ impl Conn {
         read_line(&mut self.reader)
     }
 
+    /// Reads one protocol line within `timeout`, telling a silent
+    /// connection from a closed one.
+    pub fn try_line(&mut self, timeout: Duration) -> Result<String, Ended> {
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(timeout))
+            .unwrap();
+        let mut line = String::new();
+        let read = self.reader.read_line(&mut line);
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        match read {
+            Ok(0) => Err(Ended::Closed),
+            Ok(_) => Ok(line.trim_end().to_owned()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(Ended::TimedOut)
+            }
+            Err(_) => Err(Ended::Closed),
+        }
+    }
+
     /// Sends `CONNECT <json>` + `PING` and returns the first answer line
     /// other than `+OK` (verbose mode).
     pub fn handshake(&mut self, connect_json: &str) -> String {
@@ -73,6 +101,15 @@ impl Conn {
             assert!(!line.starts_with("-ERR"), "request failed: {line}");
         }
     }
+}
+
+/// Why [`Conn::try_line`] got no line.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// Nothing arrived in time; the connection is open.
+    TimedOut,
+    /// The connection was closed or reset.
+    Closed,
 }
 
 fn read_line(reader: &mut impl BufRead) -> String {

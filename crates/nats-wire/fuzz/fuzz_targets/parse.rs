@@ -9,11 +9,11 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use nats_wire::{ParseError, Parser, ServerOp};
+use nats_wire::{Error, Parser, ServerOp};
 
 struct Outcome {
     ops: Vec<ServerOp>,
-    error: Option<ParseError>,
+    error: Option<Error>,
 }
 
 fn run(mut parser: Parser, data: &[u8], sizes: &[usize]) -> Outcome {

@@ -3,7 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::{Bytes, BytesMut};
-use nats_wire::{HeaderMap, MsgOp, ParseError, Parser, ServerOp, Subject};
+use nats_wire::{Error, ErrorKind, HeaderMap, MsgOp, Parser, ServerOp, Subject};
 
 /// `MSG subject sid [reply] len\r\npayload\r\n`, as a server sends it.
 pub fn msg_frame(subject: &str, sid: u64, reply: Option<&str>, payload: &[u8]) -> Vec<u8> {
@@ -73,7 +73,7 @@ pub fn expected_msg(
 }
 
 /// Calls `parse` once, asserting that `Ok(None)` leaves the buffer untouched.
-pub fn parse_step(parser: &mut Parser, buf: &mut BytesMut) -> Result<Option<ServerOp>, ParseError> {
+pub fn parse_step(parser: &mut Parser, buf: &mut BytesMut) -> Result<Option<ServerOp>, Error> {
     let before = buf.clone();
     let res = parser.parse(buf);
     if let Ok(None) = res {
@@ -91,7 +91,7 @@ pub fn drain(
     parser: &mut Parser,
     buf: &mut BytesMut,
     ops: &mut Vec<ServerOp>,
-) -> Result<(), ParseError> {
+) -> Result<(), Error> {
     while let Some(op) = parse_step(parser, buf)? {
         ops.push(op);
     }
@@ -104,7 +104,7 @@ pub struct Outcome {
     /// The operations parsed before the stream ended or failed.
     pub ops: Vec<ServerOp>,
     /// The error that stopped parsing, if any.
-    pub error: Option<ParseError>,
+    pub error: Option<Error>,
     /// Bytes left unconsumed in the buffer (only meaningful without an error).
     pub left: usize,
 }
@@ -181,7 +181,7 @@ pub fn assert_parses_everywhere(data: &[u8], expected: &[ServerOp]) {
 
 /// Asserts `data` fails to parse, whole, split at every offset and byte by byte.
 /// The operations parsed before the error must be the same in every case.
-pub fn assert_fails_everywhere(parser: &Parser, data: &[u8]) -> ParseError {
+pub fn assert_fails_everywhere(parser: &Parser, data: &[u8]) -> Error {
     let whole = feed_chunks_with(parser.clone(), data, &[]);
     let Some(err) = whole.error.clone() else {
         panic!(
@@ -190,6 +190,7 @@ pub fn assert_fails_everywhere(parser: &Parser, data: &[u8]) -> ParseError {
             whole
         );
     };
+    assert_eq!(err.kind(), ErrorKind::Parse, "{err}");
     for at in 0..=data.len() {
         let split = feed_chunks_with(parser.clone(), data, &[at]);
         assert_eq!(split.ops, whole.ops, "split at {at}");

@@ -10,6 +10,7 @@ use super::*;
 
 mod api;
 mod consumer;
+mod forward_compat;
 mod stream;
 
 pub(super) fn ts(s: &str) -> Timestamp {

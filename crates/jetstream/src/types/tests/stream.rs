@@ -172,6 +172,11 @@ fn stream_config_round_trip_with_everything() {
             api_prefix: "$JS.hub.API".into(),
             deliver_prefix: Some("dlv".into()),
         }),
+        domain: None,
+        consumer: Some(StreamConsumerSource {
+            name: "C".into(),
+            deliver_subject: "deliver.c".into(),
+        }),
     };
     let config = StreamConfig {
         name: "ALL".into(),
@@ -242,6 +247,10 @@ fn stream_config_round_trip_with_everything() {
         json!({"api": "$JS.hub.API", "deliver": "dlv"})
     );
     assert_eq!(v["sources"][0]["opt_start_time"], "2024-01-01T00:00:00Z");
+    assert_eq!(
+        v["sources"][0]["consumer"],
+        json!({"name": "C", "deliver_subject": "deliver.c"})
+    );
     let back: StreamConfig = serde_json::from_value(v).unwrap();
     assert_eq!(back, config);
 
@@ -256,4 +265,35 @@ fn stream_config_round_trip_with_everything() {
         "mirrors must not send subjects"
     );
     assert_eq!(serde_json::from_value::<StreamConfig>(v).unwrap(), mirror);
+}
+
+#[test]
+fn source_domain_is_sent_as_its_external_prefix() {
+    let source = StreamSource {
+        name: "S".into(),
+        domain: Some("hub".into()),
+        ..Default::default()
+    };
+    // The domain itself is never on the wire.
+    let v = serde_json::to_value(&source).unwrap();
+    assert_eq!(v, json!({"name": "S"}));
+    let sent = source.resolve_domain().unwrap();
+    assert_eq!(sent.domain, None);
+    assert_eq!(
+        serde_json::to_value(&sent).unwrap(),
+        json!({"name": "S", "external": {"api": "$JS.hub.API"}})
+    );
+    let both = StreamSource {
+        external: Some(External::default()),
+        ..source
+    };
+    assert_eq!(
+        both.resolve_domain().unwrap_err().kind(),
+        crate::ErrorKind::InvalidConfig
+    );
+    let plain = StreamSource {
+        name: "P".into(),
+        ..Default::default()
+    };
+    assert_eq!(plain.resolve_domain().unwrap(), plain);
 }

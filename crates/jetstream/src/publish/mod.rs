@@ -5,25 +5,32 @@
 //! the one wildcard subscription and is matched by token, so there is no
 //! subscription, task or string formatting per message. Asynchronous publishes
 //! hold a slot of a bounded window (`max_pending_acks`) from the moment they are
-//! sent until their ack arrives (whether or not the future is polled).
+//! sent until their ack arrives (whether or not the future is polled). With an
+//! async publish handler set on the context, the outcomes go through the
+//! context's reporter task (see `handlers`).
 
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::future::IntoFuture;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use nats_core::{HeaderMap, Response};
-use tokio::sync::OwnedSemaphorePermit;
-use tokio::time::{Instant, Sleep};
+use nats_core::{HeaderMap, Message};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use crate::error::{Error, ErrorKind};
 use crate::types::api::decode_pub_ack;
 use crate::types::PubAck;
 use crate::JetStream;
+
+mod ack;
+mod handlers;
+mod window;
+
+pub use ack::PubAckFuture;
+pub(crate) use handlers::Reporter;
+pub use handlers::{PublishAckHandler, PublishErrorHandler};
+pub(crate) use window::AckWindow;
 
 /// Header names of the publish options.
 pub(crate) mod headers {
@@ -62,14 +69,45 @@ impl Options {
     fn headers_mut(&mut self) -> &mut HeaderMap {
         self.headers.get_or_insert_with(HeaderMap::new)
     }
+
+    /// Adds `headers` to those set so far: each name in `headers` replaces the
+    /// values of that name set before; the other names are kept.
+    fn merge_headers(&mut self, headers: HeaderMap) {
+        let Some(current) = self.headers.as_mut() else {
+            self.headers = Some(headers);
+            return;
+        };
+        for (name, _) in headers.iter() {
+            current.remove(name);
+        }
+        for (name, value) in headers.iter() {
+            current.append(name, value);
+        }
+        if headers.status().is_some() {
+            current.set_status(headers.status(), headers.description());
+        }
+    }
 }
 
 macro_rules! publish_options {
     ($ty:ident) => {
         impl $ty {
-            /// Sends these headers with the message (replacing earlier ones).
+            /// Sends these headers with the message, merged with the headers set
+            /// before or after this call (by [`msg_id`](Self::msg_id),
+            /// [`header`](Self::header), the expectations, ...): a name in `headers`
+            /// replaces the values that name had so far, other names are kept, and
+            /// later calls replace or add to it in turn. So `.msg_id(id).headers(h)`
+            /// and `.headers(h).msg_id(id)` both send the message id.
+            ///
+            /// ```no_run
+            /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
+            /// let mut headers = nats_core::HeaderMap::new();
+            /// headers.insert("Customer", "acme");
+            /// js.publish("orders.new", "order 1").msg_id("order-1").headers(headers).await?;
+            /// # Ok(()) }
+            /// ```
             pub fn headers(mut self, headers: HeaderMap) -> Self {
-                self.options.headers = Some(headers);
+                self.options.merge_headers(headers);
                 self
             }
 
@@ -164,6 +202,11 @@ macro_rules! publish_options {
 
 /// A publish to a stream, awaiting its ack. Made by [`JetStream::publish`].
 ///
+/// Cancel safety: dropping the future once the message went out does not take it back; it
+/// may be stored without you seeing the ack. Publishing again with the same
+/// [`msg_id`](Self::msg_id) within the stream's duplicate window is safe: the stream drops
+/// the duplicate and the ack says `duplicate: true`.
+///
 /// ```no_run
 /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
 /// let ack = js.publish("orders.new", "order 1").msg_id("order-1").await?;
@@ -181,6 +224,8 @@ pub struct Publish {
 
 /// An asynchronous publish: awaiting it sends the message (waiting only while
 /// `max_pending_acks` acks are in flight) and gives a [`PubAckFuture`].
+///
+/// Cancel safety: dropping the future while it waits for a window slot sends nothing.
 ///
 /// ```no_run
 /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
@@ -260,118 +305,48 @@ impl IntoFuture for PublishAsync {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            let timeout = self.options.timeout.unwrap_or(self.js.inner.timeout);
-            let permit = window_slot(&self.js, timeout).await?;
-            let response = self
-                .js
-                .client()
-                .send_request_with_guard(
-                    &self.subject,
-                    self.options.headers.as_ref(),
-                    self.payload,
-                    permit,
-                )
+            let PublishAsync {
+                js,
+                subject,
+                payload,
+                options,
+            } = self;
+            let timeout = options.timeout.unwrap_or(js.inner.timeout);
+            let slot = js.inner.window.slot(timeout).await?;
+            let client = js.client();
+            let Some(reporter) = js.inner.reporter.as_ref() else {
+                // The slot is freed by the request itself, as soon as the ack arrives.
+                let response = client
+                    .send_request_with_guard(
+                        &subject,
+                        options.headers.as_ref(),
+                        payload,
+                        Box::new(slot),
+                    )
+                    .await?;
+                return Ok(PubAckFuture::direct(
+                    response,
+                    Instant::now() + timeout,
+                    subject,
+                ));
+            };
+            // The reporter frees the slot once the handlers have seen the outcome.
+            let response = client
+                .send_request(&subject, options.headers.as_ref(), payload.clone())
                 .await?;
-            Ok(PubAckFuture {
+            let (outcome, receiver) = oneshot::channel();
+            let tracked = handlers::Tracked {
                 response,
                 deadline: Instant::now() + timeout,
-                sleep: None,
-                subject: self.subject,
-            })
+                subject: subject.clone(),
+                headers: options.headers,
+                payload,
+                slot,
+                outcome,
+            };
+            reporter.track(&js, tracked).await;
+            Ok(PubAckFuture::reported(receiver, subject))
         })
-    }
-}
-
-/// A slot of the async publish window, held until the ack arrives (or the
-/// request is otherwise done with); counts itself as freed when dropped.
-struct WindowSlot {
-    _permit: OwnedSemaphorePermit,
-    freed: Arc<AtomicU64>,
-}
-
-impl Drop for WindowSlot {
-    fn drop(&mut self) {
-        self.freed.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Takes a slot of the window, waiting while it is full for as long as acks
-/// keep arriving; fails with `Timeout` only when none arrived for `timeout`
-/// (the server stopped answering).
-async fn window_slot(js: &JetStream, timeout: Duration) -> Result<Box<WindowSlot>, Error> {
-    let inner = &js.inner;
-    let slot = |permit| {
-        Box::new(WindowSlot {
-            _permit: permit,
-            freed: inner.slots_freed.clone(),
-        })
-    };
-    if let Ok(permit) = inner.ack_window.clone().try_acquire_owned() {
-        return Ok(slot(permit));
-    }
-    loop {
-        let freed_before = inner.slots_freed.load(Ordering::Relaxed);
-        match tokio::time::timeout(timeout, inner.ack_window.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => return Ok(slot(permit)),
-            Ok(Err(_)) => return Err(Error::new(ErrorKind::ConnectionClosed)),
-            // Acks are arriving, others got the freed slots first: keep waiting.
-            Err(_) if inner.slots_freed.load(Ordering::Relaxed) != freed_before => {}
-            Err(_) => {
-                return Err(Error::msg(
-                    ErrorKind::Timeout,
-                    format!(
-                        "the async publish window of {} stayed full: no ack arrived in {timeout:?}",
-                        inner.max_pending_acks
-                    ),
-                ))
-            }
-        }
-    }
-}
-
-/// The ack of an asynchronous publish. Resolves to the [`PubAck`], or to an
-/// error: the server refused the message, no stream listens (`NoResponders`),
-/// no ack within the timeout (`Timeout`), or the connection was lost.
-///
-/// Its window slot is freed as soon as the ack arrives, even if the future is
-/// never polled; dropping it frees the slot too.
-#[derive(Debug)]
-#[must_use = "the ack tells whether the message was stored"]
-pub struct PubAckFuture {
-    response: Response,
-    deadline: Instant,
-    sleep: Option<Pin<Box<Sleep>>>,
-    subject: String,
-}
-
-impl PubAckFuture {
-    /// The subject the message was published to.
-    pub fn subject(&self) -> &str {
-        &self.subject
-    }
-}
-
-impl Future for PubAckFuture {
-    type Output = Result<PubAck, Error>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Poll::Ready(reply) = Pin::new(&mut self.response).poll(cx) {
-            return Poll::Ready(match reply {
-                Ok(msg) => decode_pub_ack(&msg.payload),
-                Err(e) => Err(publish_error(e, &self.subject)),
-            });
-        }
-        let deadline = self.deadline;
-        let sleep = self
-            .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        match sleep.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(Error::msg(
-                ErrorKind::Timeout,
-                format!("no ack for the publish to {}", self.subject),
-            ))),
-            Poll::Pending => Poll::Pending,
-        }
     }
 }
 
@@ -407,7 +382,9 @@ impl JetStream {
     /// acks are outstanding: while the window is full, awaiting the builder
     /// waits for a slot for as long as acks keep arriving, and fails with
     /// [`ErrorKind::Timeout`] only when none arrived for the context's timeout
-    /// (the server stopped answering).
+    /// (the server stopped answering). With
+    /// [`fail_when_window_full`](crate::JetStreamOptions::fail_when_window_full)
+    /// set, it fails at once with [`ErrorKind::TooManyPendingAcks`] instead.
     pub fn publish_async(
         &self,
         subject: impl Into<String>,
@@ -421,30 +398,99 @@ impl JetStream {
         }
     }
 
-    /// How many asynchronous publishes are waiting for their ack.
-    pub fn publish_async_pending(&self) -> usize {
-        self.inner.max_pending_acks - self.inner.ack_window.available_permits()
+    /// Publishes a prebuilt message (subject, headers and payload) and waits
+    /// for the ack: Go's `PublishMsg`, async-nats' `send_publish`.
+    ///
+    /// The message's headers are sent as if given to
+    /// [`.headers(h)`](Publish::headers): the builder's options merge with them.
+    /// Its reply subject is not used (the ack comes back on the client's own
+    /// inbox); its status fields are ignored.
+    ///
+    /// ```no_run
+    /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
+    /// use nats_core::{HeaderMap, Message};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("Nats-Msg-Id", "order-1");
+    /// let msg = Message::new("orders.new", "order 1").with_headers(headers);
+    /// let ack = js.publish_message(msg).expected_stream("ORDERS").await?;
+    /// println!("stored as {}", ack.sequence);
+    /// # Ok(()) }
+    /// ```
+    pub fn publish_message(&self, message: Message) -> Publish {
+        let (subject, payload, options) = message_parts(message);
+        Publish {
+            js: self.clone(),
+            subject,
+            payload,
+            options,
+        }
     }
 
-    /// Waits until every asynchronous publish in flight has its ack (or failed),
-    /// up to the context's timeout.
+    /// Publishes a prebuilt message without waiting for the ack, as
+    /// [`publish_async`](Self::publish_async) does: Go's `PublishMsgAsync`.
+    /// The message is used as by [`publish_message`](Self::publish_message).
+    ///
+    /// ```no_run
+    /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
+    /// let msg = nats_core::Message::new("events", "e1");
+    /// let ack = js.publish_message_async(msg).await?;
+    /// println!("stored as {}", ack.await?.sequence);
+    /// # Ok(()) }
+    /// ```
+    pub fn publish_message_async(&self, message: Message) -> PublishAsync {
+        let (subject, payload, options) = message_parts(message);
+        PublishAsync {
+            js: self.clone(),
+            subject,
+            payload,
+            options,
+        }
+    }
+
+    /// How many asynchronous publishes are waiting for their ack (with an async
+    /// publish handler set: whose outcome the handler has not seen yet).
+    pub fn publish_async_pending(&self) -> usize {
+        self.inner.window.pending()
+    }
+
+    /// Waits until no asynchronous publish is waiting for its ack: each has its
+    /// ack, failed, or had its [`PubAckFuture`] dropped (with an async publish
+    /// handler set, a dropped future's publish still counts until the handler
+    /// has seen its outcome). Go's `PublishAsyncComplete`.
+    ///
+    /// It has no timeout of its own: it waits as long as acks are pending,
+    /// which includes publishes made meanwhile by other tasks, and an ack that
+    /// never comes for a future that is kept but never polled. Wrap it in
+    /// [`tokio::time::timeout`] to bound the wait. It does not stop other
+    /// tasks from publishing. It never fails; it returns a `Result` so that
+    /// `?` reads as for the other calls.
+    ///
+    /// ```no_run
+    /// # async fn run(js: jetstream::JetStream) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    ///
+    /// for i in 0..1000 {
+    ///     drop(js.publish_async("events", format!("e{i}")).await?);
+    /// }
+    /// tokio::time::timeout(Duration::from_secs(30), js.publish_async_complete()).await??;
+    /// # Ok(()) }
+    /// ```
     pub async fn publish_async_complete(&self) -> Result<(), Error> {
-        let max = u32::try_from(self.inner.max_pending_acks).unwrap_or(u32::MAX);
-        let all = tokio::time::timeout(self.inner.timeout, self.inner.ack_window.acquire_many(max))
-            .await
-            .map_err(|_| {
-                Error::msg(
-                    ErrorKind::Timeout,
-                    format!(
-                        "{} acks still pending after {:?}",
-                        self.publish_async_pending(),
-                        self.inner.timeout
-                    ),
-                )
-            })?;
-        drop(all);
+        self.inner.window.until_idle().await;
         Ok(())
     }
+}
+
+/// A prebuilt message as the subject, payload and options of a publish.
+fn message_parts(message: Message) -> (String, Bytes, Options) {
+    let mut options = Options::default();
+    if let Some(mut headers) = message.headers {
+        // A received message's status line is not the publisher's to send.
+        headers.set_status(None, None);
+        options.headers = Some(headers);
+    }
+    (String::from(message.subject), message.payload, options)
 }
 
 #[cfg(test)]

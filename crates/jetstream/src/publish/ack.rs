@@ -1,0 +1,139 @@
+//! The ack of an asynchronous publish.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use nats_core::Response;
+use tokio::sync::oneshot;
+use tokio::time::{Instant, Sleep};
+
+use super::publish_error;
+use crate::error::{Error, ErrorKind};
+use crate::types::api::decode_pub_ack;
+use crate::types::PubAck;
+
+/// The ack of an asynchronous publish. Resolves to the [`PubAck`], or to an
+/// error: the server refused the message, no stream listens (`NoResponders`),
+/// no ack within the timeout (`Timeout`), or the connection was lost.
+///
+/// Its window slot is freed as soon as the ack arrives, even if the future is
+/// never polled; dropping it frees the slot too. Dropping it does not recall the
+/// message: it was sent, and may be stored. When the context has a
+/// [`publish_async_error_handler`](crate::JetStreamOptions::publish_async_error_handler)
+/// or [`publish_async_ack_handler`](crate::JetStreamOptions::publish_async_ack_handler),
+/// the outcome also goes to the handler, whether this future is awaited, dropped or
+/// never polled; the slot is then freed once the handler has run.
+///
+/// ```no_run
+/// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
+/// let ack_future = js.publish_async("events", "e1").await?;
+/// assert_eq!(ack_future.subject(), "events");
+/// let ack = ack_future.await?;
+/// println!("stored as {}", ack.sequence);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "the ack tells whether the message was stored"]
+pub struct PubAckFuture {
+    state: State,
+    subject: String,
+}
+
+#[derive(Debug)]
+enum State {
+    /// The reply comes straight from the request inbox; the deadline is
+    /// checked here.
+    Direct {
+        response: Response,
+        deadline: Instant,
+        sleep: Option<Pin<Box<Sleep>>>,
+    },
+    /// The context's reporter waits for the reply (and the deadline), tells
+    /// the handlers, then passes the outcome on.
+    Reported(oneshot::Receiver<Result<PubAck, Error>>),
+}
+
+impl PubAckFuture {
+    pub(crate) fn direct(response: Response, deadline: Instant, subject: String) -> PubAckFuture {
+        PubAckFuture {
+            state: State::Direct {
+                response,
+                deadline,
+                sleep: None,
+            },
+            subject,
+        }
+    }
+
+    pub(crate) fn reported(
+        outcome: oneshot::Receiver<Result<PubAck, Error>>,
+        subject: String,
+    ) -> PubAckFuture {
+        PubAckFuture {
+            state: State::Reported(outcome),
+            subject,
+        }
+    }
+
+    /// The subject the message was published to.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+}
+
+/// The outcome of a publish from the reply to its request.
+pub(crate) fn ack_result(
+    reply: Result<nats_core::Message, nats_core::Error>,
+    subject: &str,
+) -> Result<PubAck, Error> {
+    match reply {
+        Ok(msg) => decode_pub_ack(&msg.payload),
+        Err(e) => Err(publish_error(e, subject)),
+    }
+}
+
+/// No ack came before the deadline.
+pub(crate) fn ack_timeout(subject: &str) -> Error {
+    Error::msg(
+        ErrorKind::Timeout,
+        format!("no ack for the publish to {subject}"),
+    )
+}
+
+impl Future for PubAckFuture {
+    type Output = Result<PubAck, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match &mut this.state {
+            State::Direct {
+                response,
+                deadline,
+                sleep,
+            } => {
+                if let Poll::Ready(reply) = Pin::new(response).poll(cx) {
+                    return Poll::Ready(ack_result(reply, &this.subject));
+                }
+                let deadline = *deadline;
+                let sleep =
+                    sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                match sleep.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(ack_timeout(&this.subject))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            State::Reported(outcome) => match Pin::new(outcome).poll(cx) {
+                Poll::Ready(Ok(result)) => Poll::Ready(result),
+                Poll::Ready(Err(_)) => Poll::Ready(Err(Error::msg(
+                    ErrorKind::Other,
+                    format!(
+                        "the outcome of the publish to {} was lost: the runtime is shutting down",
+                        this.subject
+                    ),
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
