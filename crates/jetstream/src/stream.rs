@@ -260,11 +260,7 @@ impl Stream {
         check_sequence(sequence, "message delete")?;
         let suffix = format!("STREAM.MSG.DELETE.{}", self.name);
         let request = MsgDeleteRequest { sequence, no_erase };
-        match self
-            .js
-            .request::<SuccessResponse>(&suffix, &request)
-            .await
-        {
+        match self.js.request::<SuccessResponse>(&suffix, &request).await {
             Ok(response) => check_success(response.success, "message delete"),
             Err(e) => Err(self.explain_failed_delete(e, sequence).await),
         }
