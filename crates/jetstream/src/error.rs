@@ -292,6 +292,9 @@ pub enum ErrorKind {
     ObjectNotFound,
     /// An object with this name already exists (rename).
     ObjectExists,
+    /// The object was deleted, and the operation needs a live one (`update_meta`; Go's
+    /// `ErrUpdateMetaDeleted`).
+    ObjectDeleted,
     /// The object's data does not match its digest.
     DigestMismatch,
     /// The object store is sealed.
@@ -352,6 +355,7 @@ impl ErrorKind {
             ErrorKind::WrongLastRevision => "wrong last revision",
             ErrorKind::ObjectNotFound => "object not found",
             ErrorKind::ObjectExists => "object already exists",
+            ErrorKind::ObjectDeleted => "object was deleted",
             ErrorKind::DigestMismatch => "digest mismatch",
             ErrorKind::BucketSealed => "bucket is sealed",
             ErrorKind::AlreadyAcked => "message already acknowledged",

@@ -295,6 +295,8 @@ mod stream;
 mod streams_api;
 mod types;
 mod validate;
+#[cfg(any(feature = "kv", feature = "object-store"))]
+mod watcher;
 
 pub use ack::{AckKind, Acker};
 pub use batch::{Batch, MAX_BATCH_SIZE};
@@ -304,7 +306,9 @@ pub use direct_get::{GetMsg, GetMsgPayload, StoredMessage};
 pub use error::{ApiError, Error, ErrorCode, ErrorKind, Result};
 pub use list::{ConsumerList, ConsumerNames, StreamList, StreamNames, SubjectCounts};
 pub use message::{Msg, MsgMetadata, SequencePair};
-pub use publish::{PubAckFuture, Publish, PublishAckHandler, PublishAsync, PublishErrorHandler};
+pub use publish::{
+    PubAckFuture, Publish, PublishAckHandler, PublishAsync, PublishErrorHandler, Schedule,
+};
 pub use pull::{
     Consume, ConsumeContext, Fetch, MessageBatch, Messages, MessagesBuilder, Next, OrderedConsumer,
     SharedMessages,
@@ -323,13 +327,15 @@ pub use types::{
 pub mod kv;
 #[cfg(feature = "kv")]
 pub use kv::{
-    Entry, KeyValue, KeyValueConfig, KeyValueNames, KeyValueStatus, KeyValueStores, Operation,
+    Entry, History, KeyValue, KeyValueConfig, KeyValueNames, KeyValueStatus, KeyValueStores,
+    ListHistory, Operation,
 };
 
 #[cfg(feature = "object-store")]
 pub mod object_store;
 #[cfg(feature = "object-store")]
 pub use object_store::{
-    Object, ObjectInfo, ObjectLink, ObjectMeta, ObjectStore, ObjectStoreConfig, ObjectStoreNames,
-    ObjectStoreStatus, ObjectStores, ObjectWatch, ObjectWatcher,
+    ListObjects, Object, ObjectInfo, ObjectLink, ObjectList, ObjectMeta, ObjectStore,
+    ObjectStoreConfig, ObjectStoreNames, ObjectStoreStatus, ObjectStores, ObjectWatch,
+    ObjectWatcher,
 };

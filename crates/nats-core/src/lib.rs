@@ -45,6 +45,11 @@ mod subscriber;
 mod waiters;
 mod write_queue;
 
+/// The crate's README, compiled as doctests (`cargo test --doc`; `no_run`: they need a server).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadMeDoctests;
+
 pub use addr::{ServerAddr, ToServerAddrs};
 pub use client::Client;
 pub use error::{Error, ErrorKind};

@@ -106,6 +106,11 @@ mod service;
 mod validate;
 mod verbs;
 
+/// The crate's README, compiled as doctests (`cargo test --doc`; `no_run`: they need a server).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadMeDoctests;
+
 pub use discovery::{Discover, Discovery, DEFAULT_GATHER_TIMEOUT, DEFAULT_MAX_RESPONSES};
 pub use endpoint::{Endpoint, EndpointBuilder, Group};
 pub use error::{

@@ -1,4 +1,5 @@
-//! Listing keys ([`ListKeys`], [`Keys`], `keys()`) and reading a key's history.
+//! Listing keys ([`ListKeys`], [`Keys`], `keys()`) and reading a key's history
+//! ([`ListHistory`], [`History`], `history()`).
 //!
 //! All of them read the initial values of a watcher and stop at its marker, which comes at
 //! once when nothing matches, so they end even for an empty bucket or a key without entries.
@@ -71,16 +72,33 @@ impl KeyValue {
     /// # Ok(()) }
     /// ```
     pub async fn history(&self, key: impl AsRef<str>) -> Result<Vec<Entry>> {
-        let key = key.as_ref();
-        let watcher = self.watch(key).include_history().await?;
-        let entries = self.initial_entries(watcher).await?;
-        if entries.is_empty() {
-            return Err(Error::msg(
-                ErrorKind::KeyNotFound,
-                format!("key {key:?} has no entries"),
-            ));
+        self.list_history(key).await?.try_collect().await
+    }
+
+    /// Every stored revision of `key` (a key or a pattern), oldest first, read lazily: await
+    /// it for a [`History`] stream. Options as Go's `History`:
+    /// [`ignore_deletes`](ListHistory::ignore_deletes), [`meta_only`](ListHistory::meta_only).
+    /// No entries: the stream's only item is [`ErrorKind::KeyNotFound`], as
+    /// [`history`](Self::history).
+    ///
+    /// ```no_run
+    /// # async fn run(kv: jetstream::KeyValue) -> Result<(), jetstream::Error> {
+    /// use futures_util::StreamExt;
+    ///
+    /// let mut history = kv.list_history("sue.color").meta_only().await?;
+    /// while let Some(entry) = history.next().await {
+    ///     let entry = entry?;
+    ///     println!("#{} {}", entry.revision(), entry.operation());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn list_history(&self, key: impl AsRef<str>) -> ListHistory {
+        ListHistory {
+            kv: self.clone(),
+            key: key.as_ref().to_string(),
+            ignore_deletes: false,
+            meta_only: false,
         }
-        Ok(entries)
     }
 
     /// The latest entry of every key, markers included, without values.
@@ -188,6 +206,109 @@ impl IntoFuture for ListKeys {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.start())
+    }
+}
+
+/// The options of a history listing, from [`KeyValue::list_history`]; await it for
+/// [`History`].
+#[derive(Debug, Clone)]
+#[must_use = "a listing does nothing until awaited"]
+pub struct ListHistory {
+    kv: KeyValue,
+    key: String,
+    ignore_deletes: bool,
+    meta_only: bool,
+}
+
+impl ListHistory {
+    /// Leaves out delete and purge markers.
+    pub fn ignore_deletes(mut self) -> Self {
+        self.ignore_deletes = true;
+        self
+    }
+
+    /// Entries without their values.
+    pub fn meta_only(mut self) -> Self {
+        self.meta_only = true;
+        self
+    }
+
+    async fn start(self) -> Result<History> {
+        let mut watch = self.kv.watch(&self.key).include_history();
+        if self.ignore_deletes {
+            watch = watch.ignore_deletes();
+        }
+        if self.meta_only {
+            watch = watch.meta_only();
+        }
+        let watcher = watch.await?;
+        let state = HistoryState {
+            watcher,
+            key: self.key,
+            any: false,
+            idle: self.kv.idle_timeout(),
+        };
+        let stream = futures_util::stream::unfold(Some(state), |state| async move {
+            let mut state = state?;
+            match tokio::time::timeout(state.idle, state.watcher.next()).await {
+                Err(_) => Some((Err(idle_error(state.idle)), None)),
+                Ok(None) => Some((Err(ended_early()), None)),
+                Ok(Some(Err(e))) => Some((Err(e), None)),
+                Ok(Some(Ok(None))) if state.any => None,
+                Ok(Some(Ok(None))) => {
+                    let e = Error::msg(
+                        ErrorKind::KeyNotFound,
+                        format!("key {:?} has no entries", state.key),
+                    );
+                    Some((Err(e), None))
+                }
+                Ok(Some(Ok(Some(entry)))) => {
+                    state.any = true;
+                    Some((Ok(entry), Some(state)))
+                }
+            }
+        });
+        Ok(History {
+            inner: Box::pin(stream),
+        })
+    }
+}
+
+impl IntoFuture for ListHistory {
+    type Output = Result<History>;
+    type IntoFuture = BoxFuture<'static, Result<History>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.start())
+    }
+}
+
+struct HistoryState {
+    watcher: Watcher,
+    key: String,
+    any: bool,
+    idle: Duration,
+}
+
+/// The stored revisions of a key, oldest first, from [`ListHistory`]: a [`Stream`] of
+/// `Result<Entry>`, read lazily. It ends after the last stored revision (live changes are
+/// not followed); an error is its last item. Dropping it early removes its consumer from
+/// the server.
+pub struct History {
+    inner: Pin<Box<dyn Stream<Item = Result<Entry>> + Send>>,
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("History").finish_non_exhaustive()
+    }
+}
+
+impl Stream for History {
+    type Item = Result<Entry>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
     }
 }
 

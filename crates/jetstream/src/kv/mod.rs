@@ -52,7 +52,7 @@ use crate::validate::validate_kv_key;
 pub use bucket::{KeyValueNames, KeyValueStores};
 pub use config::KeyValueConfig;
 pub use entry::{Entry, Operation};
-pub use keys::{Keys, ListKeys};
+pub use keys::{History, Keys, ListHistory, ListKeys};
 pub use ops::{Delete, Purge, PurgeDeletes};
 pub use status::KeyValueStatus;
 pub use watch::{Watch, Watcher};
@@ -192,8 +192,10 @@ mod tests {
         builder::<PurgeDeletes>();
         builder::<Watch>();
         builder::<ListKeys>();
+        builder::<ListHistory>();
         stream::<Watcher>();
         stream::<Keys>();
+        stream::<History>();
         stream::<KeyValueNames>();
         stream::<KeyValueStores>();
     }

@@ -57,6 +57,60 @@ impl KeyValue {
     /// purge: [`ErrorKind::KeyNotFound`].
     pub async fn get_revision(&self, key: impl AsRef<str>, revision: u64) -> Result<Entry> {
         let key = key.as_ref();
+        let entry = self.revision_entry(key, revision).await?;
+        live(entry, key)
+    }
+
+    /// The latest entry of `key`, delete and purge markers included: `Ok(None)` when the key
+    /// has no entry at all (never written, or its history was removed). Unlike
+    /// [`get`](Self::get), a deleted or purged key gives its marker, an [`Entry`] whose
+    /// [`operation`](Entry::operation) is [`Operation::Delete`] or [`Operation::Purge`]
+    /// (as async-nats `Store::entry`).
+    ///
+    /// ```no_run
+    /// # async fn run(kv: jetstream::KeyValue) -> Result<(), jetstream::Error> {
+    /// use jetstream::Operation;
+    ///
+    /// match kv.entry("sue.color").await? {
+    ///     Some(entry) if entry.operation() == Operation::Put => println!("{:?}", entry.value()),
+    ///     Some(marker) => println!("removed at revision {}", marker.revision()),
+    ///     None => println!("never set"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn entry(&self, key: impl AsRef<str>) -> Result<Option<Entry>> {
+        match self.last_entry(key.as_ref()).await {
+            Ok(entry) => Ok(Some(entry)),
+            Err(e) if e.kind() == ErrorKind::KeyNotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The entry of `key` at `revision`, delete and purge markers included: `Ok(None)` when
+    /// that revision is missing or belongs to another key. Unlike
+    /// [`get_revision`](Self::get_revision), a marker is returned as an entry.
+    ///
+    /// ```no_run
+    /// # async fn run(kv: jetstream::KeyValue) -> Result<(), jetstream::Error> {
+    /// if let Some(entry) = kv.entry_for_revision("sue.color", 3).await? {
+    ///     println!("#3 was a {}", entry.operation());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn entry_for_revision(
+        &self,
+        key: impl AsRef<str>,
+        revision: u64,
+    ) -> Result<Option<Entry>> {
+        match self.revision_entry(key.as_ref(), revision).await {
+            Ok(entry) => Ok(Some(entry)),
+            Err(e) if e.kind() == ErrorKind::KeyNotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The entry of `key` at `revision`, markers included.
+    async fn revision_entry(&self, key: &str, revision: u64) -> Result<Entry> {
         check_key(key)?;
         let msg = self
             .inner
@@ -70,7 +124,7 @@ impl KeyValue {
                 format!("revision {revision} is not an entry of {key:?}"),
             ));
         }
-        live(Entry::from_stored(self, msg), key)
+        Ok(Entry::from_stored(self, msg))
     }
 
     /// The latest entry of `key`, delete and purge markers included.

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::{bucket_not_found, KeyValue, STREAM_PREFIX};
+use super::{bucket_not_found, KeyValue, KeyValueConfig, STREAM_PREFIX};
 use crate::error::Result;
 use crate::types::{Compression, StreamInfo};
 
@@ -37,12 +37,26 @@ impl KeyValue {
 #[derive(Clone, Debug, PartialEq)]
 pub struct KeyValueStatus {
     bucket: String,
+    metadata: HashMap<String, String>,
     info: StreamInfo,
 }
 
 impl KeyValueStatus {
     pub(crate) fn new(bucket: String, info: StreamInfo) -> KeyValueStatus {
-        KeyValueStatus { bucket, info }
+        // The server adds `_nats.*` keys of its own; show only the application's metadata,
+        // as the object store's status does.
+        let metadata = info
+            .config
+            .metadata
+            .iter()
+            .filter(|(k, _)| !k.starts_with("_nats"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        KeyValueStatus {
+            bucket,
+            metadata,
+            info,
+        }
     }
 
     /// The status of the bucket behind a stream, if it is a bucket's stream.
@@ -98,9 +112,46 @@ impl KeyValueStatus {
         self.info.config.compression != Compression::None
     }
 
-    /// The bucket's metadata (with the server's `_nats.*` entries).
+    /// The bucket's application metadata, without the server's `_nats.*` entries (those
+    /// stay in [`stream_info`](Self::stream_info)), as
+    /// [`ObjectStoreStatus::metadata`](crate::ObjectStoreStatus::metadata).
     pub fn metadata(&self) -> &HashMap<String, String> {
-        &self.info.config.metadata
+        &self.metadata
+    }
+
+    /// The bucket's configuration, read back from its stream (as Go's
+    /// `KeyValueStatus.Config()`): e.g. to change one setting with
+    /// [`update_key_value`](crate::JetStream::update_key_value). Unlimited sizes read as
+    /// `-1`; `mirror` and `sources` are the stream's (names with `KV_`), which
+    /// `update_key_value` takes as they are; `metadata` is [`metadata`](Self::metadata).
+    ///
+    /// ```no_run
+    /// # async fn run(js: jetstream::JetStream, kv: jetstream::KeyValue) -> Result<(), jetstream::Error> {
+    /// let mut config = kv.status().await?.config();
+    /// config.description = Some("profiles of every user".into());
+    /// js.update_key_value(config).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn config(&self) -> KeyValueConfig {
+        let c = &self.info.config;
+        let non_zero = |d: Duration| (!d.is_zero()).then_some(d);
+        KeyValueConfig {
+            bucket: self.bucket.clone(),
+            description: c.description.clone(),
+            max_value_size: c.max_msg_size,
+            history: c.max_msgs_per_subject,
+            ttl: non_zero(c.max_age),
+            max_bytes: c.max_bytes,
+            storage: c.storage,
+            num_replicas: c.num_replicas,
+            placement: c.placement.clone(),
+            republish: c.republish.clone(),
+            mirror: c.mirror.clone(),
+            sources: c.sources.clone(),
+            compression: c.compression != Compression::None,
+            limit_marker_ttl: non_zero(c.subject_delete_marker_ttl),
+            metadata: self.metadata.clone(),
+        }
     }
 
     /// The info of the stream behind the bucket.

@@ -2,30 +2,22 @@
 //!
 //! A watcher reads the bucket through an ordered consumer, which recreates its server-side
 //! consumer after gaps, reconnects and server restarts, so entries arrive in order without
-//! gaps or duplicates. The end of the initial values is found exactly: the consumer's pending
-//! count at creation (zero: the marker comes at once), and the pending count each message
-//! carries (zero: nothing older is left).
-
-use std::future::IntoFuture;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Duration;
+//! gaps or duplicates. The marker logic is the watcher core shared with the object store
+//! (`crate::watcher`).
 
 use futures_core::Stream;
 use futures_util::future::BoxFuture;
+use std::future::IntoFuture;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use super::entry::{Entry, Operation};
 use super::{bucket_not_found, KeyValue};
 use crate::error::{Error, ErrorKind, Result};
-use crate::pull::{watch_start, DeleteOnDrop, Messages};
+use crate::pull::watch_start;
 use crate::types::{DeliverPolicy, OrderedConsumerConfig};
 use crate::validate::validate_kv_key;
-
-/// Idle heartbeat of a watcher's pulls: a lost consumer (e.g. the bucket was deleted) is
-/// noticed after two missed heartbeats.
-const HEARTBEAT: Duration = Duration::from_secs(3);
-/// How many bytes of entries a watcher keeps requested (and at most buffers).
-const WATCH_BYTES: usize = 8 * 1024 * 1024;
+use crate::watcher::{WatchCore, WatchEvent};
 
 impl KeyValue {
     /// Watches one key, or the keys matching a pattern (`"sue.*"`, `"sue.>"`, `">"`).
@@ -168,42 +160,13 @@ impl Watch {
     async fn start(self) -> Result<Watcher> {
         let config = self.consumer_config()?;
         let kv = self.kv;
-        let ordered = kv
-            .stream()
-            .watch_consumer(config)
+        let core = WatchCore::start(kv.stream(), config, self.updates_only)
             .await
             .map_err(|e| bucket_not_found(e, kv.bucket()))?;
-        // Nothing was pulled yet, so the consumer's pending count is the number of initial
-        // entries (plus any delivered count, should the server report one).
-        let info = ordered.cached_info();
-        let expected = info.num_pending + info.delivered.consumer_sequence;
-        let (initial, marker_due) = match (self.updates_only, expected) {
-            (true, _) => (None, false),
-            (false, 0) => (None, true),
-            (false, n) => (
-                Some(Initial {
-                    expected: n,
-                    received: 0,
-                }),
-                false,
-            ),
-        };
-        // Bound the buffered entries by bytes, not by count: values may be
-        // large. The budget always fits the largest message the server allows.
-        let budget = WATCH_BYTES.max(2 * kv.js().client().max_payload() + 4096);
-        let messages = ordered
-            .messages()
-            .max_bytes(budget)
-            .heartbeat(HEARTBEAT)
-            .await?;
-        let cleanup = ordered.delete_on_drop();
         Ok(Watcher {
             kv,
-            messages,
-            initial,
-            marker_due,
+            core,
             ignore_deletes: self.ignore_deletes,
-            _cleanup: cleanup,
         })
     }
 }
@@ -215,13 +178,6 @@ impl IntoFuture for Watch {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.start())
     }
-}
-
-/// Progress through the initial values.
-#[derive(Debug)]
-struct Initial {
-    expected: u64,
-    received: u64,
 }
 
 /// The entries of a watch, from [`Watch`]: a [`Stream`] of `Result<Option<Entry>>`.
@@ -257,21 +213,15 @@ struct Initial {
 /// ```
 pub struct Watcher {
     kv: KeyValue,
-    messages: Messages,
-    /// `Some` until the initial values are all delivered.
-    initial: Option<Initial>,
-    /// The `None` marker is to be yielded next.
-    marker_due: bool,
+    core: WatchCore,
     ignore_deletes: bool,
-    /// Dropped with the watcher, which triggers the clean-up task.
-    _cleanup: DeleteOnDrop,
 }
 
 impl std::fmt::Debug for Watcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Watcher")
             .field("bucket", &self.kv.bucket())
-            .field("initial", &self.initial)
+            .field("initial_done", &self.core.initial_done())
             .field("ignore_deletes", &self.ignore_deletes)
             .finish_non_exhaustive()
     }
@@ -280,7 +230,7 @@ impl std::fmt::Debug for Watcher {
 impl Watcher {
     /// Stops the watcher: it yields what already arrived, then ends.
     pub fn stop(&mut self) {
-        self.messages.stop();
+        self.core.stop();
     }
 }
 
@@ -290,32 +240,20 @@ impl Stream for Watcher {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            if this.marker_due {
-                this.marker_due = false;
-                return Poll::Ready(Some(Ok(None)));
-            }
-            let msg = match Pin::new(&mut this.messages).poll_next(cx) {
+            let msg = match this.core.poll_event(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => return Poll::Ready(None),
-                // A warning: the ordered consumer recovers on its own.
-                Poll::Ready(Some(Err(e))) if e.kind() == ErrorKind::HeartbeatMissed => continue,
                 Poll::Ready(Some(Err(e))) => {
-                    // A warning, or the error that ends the messages (which then end too).
+                    // A warning, or the error that ends the watch (which then ends too).
                     return Poll::Ready(Some(Err(bucket_not_found(e, this.kv.bucket()))));
                 }
-                Poll::Ready(Some(Ok(msg))) => msg,
+                Poll::Ready(Some(Ok(WatchEvent::Marker))) => return Poll::Ready(Some(Ok(None))),
+                Poll::Ready(Some(Ok(WatchEvent::Msg(msg)))) => msg,
             };
             let entry = match Entry::from_msg(&this.kv, &msg) {
                 Ok(entry) => entry,
                 Err(e) => return Poll::Ready(Some(Err(e))),
             };
-            if let Some(initial) = &mut this.initial {
-                initial.received += 1;
-                if entry.delta() == 0 || initial.received >= initial.expected {
-                    this.initial = None;
-                    this.marker_due = true;
-                }
-            }
             if this.ignore_deletes && entry.operation() != Operation::Put {
                 continue;
             }

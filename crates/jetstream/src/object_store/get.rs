@@ -433,14 +433,33 @@ impl ObjectStore {
     /// # Ok(()) }
     /// ```
     pub async fn get(&self, name: impl AsRef<str>) -> Result<Object> {
-        let (store, info) = self.resolve(name.as_ref()).await?;
+        let (store, info) = self.resolve(name.as_ref(), false).await?;
+        Object::open(store, info).await
+    }
+
+    /// Opens an object for reading, also when it was deleted (as Go's `Get` with
+    /// `GetObjectShowDeleted`): a deleted object reads as empty, and its
+    /// [`info`](Object::info) is the tombstone (`deleted: true`). Missing:
+    /// [`ErrorKind::ObjectNotFound`]. Links are followed as by [`get`](Self::get); only the
+    /// name given may be deleted, not a link's target.
+    ///
+    /// ```no_run
+    /// # async fn run(store: jetstream::ObjectStore) -> Result<(), jetstream::Error> {
+    /// let object = store.get_with_deleted("old.log").await?;
+    /// if object.info().deleted {
+    ///     println!("deleted at {}", object.info().modified);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_with_deleted(&self, name: impl AsRef<str>) -> Result<Object> {
+        let (store, info) = self.resolve(name.as_ref(), true).await?;
         Object::open(store, info).await
     }
 
     /// The object's info and store, following links.
-    async fn resolve(&self, name: &str) -> Result<(ObjectStore, ObjectInfo)> {
+    async fn resolve(&self, name: &str, with_deleted: bool) -> Result<(ObjectStore, ObjectInfo)> {
         let mut store = self.clone();
-        let mut info = store.info_inner(name, false).await?;
+        let mut info = store.info_inner(name, with_deleted).await?;
         for _ in 0..MAX_LINK_DEPTH {
             let Some(link) = info.link.clone() else {
                 return Ok((store, info));
@@ -501,8 +520,11 @@ impl ObjectStore {
         })
     }
 
-    /// Writes an object to the file at `path` (created or truncated). If reading fails, the
-    /// partly written file is removed. File errors: [`ErrorKind::Io`].
+    /// Writes the object `name` to the file at `path` (created or truncated), as Go's
+    /// `GetFile`: the object name and the path are independent, so an object stored by
+    /// [`put_path`](Self::put_path) under its path is read back with that same path as
+    /// `name`. If reading fails, the partly written file is removed. File errors:
+    /// [`ErrorKind::Io`].
     ///
     /// Cancel safety: dropping the future mid-way leaves the partly written file in place.
     ///

@@ -227,8 +227,9 @@ impl ObjectStore {
 
     /// Changes an object's name, description, headers and metadata; the data is not
     /// rewritten. A different `meta.name` renames the object (an empty one keeps the name);
-    /// when another, not deleted object has that name: [`ErrorKind::ObjectExists`]. Missing
-    /// or deleted: [`ErrorKind::ObjectNotFound`]. Works on links too.
+    /// when another, not deleted object has that name: [`ErrorKind::ObjectExists`]. Missing:
+    /// [`ErrorKind::ObjectNotFound`]; deleted: [`ErrorKind::ObjectDeleted`] (Go returns
+    /// `ErrUpdateMetaDeleted` for both). Works on links too.
     ///
     /// A rename stores the metadata under the new name first, then purges the old name: if
     /// the future is dropped (or the purge fails) in between, the object can be read under
@@ -252,7 +253,16 @@ impl ObjectStore {
     /// ```
     pub async fn update_meta(&self, name: impl AsRef<str>, meta: ObjectMeta) -> Result<ObjectInfo> {
         let name = name.as_ref();
-        let mut info = self.info_inner(name, false).await?;
+        let mut info = self.info_inner(name, true).await?;
+        if info.deleted {
+            return Err(Error::msg(
+                ErrorKind::ObjectDeleted,
+                format!(
+                    "can not update the metadata of {name:?} in bucket {:?}: it was deleted",
+                    self.bucket
+                ),
+            ));
+        }
         let new_name = if meta.name.is_empty() {
             name.to_string()
         } else {

@@ -59,7 +59,7 @@ pub use config::{ObjectStoreConfig, ObjectStoreStatus};
 pub use get::Object;
 pub use info::{ObjectInfo, ObjectLink, ObjectMeta};
 pub use store_api::{ObjectStoreNames, ObjectStores};
-pub use watch::{ObjectWatch, ObjectWatcher};
+pub use watch::{ListObjects, ObjectList, ObjectWatch, ObjectWatcher};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::{JetStream, Stream};

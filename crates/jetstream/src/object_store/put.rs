@@ -111,7 +111,8 @@ impl ObjectStore {
     }
 
     /// Stores the file at `path`, named after its file name (`"dir/a.txt"` is stored as
-    /// `"a.txt"`). A missing file: [`ErrorKind::Io`].
+    /// `"a.txt"`). A missing file: [`ErrorKind::Io`]. To name the object after the whole
+    /// path, as Go's `PutFile` does, use [`put_path`](Self::put_path).
     ///
     /// ```no_run
     /// # async fn run(store: jetstream::ObjectStore) -> Result<(), jetstream::Error> {
@@ -130,6 +131,43 @@ impl ObjectStore {
                     format!("{} has no file name", path.display()),
                 )
             })?;
+        self.put_file_as(path, name).await
+    }
+
+    /// Stores the file at `path`, named after the path exactly as given, as Go's `PutFile`
+    /// does (`"dir/a.txt"` is stored as `"dir/a.txt"`, `"/etc/hosts"` as `"/etc/hosts"`), so
+    /// Go and Rust clients sharing a bucket agree on the name; read it back with
+    /// [`get_file`](Self::get_file) and the same path. A missing file: [`ErrorKind::Io`]; a
+    /// path that is not UTF-8: [`ErrorKind::InvalidArgument`] (object names are text).
+    ///
+    /// ```no_run
+    /// # async fn run(store: jetstream::ObjectStore) -> Result<(), jetstream::Error> {
+    /// let info = store.put_path("/etc/hosts").await?;
+    /// assert_eq!(info.name, "/etc/hosts");
+    /// store.get_file("/etc/hosts", "/tmp/hosts.copy").await?;
+    ///
+    /// // Under another name:
+    /// let file = tokio::fs::File::open("/etc/hosts").await.map_err(jetstream::Error::from_io)?;
+    /// store.put("hosts", file).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn put_path(&self, path: impl AsRef<Path>) -> Result<ObjectInfo> {
+        let path = path.as_ref();
+        let name = path.to_str().map(str::to_string).ok_or_else(|| {
+            Error::msg(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{} is not valid UTF-8: it can not name an object",
+                    path.display()
+                ),
+            )
+        })?;
+        self.put_file_as(path, name).await
+    }
+
+    /// Stores the file at `path` as `name`, the name checked before the file is opened.
+    async fn put_file_as(&self, path: &Path, name: String) -> Result<ObjectInfo> {
+        validate_object_name(&name)?;
         let file = tokio::fs::File::open(path).await.map_err(|e| {
             Error::with_source(ErrorKind::Io, e)
                 .with_message(format!("can not open {}", path.display()))

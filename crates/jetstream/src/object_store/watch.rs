@@ -1,11 +1,10 @@
 //! Watching a bucket's metadata ([`ObjectWatch`], [`ObjectWatcher`]) and listing its objects
-//! ([`ObjectStore::list`]).
+//! ([`ObjectStore::list`], [`ObjectStore::list_objects`]).
 //!
 //! A watcher is an ordered consumer on `$O.<bucket>.M.>`: by default the latest metadata of
 //! every object (deliver last per subject), then one `None` marking the end of the initial
-//! values, then live updates. The marker comes when a delivered entry has nothing pending
-//! after it, or at once when the consumer starts with nothing pending (an empty bucket).
-//! Dropping a watcher deletes its server-side consumer.
+//! values, then live updates; the marker logic is the watcher core shared with the Key/Value
+//! store (`crate::watcher`). Dropping a watcher deletes its server-side consumer.
 
 use std::fmt;
 use std::future::IntoFuture;
@@ -19,13 +18,15 @@ use futures_util::StreamExt;
 
 use super::{bucket_error, ObjectInfo, ObjectStore};
 use crate::error::{Error, ErrorKind, Result};
-use crate::pull::{watch_start, DeleteOnDrop};
+use crate::pull::watch_start;
 use crate::types::OrderedConsumerConfig;
-use crate::{Messages, OrderedConsumer};
+use crate::watcher::{WatchCore, WatchEvent};
 
 /// Lifetime of a watcher's server-side consumer once it is no longer pulled from (should the
 /// clean-up on drop not reach the server).
 const WATCH_INACTIVE_THRESHOLD: Duration = Duration::from_secs(60);
+/// How long [`ObjectStore::list`] waits for its consumer's deletion.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Options of [`ObjectStore::watch`]; await it for an [`ObjectWatcher`].
 ///
@@ -72,40 +73,24 @@ impl ObjectWatch {
         self
     }
 
-    async fn start(self) -> Result<(OrderedConsumer, ObjectWatcher)> {
+    async fn start(self) -> Result<ObjectWatcher> {
         let deliver_policy = watch_start(self.updates_only, self.include_history)?;
-        let consumer = self
-            .store
-            .stream
-            .watch_consumer(OrderedConsumerConfig {
+        let core = WatchCore::start(
+            &self.store.stream,
+            OrderedConsumerConfig {
                 filter_subjects: vec![self.store.all_meta_subject()],
                 deliver_policy,
                 inactive_threshold: Some(WATCH_INACTIVE_THRESHOLD),
                 ..Default::default()
-            })
-            .await
-            .map_err(bucket_error)?;
-        let nothing_pending = consumer.cached_info().num_pending == 0;
-        let messages = consumer.messages().await.map_err(bucket_error)?;
-        let state = WatchState {
-            messages,
-            marker_due: !self.updates_only && nothing_pending,
-            initial_done: self.updates_only || nothing_pending,
-            ignore_deletes: self.ignore_deletes,
-        };
-        let entries = futures_util::stream::unfold(state, |mut state| async move {
-            let item = state.next_entry().await?;
-            Some((item, state))
-        })
-        .boxed();
-        let cleanup = consumer.delete_on_drop();
-        Ok((
-            consumer,
-            ObjectWatcher {
-                entries,
-                _cleanup: cleanup,
             },
-        ))
+            self.updates_only,
+        )
+        .await
+        .map_err(bucket_error)?;
+        Ok(ObjectWatcher {
+            core,
+            ignore_deletes: self.ignore_deletes,
+        })
     }
 }
 
@@ -114,7 +99,7 @@ impl IntoFuture for ObjectWatch {
     type IntoFuture = BoxFuture<'static, Result<ObjectWatcher>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move { self.start().await.map(|(_, watcher)| watcher) })
+        Box::pin(self.start())
     }
 }
 
@@ -124,12 +109,16 @@ impl IntoFuture for ObjectWatch {
 /// First the current objects (with `modified` set to when their metadata was stored), then
 /// exactly one `Ok(None)` marking the end of those initial values (also for an empty bucket;
 /// not with [`updates_only`](ObjectWatch::updates_only)), then every change as it happens.
-/// Dropping it stops the watch and removes its consumer from the server.
+/// Dropping it stops the watch and removes its consumer from the server;
+/// [`stop`](Self::stop) ends it without dropping it.
 ///
-/// Disconnects and server restarts are recovered from; a warning on the way (e.g.
-/// [`HeartbeatMissed`](ErrorKind::HeartbeatMissed)) is yielded as an `Err` and the watcher
-/// goes on. An error that ends it (e.g. [`BucketNotFound`](ErrorKind::BucketNotFound) once
-/// the bucket was deleted) is its last item.
+/// Disconnects and server restarts are recovered from; a warning on the way is yielded as an
+/// `Err` and the watcher goes on. An error that ends it (e.g.
+/// [`BucketNotFound`](ErrorKind::BucketNotFound) once the bucket was deleted) is its last
+/// item. Metadata that does not decode is skipped (as nats.go does).
+///
+/// It shares its core with the Key/Value [`Watcher`](crate::kv::Watcher): same marker rule,
+/// same recovery.
 ///
 /// ```no_run
 /// # async fn run(store: jetstream::ObjectStore) -> Result<(), jetstream::Error> {
@@ -142,14 +131,36 @@ impl IntoFuture for ObjectWatch {
 /// # Ok(()) }
 /// ```
 pub struct ObjectWatcher {
-    entries: BoxStream<'static, Result<Option<ObjectInfo>>>,
-    /// Dropped with the watcher, which triggers the clean-up task.
-    _cleanup: DeleteOnDrop,
+    core: WatchCore,
+    ignore_deletes: bool,
 }
 
 impl fmt::Debug for ObjectWatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ObjectWatcher").finish_non_exhaustive()
+        f.debug_struct("ObjectWatcher")
+            .field("initial_done", &self.core.initial_done())
+            .field("ignore_deletes", &self.ignore_deletes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ObjectWatcher {
+    /// Stops the watcher: it yields what already arrived, then ends (as Go's
+    /// `ObjectWatcher.Stop`).
+    ///
+    /// ```no_run
+    /// # async fn run(store: jetstream::ObjectStore) -> Result<(), jetstream::Error> {
+    /// use futures_util::StreamExt;
+    ///
+    /// let mut watcher = store.watch().await?;
+    /// watcher.stop();
+    /// while let Some(entry) = watcher.next().await {
+    ///     let _ = entry?; // what had already arrived
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stop(&mut self) {
+        self.core.stop();
     }
 }
 
@@ -157,37 +168,16 @@ impl futures_core::Stream for ObjectWatcher {
     type Item = Result<Option<ObjectInfo>>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.entries.poll_next_unpin(cx)
-    }
-}
-
-struct WatchState {
-    messages: Messages,
-    /// The `None` marker is to be yielded next.
-    marker_due: bool,
-    /// The marker was sent (or is not wanted).
-    initial_done: bool,
-    ignore_deletes: bool,
-}
-
-impl WatchState {
-    async fn next_entry(&mut self) -> Option<Result<Option<ObjectInfo>>> {
+        let this = &mut *self;
         loop {
-            if self.marker_due {
-                self.marker_due = false;
-                self.initial_done = true;
-                return Some(Ok(None));
-            }
-            let msg = match self.messages.next().await? {
-                Ok(msg) => msg,
-                // A warning: the ordered consumer recovers on its own.
-                Err(e) if e.kind() == ErrorKind::HeartbeatMissed => continue,
-                Err(e) => return Some(Err(bucket_error(e))),
+            let msg = match this.core.poll_event(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(bucket_error(e)))),
+                Poll::Ready(Some(Ok(WatchEvent::Marker))) => return Poll::Ready(Some(Ok(None))),
+                Poll::Ready(Some(Ok(WatchEvent::Msg(msg)))) => msg,
             };
             let Ok(meta) = msg.metadata() else { continue };
-            if !self.initial_done && meta.num_pending == 0 {
-                self.marker_due = true;
-            }
             let info = match ObjectInfo::decode(msg.data(), meta.timestamp) {
                 Ok(info) => info,
                 Err(e) => {
@@ -196,10 +186,10 @@ impl WatchState {
                     continue;
                 }
             };
-            if self.ignore_deletes && info.deleted {
+            if this.ignore_deletes && info.deleted {
                 continue;
             }
-            return Some(Ok(Some(info)));
+            return Poll::Ready(Some(Ok(Some(info))));
         }
     }
 }
@@ -235,7 +225,8 @@ impl ObjectStore {
     }
 
     /// The info of every object in the bucket (deleted ones left out); an empty bucket gives
-    /// an empty list.
+    /// an empty list. [`list_objects`](Self::list_objects) gives them one by one, and can
+    /// include deleted objects.
     ///
     /// Bounded by the context's [`timeout`](crate::JetStreamOptions::timeout): it waits at
     /// most twice that for its consumer (as [`watch`](Self::watch)) and at most that for each
@@ -250,39 +241,138 @@ impl ObjectStore {
     /// # Ok(()) }
     /// ```
     pub async fn list(&self) -> Result<Vec<ObjectInfo>> {
-        let (consumer, mut watcher) = self.watch().ignore_deletes().start().await?;
+        let mut watcher = self.watch().ignore_deletes().start().await?;
         let timeout = self.js.timeout();
         let mut objects = Vec::new();
         let result = loop {
-            match tokio::time::timeout(timeout, watcher.next()).await {
-                Ok(Some(Ok(Some(info)))) => objects.push(info),
-                Ok(Some(Ok(None))) => break Ok(objects),
-                Ok(Some(Err(e))) => break Err(e),
-                Ok(None) => {
-                    break Err(Error::msg(
-                        ErrorKind::ConnectionClosed,
-                        "the object listing ended early",
-                    ))
-                }
-                Err(_) => {
-                    break Err(Error::msg(
-                        ErrorKind::Timeout,
-                        format!(
-                            "listing bucket {:?}: no entry within {timeout:?}",
-                            self.bucket
-                        ),
-                    ))
-                }
+            match next_listed(&mut watcher, timeout, &self.bucket).await {
+                Some(Ok(info)) => objects.push(info),
+                Some(Err(e)) => break Err(e),
+                None => break Ok(objects),
             }
         };
+        // Remove the consumer before returning, so that it is gone once the list is.
+        let consumer = watcher.core.consumer();
         drop(watcher);
-        let name = consumer.cached_info().name.clone();
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            self.js.delete_consumer(self.stream.name(), &name),
-        )
-        .await;
+        consumer.delete_current(CLEANUP_TIMEOUT).await;
         result
+    }
+
+    /// The info of every object in the bucket, one by one as they are read (deleted ones
+    /// left out unless [`show_deleted`](ListObjects::show_deleted)); await it for an
+    /// [`ObjectList`]. An empty bucket gives an empty stream.
+    ///
+    /// Each next object is awaited at most the context's
+    /// [`timeout`](crate::JetStreamOptions::timeout) ([`ErrorKind::Timeout`]); starting is
+    /// bounded as [`watch`](Self::watch).
+    ///
+    /// ```no_run
+    /// # async fn run(store: jetstream::ObjectStore) -> Result<(), jetstream::Error> {
+    /// use futures_util::StreamExt;
+    ///
+    /// let mut objects = store.list_objects().show_deleted().await?;
+    /// while let Some(info) = objects.next().await {
+    ///     let info = info?;
+    ///     println!("{}{}", info.name, if info.deleted { " (deleted)" } else { "" });
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn list_objects(&self) -> ListObjects {
+        ListObjects {
+            store: self.clone(),
+            show_deleted: false,
+        }
+    }
+}
+
+/// The next object of a listing: `None` at the marker.
+async fn next_listed(
+    watcher: &mut ObjectWatcher,
+    timeout: Duration,
+    bucket: &str,
+) -> Option<Result<ObjectInfo>> {
+    match tokio::time::timeout(timeout, watcher.next()).await {
+        Ok(Some(Ok(Some(info)))) => Some(Ok(info)),
+        Ok(Some(Ok(None))) => None,
+        Ok(Some(Err(e))) => Some(Err(e)),
+        Ok(None) => Some(Err(Error::msg(
+            ErrorKind::ConnectionClosed,
+            "the object listing ended early",
+        ))),
+        Err(_) => Some(Err(Error::msg(
+            ErrorKind::Timeout,
+            format!("listing bucket {bucket:?}: no entry within {timeout:?}"),
+        ))),
+    }
+}
+
+/// Options of [`ObjectStore::list_objects`]; await it for an [`ObjectList`].
+#[derive(Debug, Clone)]
+#[must_use = "a listing does nothing until awaited"]
+pub struct ListObjects {
+    store: ObjectStore,
+    show_deleted: bool,
+}
+
+impl ListObjects {
+    /// Lists deleted objects too (their tombstones: `deleted: true`, size 0), as Go's
+    /// `ListObjectsShowDeleted`.
+    pub fn show_deleted(mut self) -> Self {
+        self.show_deleted = true;
+        self
+    }
+
+    async fn start(self) -> Result<ObjectList> {
+        let mut watch = self.store.watch();
+        if !self.show_deleted {
+            watch = watch.ignore_deletes();
+        }
+        let watcher = watch.start().await?;
+        let timeout = self.store.js.timeout();
+        let bucket = self.store.bucket.clone();
+        let stream = futures_util::stream::unfold(Some(watcher), move |watcher| {
+            let bucket = bucket.clone();
+            async move {
+                let mut watcher = watcher?;
+                match next_listed(&mut watcher, timeout, &bucket).await {
+                    None => None,
+                    Some(Ok(info)) => Some((Ok(info), Some(watcher))),
+                    Some(Err(e)) => Some((Err(e), None)),
+                }
+            }
+        })
+        .boxed();
+        Ok(ObjectList { inner: stream })
+    }
+}
+
+impl IntoFuture for ListObjects {
+    type Output = Result<ObjectList>;
+    type IntoFuture = BoxFuture<'static, Result<ObjectList>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.start())
+    }
+}
+
+/// The objects of a bucket, from [`ObjectStore::list_objects`]: a [`futures_core::Stream`]
+/// of `Result<ObjectInfo>`, read lazily. It ends after the last object; an error is its last
+/// item. Dropping it early removes its consumer from the server.
+pub struct ObjectList {
+    inner: BoxStream<'static, Result<ObjectInfo>>,
+}
+
+impl fmt::Debug for ObjectList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectList").finish_non_exhaustive()
+    }
+}
+
+impl futures_core::Stream for ObjectList {
+    type Item = Result<ObjectInfo>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.poll_next_unpin(cx)
     }
 }
 
@@ -296,5 +386,12 @@ mod tests {
         assert_send_unpin::<ObjectWatcher>();
         assert_send_unpin::<ObjectWatch>();
         assert_send_unpin::<<ObjectWatch as IntoFuture>::IntoFuture>();
+        assert_send_unpin::<ListObjects>();
+        assert_send_unpin::<ObjectList>();
+        fn assert_send<T: Send>(_: &T) {}
+        let store: Option<ObjectStore> = None;
+        if let Some(store) = store {
+            assert_send(&store.list());
+        }
     }
 }

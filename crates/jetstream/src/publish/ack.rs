@@ -4,7 +4,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use nats_core::Response;
+use bytes::Bytes;
+use nats_core::{HeaderMap, Message, Response};
 use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
 
@@ -29,6 +30,7 @@ use crate::types::PubAck;
 /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
 /// let ack_future = js.publish_async("events", "e1").await?;
 /// assert_eq!(ack_future.subject(), "events");
+/// assert_eq!(&ack_future.payload()[..], b"e1");
 /// let ack = ack_future.await?;
 /// println!("stored as {}", ack.sequence);
 /// # Ok(()) }
@@ -38,6 +40,10 @@ use crate::types::PubAck;
 pub struct PubAckFuture {
     state: State,
     subject: String,
+    /// What was published, kept for [`PubAckFuture::message`] (the payload is
+    /// shared, not copied).
+    headers: Option<HeaderMap>,
+    payload: Bytes,
 }
 
 #[derive(Debug)]
@@ -55,7 +61,12 @@ enum State {
 }
 
 impl PubAckFuture {
-    pub(crate) fn direct(response: Response, deadline: Instant, subject: String) -> PubAckFuture {
+    pub(crate) fn direct(
+        response: Response,
+        deadline: Instant,
+        published: (String, Option<HeaderMap>, Bytes),
+    ) -> PubAckFuture {
+        let (subject, headers, payload) = published;
         PubAckFuture {
             state: State::Direct {
                 response,
@@ -63,22 +74,59 @@ impl PubAckFuture {
                 sleep: None,
             },
             subject,
+            headers,
+            payload,
         }
     }
 
     pub(crate) fn reported(
         outcome: oneshot::Receiver<Result<PubAck, Error>>,
-        subject: String,
+        published: (String, Option<HeaderMap>, Bytes),
     ) -> PubAckFuture {
+        let (subject, headers, payload) = published;
         PubAckFuture {
             state: State::Reported(outcome),
             subject,
+            headers,
+            payload,
         }
     }
 
     /// The subject the message was published to.
     pub fn subject(&self) -> &str {
         &self.subject
+    }
+
+    /// The headers the message was published with (the options' headers
+    /// included: `Nats-Msg-Id`, the expectations, ...), if any.
+    pub fn headers(&self) -> Option<&HeaderMap> {
+        self.headers.as_ref()
+    }
+
+    /// The payload that was published.
+    pub fn payload(&self) -> &Bytes {
+        &self.payload
+    }
+
+    /// The message as it was published, e.g. to publish it again after a
+    /// failed ack: Go's `PubAckFuture.Msg()`.
+    ///
+    /// ```no_run
+    /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
+    /// let ack_future = js.publish_async("events", "e1").msg_id("e1").await?;
+    /// let message = ack_future.message();
+    /// if ack_future.await.is_err() {
+    ///     // Same message id: the stream drops it if the first one was stored after all.
+    ///     js.publish_message(message).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn message(&self) -> Message {
+        let message = Message::new(self.subject.clone(), self.payload.clone());
+        match &self.headers {
+            Some(headers) => message.with_headers(headers.clone()),
+            None => message,
+        }
     }
 }
 

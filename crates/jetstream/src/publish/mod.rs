@@ -25,11 +25,13 @@ use crate::JetStream;
 
 mod ack;
 mod handlers;
+mod schedule;
 mod window;
 
 pub use ack::PubAckFuture;
 pub(crate) use handlers::Reporter;
 pub use handlers::{PublishAckHandler, PublishErrorHandler};
+pub use schedule::Schedule;
 pub(crate) use window::AckWindow;
 
 /// Header names of the publish options.
@@ -57,15 +59,33 @@ pub(crate) fn ttl_string(ttl: Duration) -> String {
 }
 
 /// What every publish carries besides subject and payload.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 struct Options {
     headers: Option<HeaderMap>,
     retry_attempts: Option<usize>,
     retry_wait: Option<Duration>,
     timeout: Option<Duration>,
+    /// The first option that failed its check; the publish fails with it
+    /// before anything is sent.
+    invalid: Option<Error>,
 }
 
 impl Options {
+    /// Sets header `name` to the checked `value`, or keeps the first error.
+    fn checked_header(&mut self, name: &'static str, value: Result<String, Error>) {
+        match value {
+            Ok(value) => self.headers_mut().insert(name, value),
+            Err(e) => {
+                self.invalid.get_or_insert(e);
+            }
+        }
+    }
+
+    /// The first failed check of an option, if any.
+    fn check(&mut self) -> Result<(), Error> {
+        self.invalid.take().map_or(Ok(()), Err)
+    }
+
     fn headers_mut(&mut self) -> &mut HeaderMap {
         self.headers.get_or_insert_with(HeaderMap::new)
     }
@@ -178,6 +198,94 @@ macro_rules! publish_options {
                 self
             }
 
+            /// Publishes a schedule instead of a message to deliver now
+            /// (`Nats-Schedule`, ADR-51): the stream keeps this message and, each
+            /// time the schedule fires, publishes its payload and headers to the
+            /// [`schedule_target`](Self::schedule_target) subject, which is
+            /// required and must belong to the same stream. The stream needs
+            /// [`allow_msg_schedules`](crate::StreamConfig::allow_msg_schedules).
+            /// Go's `WithScheduleAt`, `WithScheduleEvery`, `WithScheduleCron`.
+            ///
+            /// An interval under a second or an empty cron expression fails the
+            /// publish with [`ErrorKind::InvalidArgument`] before anything is sent.
+            ///
+            /// ```no_run
+            /// # async fn run(js: jetstream::JetStream) -> Result<(), jetstream::Error> {
+            /// use std::time::Duration;
+            /// use jetstream::Schedule;
+            ///
+            /// // Stream "JOBS" (subjects "jobs.>", allow_msg_schedules): every
+            /// // five minutes, "jobs.run.cleanup" gets a copy of this message.
+            /// js.publish("jobs.schedule.cleanup", "cleanup")
+            ///     .schedule(Schedule::Every(Duration::from_secs(300)))
+            ///     .schedule_target("jobs.run.cleanup")
+            ///     .await?;
+            ///
+            /// // Once, in an hour:
+            /// let at = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+            /// js.publish("jobs.schedule.report", "report")
+            ///     .schedule(Schedule::At(at))
+            ///     .schedule_target("jobs.run.report")
+            ///     .await?;
+            /// # Ok(()) }
+            /// ```
+            pub fn schedule(mut self, schedule: Schedule) -> Self {
+                let value = schedule.header_value();
+                self.options
+                    .checked_header(schedule::headers::SCHEDULE, value);
+                self
+            }
+
+            /// The subject a [`schedule`](Self::schedule) publishes to when it
+            /// fires (`Nats-Schedule-Target`): a subject of the same stream,
+            /// without wildcards (else [`ErrorKind::InvalidSubject`] before
+            /// sending). Go's `WithScheduleTarget`.
+            pub fn schedule_target(mut self, subject: impl AsRef<str>) -> Self {
+                let value = schedule::target_header(subject.as_ref());
+                self.options
+                    .checked_header(schedule::headers::TARGET, value);
+                self
+            }
+
+            /// Publish the last message of this subject when the schedule fires,
+            /// instead of this message's payload (`Nats-Schedule-Source`, server
+            /// 2.14; no wildcards). Go's `WithScheduleSource`.
+            pub fn schedule_source(mut self, subject: impl AsRef<str>) -> Self {
+                let value = schedule::source_header(subject.as_ref());
+                self.options
+                    .checked_header(schedule::headers::SOURCE, value);
+                self
+            }
+
+            /// The time to live of each message the schedule produces
+            /// (`Nats-Schedule-TTL`, at least 1 s; the stream needs
+            /// `allow_msg_ttl`). Go's `WithScheduleTTL`.
+            pub fn schedule_ttl(mut self, ttl: Duration) -> Self {
+                let value = schedule::ttl_header(Some(ttl));
+                self.options.checked_header(schedule::headers::TTL, value);
+                self
+            }
+
+            /// The messages the schedule produces never expire, whatever the
+            /// stream's `max_age` (`Nats-Schedule-TTL: never`). Go's
+            /// `WithScheduleTTLNever`.
+            pub fn schedule_ttl_never(mut self) -> Self {
+                let value = schedule::ttl_header(None);
+                self.options.checked_header(schedule::headers::TTL, value);
+                self
+            }
+
+            /// The IANA time zone a [`Schedule::Cron`] is evaluated in
+            /// (`Nats-Schedule-Time-Zone`, e.g. `"Europe/Amsterdam"`; server
+            /// 2.14). The server refuses it with the other schedules. Go's
+            /// `WithScheduleTimeZone`.
+            pub fn schedule_time_zone(mut self, zone: impl AsRef<str>) -> Self {
+                let value = schedule::time_zone_header(zone.as_ref());
+                self.options
+                    .checked_header(schedule::headers::TIME_ZONE, value);
+                self
+            }
+
             /// How many times to retry when no stream answers (e.g. while a stream
             /// leader is being elected). Default 2.
             pub fn retry_attempts(mut self, attempts: usize) -> Self {
@@ -257,8 +365,9 @@ impl IntoFuture for Publish {
     type Output = Result<PubAck, Error>;
     type IntoFuture = BoxFuture<'static, Result<PubAck, Error>>;
 
-    fn into_future(self) -> Self::IntoFuture {
+    fn into_future(mut self) -> Self::IntoFuture {
         Box::pin(async move {
+            self.options.check()?;
             let client = self.js.client();
             let timeout = self.options.timeout.unwrap_or(self.js.inner.timeout);
             let attempts = self
@@ -309,8 +418,9 @@ impl IntoFuture for PublishAsync {
                 js,
                 subject,
                 payload,
-                options,
+                mut options,
             } = self;
+            options.check()?;
             let timeout = options.timeout.unwrap_or(js.inner.timeout);
             let slot = js.inner.window.slot(timeout).await?;
             let client = js.client();
@@ -320,14 +430,14 @@ impl IntoFuture for PublishAsync {
                     .send_request_with_guard(
                         &subject,
                         options.headers.as_ref(),
-                        payload,
+                        payload.clone(),
                         Box::new(slot),
                     )
                     .await?;
                 return Ok(PubAckFuture::direct(
                     response,
                     Instant::now() + timeout,
-                    subject,
+                    (subject, options.headers, payload),
                 ));
             };
             // The reporter frees the slot once the handlers have seen the outcome.
@@ -335,17 +445,18 @@ impl IntoFuture for PublishAsync {
                 .send_request(&subject, options.headers.as_ref(), payload.clone())
                 .await?;
             let (outcome, receiver) = oneshot::channel();
+            let published = (subject.clone(), options.headers.clone(), payload.clone());
             let tracked = handlers::Tracked {
                 response,
                 deadline: Instant::now() + timeout,
-                subject: subject.clone(),
+                subject,
                 headers: options.headers,
                 payload,
                 slot,
                 outcome,
             };
             reporter.track(&js, tracked).await;
-            Ok(PubAckFuture::reported(receiver, subject))
+            Ok(PubAckFuture::reported(receiver, published))
         })
     }
 }

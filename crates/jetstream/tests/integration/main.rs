@@ -22,5 +22,6 @@ mod pull;
 mod pull_faults;
 mod pull_parity;
 mod soak;
+mod stores_parity;
 mod streams;
 mod streams_parity;

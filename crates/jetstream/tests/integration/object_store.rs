@@ -422,9 +422,10 @@ async fn files_round_trip() {
 
     let info = store.put_file(&source).await.unwrap();
     assert_eq!(info.name, "report.bin");
+    let name = "report.bin";
     assert_eq!(info.size, 400_000);
     let target = dir.join("copy.bin");
-    store.get_file("report.bin", &target).await.unwrap();
+    store.get_file(name, &target).await.unwrap();
     assert_eq!(std::fs::read(&target).unwrap(), data);
 
     assert_eq!(
@@ -842,7 +843,7 @@ async fn update_meta_and_rename() {
         .unwrap();
     assert_eq!(store.get_string("other").await.unwrap(), "data");
 
-    // Missing or deleted: ObjectNotFound.
+    // Missing: ObjectNotFound; deleted: ObjectDeleted (Go: ErrUpdateMetaDeleted).
     assert_eq!(
         store
             .update_meta("nope", ObjectMeta::from("x"))
@@ -858,7 +859,7 @@ async fn update_meta_and_rename() {
             .await
             .unwrap_err()
             .kind(),
-        ErrorKind::ObjectNotFound
+        ErrorKind::ObjectDeleted
     );
 }
 

@@ -560,3 +560,188 @@ async fn every_outcome_is_reported_once_through_a_server_restart() {
     assert_eq!(acked + failed, sent, "acked {acked}, failed {failed}");
     assert_eq!(js.publish_async_pending(), 0);
 }
+
+/// Polls `subject`'s last message in `stream` until one with a sequence above
+/// `after` is there, for at most `bound`.
+async fn next_fired(
+    stream: &jetstream::Stream,
+    subject: &str,
+    after: u64,
+    bound: Duration,
+) -> jetstream::StoredMessage {
+    let deadline = Instant::now() + bound;
+    loop {
+        match stream.get_last_msg_for_subject(subject).await {
+            Ok(msg) if msg.sequence > after => return msg,
+            Ok(_) => {}
+            Err(e) => assert_eq!(e.kind(), ErrorKind::MessageNotFound, "{e}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing fired on {subject} within {bound:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn schedules_fire_on_their_target_and_bad_ones_are_refused_before_sending() {
+    use jetstream::{Schedule, StreamConfig};
+
+    let server = Server::jetstream().start();
+    let js = jetstream::new(connect(&server).await);
+    let stream = js
+        .create_stream(StreamConfig {
+            name: "JOBS".into(),
+            subjects: vec!["jobs.>".into()],
+            allow_msg_schedules: true,
+            allow_msg_ttl: true,
+            storage: jetstream::StorageType::Memory,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    // Once, a second from now.
+    let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(1);
+    js.publish("jobs.schedule.once", "once")
+        .schedule(Schedule::At(at))
+        .schedule_target("jobs.run.once")
+        .await
+        .unwrap();
+    let fired = next_fired(&stream, "jobs.run.once", 0, Duration::from_secs(10)).await;
+    assert_eq!(&fired.payload[..], b"once");
+
+    // Every second: it fires again and again.
+    js.publish("jobs.schedule.every", "tick")
+        .schedule(Schedule::Every(Duration::from_secs(1)))
+        .schedule_target("jobs.run.every")
+        .schedule_ttl_never()
+        .await
+        .unwrap();
+    let first = next_fired(&stream, "jobs.run.every", 0, Duration::from_secs(10)).await;
+    let second = next_fired(
+        &stream,
+        "jobs.run.every",
+        first.sequence,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(&second.payload[..], b"tick");
+
+    // Cron, every second, in a named time zone.
+    js.publish("jobs.schedule.cron", "cron")
+        .schedule(Schedule::Cron("* * * * * *".into()))
+        .schedule_time_zone("Europe/Amsterdam")
+        .schedule_target("jobs.run.cron")
+        .await
+        .unwrap();
+    next_fired(&stream, "jobs.run.cron", 0, Duration::from_secs(10)).await;
+
+    // Refused by the client: nothing reaches the stream.
+    let cases = [
+        (
+            js.publish("jobs.schedule.bad", "x")
+                .schedule(Schedule::Every(Duration::from_millis(500)))
+                .schedule_target("jobs.run.bad")
+                .await
+                .unwrap_err(),
+            ErrorKind::InvalidArgument,
+        ),
+        (
+            js.publish("jobs.schedule.bad", "x")
+                .schedule(Schedule::hourly())
+                .schedule_target("jobs.run.*")
+                .await
+                .unwrap_err(),
+            ErrorKind::InvalidSubject,
+        ),
+        (
+            js.publish_async("jobs.schedule.bad", "x")
+                .schedule(Schedule::Cron(String::new()))
+                .schedule_target("jobs.run.bad")
+                .await
+                .unwrap_err(),
+            ErrorKind::InvalidArgument,
+        ),
+        (
+            js.publish("jobs.schedule.bad", "x")
+                .schedule(Schedule::daily())
+                .schedule_target("jobs.run.bad")
+                .schedule_ttl(Duration::from_millis(1))
+                .await
+                .unwrap_err(),
+            ErrorKind::InvalidArgument,
+        ),
+    ];
+    for (err, kind) in cases {
+        assert_eq!(err.kind(), kind, "{err}");
+    }
+    // None of the refused ones was stored.
+    let refused = stream.get_last_msg_for_subject("jobs.schedule.bad").await;
+    assert_eq!(refused.unwrap_err().kind(), ErrorKind::MessageNotFound);
+
+    // A stream without allow_msg_schedules refuses the schedule: the server says so.
+    js.create_stream(StreamConfig {
+        name: "PLAIN".into(),
+        subjects: vec!["plain.>".into()],
+        storage: jetstream::StorageType::Memory,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let err = js
+        .publish("plain.schedule", "x")
+        .schedule(Schedule::hourly())
+        .schedule_target("plain.run")
+        .await
+        .unwrap_err();
+    assert!(err.api_error().is_some(), "{err}");
+}
+
+#[tokio::test]
+async fn an_ack_future_gives_back_the_message_it_published() {
+    let server = Server::jetstream().start();
+    let client = connect(&server).await;
+    let (handler, _reported) = error_collector();
+    let plain = jetstream::new(client.clone());
+    let with_handler = jetstream::with_options(
+        client.clone(),
+        JetStreamOptions {
+            publish_async_error_handler: Some(handler),
+            ..Default::default()
+        },
+    );
+    raw_create_stream(&client, stream("M", &["m.>"])).await;
+
+    for (i, js) in [plain, with_handler].into_iter().enumerate() {
+        let id = format!("id-{i}");
+        let ack_future = js
+            .publish_async("m.one", format!("payload {i}"))
+            .header("X-Kind", "test")
+            .msg_id(&id)
+            .await
+            .unwrap();
+        let message = ack_future.message();
+        assert_eq!(message.subject.as_str(), "m.one");
+        assert_eq!(message.payload, format!("payload {i}").as_bytes());
+        let headers = message.headers.as_ref().unwrap();
+        assert_eq!(headers.get("X-Kind"), Some("test"));
+        assert_eq!(headers.get("Nats-Msg-Id"), Some(id.as_str()));
+        assert_eq!(ack_future.headers(), Some(headers));
+        let first = ack_future.await.unwrap();
+        assert!(!first.duplicate);
+        // Published again as it was: the stream recognises the message id.
+        let again = js.publish_message(message).await.unwrap();
+        assert!(again.duplicate);
+        assert_eq!(again.sequence, first.sequence);
+    }
+
+    // Without headers, none are made up.
+    let ack_future = jetstream::new(client)
+        .publish_async("m.two", "bare")
+        .await
+        .unwrap();
+    assert!(ack_future.message().headers.is_none());
+    ack_future.await.unwrap();
+}

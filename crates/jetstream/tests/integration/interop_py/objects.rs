@@ -164,3 +164,50 @@ async fn objects_with_metadata_and_links_both_ways() {
     names.sort();
     assert_eq!(names, ["p/cross", "p/data.bin", "p/link"]);
 }
+
+/// `put_path` names the object after the path as given, as nats.go's `PutFile` does: nats-py
+/// reads it under that path, and an object nats-py stores under a path (as a Go `PutFile`
+/// would name it) is read back by `get_file` with that path as the name.
+#[tokio::test]
+async fn put_file_names_agree_with_other_clients() {
+    let server = Server::jetstream().start();
+    let js = jetstream::new(nats_core::connect(server.url()).await.unwrap());
+    let store = js
+        .create_object_store(ObjectStoreConfig {
+            bucket: "FILES".into(),
+            storage: StorageType::Memory,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let dir = server.dir().join("interop-files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("from-rust.bin");
+    std::fs::write(&source, pattern(3000)).unwrap();
+    let rust_name = source.to_str().unwrap().to_string();
+    let info = store.put_path(&source).await.unwrap();
+    assert_eq!(info.name, rust_name);
+
+    let script = format!(
+        r#"
+async def main():
+    nc, js = await connect()
+    store = await js.object_store("FILES")
+    res = await store.get({rust_name:?})
+    out = {{"data_ok": res.data == pattern(3000), "name": res.info.name}}
+    await store.put("py/dir/from-python.bin", pattern(1234))
+    emit(out)
+    await nc.close()
+"#
+    );
+    let got = run_python(&server, &script).await;
+    assert_eq!(got["data_ok"], true);
+    assert_eq!(got["name"], rust_name.as_str());
+
+    let target = dir.join("copy.bin");
+    store
+        .get_file("py/dir/from-python.bin", &target)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&target).unwrap(), pattern(1234));
+}
