@@ -4,8 +4,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes};
-use nats_wire::{encode_pub_head, encode_sub, encode_unsub, subject, HeaderMap, ServerInfo};
+use bytes::Bytes;
+use nats_wire::{encode_sub, encode_unsub, subject, HeaderMap, ServerInfo};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::{Error, ErrorKind};
@@ -152,16 +152,14 @@ impl Client {
         subject: &str,
         reply: Option<&str>,
         headers: Option<&HeaderMap>,
-        payload: &[u8],
+        payload: &Bytes,
     ) -> Result<(), Error> {
         let size = self.check_message(subject, reply, headers, payload.len())?;
         let len = subject.len() + reply.map_or(0, str::len) + size + 40;
         self.shared
-            .write(len, (1, size as u64), |buf| {
-                encode_pub_head(subject, reply, headers, payload.len(), buf);
-                buf.put_slice(payload);
-                buf.put_slice(b"\r\n");
-            })
+            .write(len, (1, size as u64), |queue| {
+                queue.put_pub(subject, reply, headers, payload)
+            })?
             .await
     }
 
@@ -347,13 +345,13 @@ impl Client {
             },
         );
         let len = subject.len() + queue_group.map_or(0, str::len) + 32;
-        if let Err(e) = self
-            .shared
-            .write(len, (0, 0), |buf| {
-                encode_sub(subject, queue_group, sid, buf)
-            })
-            .await
-        {
+        let written = match self.shared.write(len, (0, 0), |queue| {
+            encode_sub(subject, queue_group, sid, queue.buf())
+        }) {
+            Ok(waiting) => waiting.await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
             self.shared.remove_sub(sid);
             return Err(e);
         }
@@ -482,6 +480,13 @@ impl Client {
     #[doc(hidden)]
     pub fn pending_requests(&self) -> usize {
         lock(&self.shared.requests).waiters.len()
+    }
+
+    /// How many publishes were written to the socket by their caller rather
+    /// than by the connection task (plain TCP only; for tests and diagnostics).
+    #[doc(hidden)]
+    pub fn direct_writes(&self) -> u64 {
+        lock(&self.shared.write).direct_writes
     }
 
     /// How many subscriptions the connection tracks, the request inbox included.

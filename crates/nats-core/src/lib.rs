@@ -43,6 +43,7 @@ mod request;
 mod shared;
 mod subscriber;
 mod waiters;
+mod write_queue;
 
 /// The crate's README, compiled as doctests (`cargo test --doc`; `no_run`: they need a server).
 #[cfg(doctest)]

@@ -10,8 +10,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::{BufMut, Bytes};
-use nats_wire::{encode_pub_head, HeaderMap};
+use bytes::Bytes;
+use nats_wire::HeaderMap;
 use tokio::sync::oneshot;
 
 use crate::connection::server_error;
@@ -141,14 +141,13 @@ pub(crate) async fn send(
         done: false,
     };
     let reply = ReplySubject::new(&shared.mux_prefix, token);
-    let reply = reply.as_str();
-    let len = subject.len() + reply.len() + size + 40;
+    let len = subject.len() + reply.as_str().len() + size + 40;
+    // The reply subject moves into the encoding: it is not kept in this
+    // future while it waits.
     shared
-        .write(len, (1, size as u64), |buf| {
-            encode_pub_head(subject, Some(reply), headers, payload.len(), buf);
-            buf.put_slice(payload);
-            buf.put_slice(b"\r\n");
-        })
+        .write(len, (1, size as u64), move |queue| {
+            queue.put_pub(subject, Some(reply.as_str()), headers, payload)
+        })?
         .await?;
     Ok(response)
 }

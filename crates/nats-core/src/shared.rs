@@ -1,23 +1,37 @@
 //! State shared between client handles and the connection task.
 //!
-//! Publishers encode straight into [`WriteState::buf`] under a short lock; the
-//! connection task swaps that buffer out and writes it to the socket. Nothing
-//! in here awaits while holding a lock.
+//! Publishers encode straight into [`WriteState::queue`] under a short lock;
+//! the connection task swaps that queue out and writes it to the socket. A
+//! lone publish on an idle plain-TCP connection is written by the publisher
+//! itself (a direct write, see [`Shared::write`]). Nothing in here awaits while
+//! holding a lock.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use futures_util::task::AtomicWaker;
 use nats_wire::ServerInfo;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
+use crate::connection::DirectWrite;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Counters, Event, State};
 use crate::message::Message;
 use crate::options::ConnectOptions;
 use crate::pending::Pending;
+use crate::write_queue::WriteQueue;
+
+/// A publish that is not request-shaped (see [`WriteState::write_direct`])
+/// goes out directly only if no publisher wrote directly or woke the task for
+/// this long: publishes in quick succession are left to the task, which
+/// writes them in batches.
+const DIRECT_QUIET: Duration = Duration::from_micros(100);
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (our
 /// critical sections leave the data consistent at every step).
@@ -26,9 +40,14 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// What publishers write into; swapped out by the connection task.
-#[derive(Debug, Default)]
+///
+/// Order: every byte reaches the socket under this state's lock, either taken
+/// by the task (which sets `task_writing` while it holds bytes not yet
+/// written) or written directly by a publisher, which happens only when
+/// `queue` is empty and `task_writing` is not set: nothing can be ahead of it.
+#[derive(Default)]
 pub(crate) struct WriteState {
-    pub buf: BytesMut,
+    pub queue: WriteQueue,
     /// Flushes waiting for the next PING/PONG round trip.
     pub flush_waiters: Vec<oneshot::Sender<Result<(), Error>>>,
     pub connected: bool,
@@ -37,6 +56,124 @@ pub(crate) struct WriteState {
     pub space_waiters: bool,
     pub out_messages: u64,
     pub out_bytes: u64,
+    /// The socket publishers may write to directly: set while connected over
+    /// plain TCP, never for TLS.
+    pub direct: Option<Arc<dyn DirectWrite>>,
+    /// The task holds bytes it has not finished writing (or is about to
+    /// write): no direct write may overtake them.
+    pub task_writing: bool,
+    /// [`Shared::reads`] as the last write saw it.
+    pub seen_reads: u64,
+    /// Writes since the read `seen_reads` counts...
+    pub read_writes: u32,
+    /// ...and between the two reads before it.
+    pub prev_read_writes: u32,
+    /// When a publisher last wrote directly or woke the task.
+    pub busy_at: Option<Instant>,
+    /// How many publishes were written directly (diagnostics and tests).
+    pub direct_writes: u64,
+}
+
+impl std::fmt::Debug for WriteState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteState")
+            .field("queued", &self.queue.len())
+            .field("connected", &self.connected)
+            .field("direct", &self.direct.is_some())
+            .field("task_writing", &self.task_writing)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WriteState {
+    /// Counts a write in the rhythm of the connection: how many writes come
+    /// between two socket reads.
+    fn count_write(&mut self, reads: u64) {
+        if reads != self.seen_reads {
+            self.seen_reads = reads;
+            self.prev_read_writes = self.read_writes;
+            self.read_writes = 0;
+        }
+        self.read_writes = self.read_writes.saturating_add(1);
+    }
+
+    /// Writes what the queue holds straight to the socket if it is one lone
+    /// publish on an idle plain-TCP connection; returns whether everything
+    /// was written (then the task need not be woken).
+    ///
+    /// Lone means request-shaped (the first write since a read, after at
+    /// most one write between the reads before: a request, a reply, a
+    /// synchronous publish), or, with nothing read since the last write, the
+    /// first after [`DIRECT_QUIET`] (a publisher that sends now and then). A
+    /// write in a stream (async publishes while their acks come in, acks of a
+    /// batch of messages, a publishing loop) goes to the task, which batches.
+    ///
+    /// What the socket does not take stays queued, its written part
+    /// remembered (see [`WriteQueue::unwind_written`] for a connection lost
+    /// meanwhile).
+    fn write_direct(&mut self) -> bool {
+        let Some(direct) = &self.direct else {
+            return false;
+        };
+        if !self.connected
+            || self.task_writing
+            || !self.flush_waiters.is_empty()
+            || !self.queue.is_contiguous()
+            || self.queue.written() > 0
+        {
+            return false;
+        }
+        let first_since_read = self.read_writes == 1;
+        if first_since_read && self.prev_read_writes > 1 {
+            // The first of a burst that reads set off.
+            return false;
+        }
+        let now = Instant::now();
+        if !first_since_read
+            && self
+                .busy_at
+                .is_some_and(|t| now.duration_since(t) < DIRECT_QUIET)
+        {
+            return false;
+        }
+        let bytes = self.queue.tail_unwritten();
+        let len = bytes.len();
+        // An error (the connection is breaking) leaves everything queued:
+        // the task finds the error itself.
+        let n = direct.try_write(bytes).unwrap_or(0);
+        if n == 0 {
+            return false;
+        }
+        self.busy_at = Some(now);
+        self.direct_writes += 1;
+        self.queue.advance(n);
+        n == len
+    }
+}
+
+/// A publish waiting for room in the write buffer.
+type Waiting<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+
+/// The rest of a [`Shared::write`]: nothing (the publish was encoded; it
+/// only gives the scheduler its due), or waiting for room.
+#[must_use]
+pub(crate) struct WriteFuture<'a>(Option<Waiting<'a>>);
+
+impl Future for WriteFuture<'_> {
+    type Output = Result<(), Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.0 {
+            Some(waiting) => waiting.as_mut().poll(cx),
+            None => {
+                // Publishing never blocks while there is room, so give other
+                // tasks (subscribers, the connection task on a current-thread
+                // runtime) a turn now and then, as tokio's own resources do.
+                std::task::ready!(tokio::task::coop::poll_proceed(cx)).made_progress();
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
 }
 
 /// One subscription as the connection task sees it.
@@ -111,6 +248,9 @@ pub(crate) struct Shared {
     pub state: watch::Sender<State>,
     pub counters: Counters,
     pub events: Option<mpsc::Sender<Event>>,
+    /// Socket reads made by the connection task: the rhythm of reads and
+    /// writes tells request-shaped work (see [`WriteState::write_direct`]).
+    pub reads: AtomicU64,
     /// Set once the user asked to close; the task exits when it sees it.
     pub close_requested: AtomicBool,
     /// Number of live `Client` handles (clones and subscribers).
@@ -148,24 +288,45 @@ impl Shared {
     /// (then it fails with `ConnectionClosed`): see [`Shared::release_writers`].
     ///
     /// `len` is the number of bytes `encode` will write (an estimate is fine).
-    pub(crate) async fn write<F>(
-        &self,
+    ///
+    /// On an idle plain-TCP connection (nothing queued, the task not writing)
+    /// a lone publish is written to the socket here, by the caller, with a
+    /// non-blocking write under the write lock; what the socket does not take
+    /// stays queued for the task.
+    ///
+    /// The encoding happens in this call (or, when the buffer is full, in the
+    /// returned future once there is room); the future stays small, as
+    /// publish futures are moved around by their callers.
+    pub(crate) fn write<'a, F>(
+        &'a self,
         len: usize,
         stats: (u64, u64),
         encode: F,
-    ) -> Result<(), Error>
+    ) -> Result<WriteFuture<'a>, Error>
     where
-        F: FnOnce(&mut BytesMut),
+        F: FnOnce(&mut WriteQueue) + Send + 'a,
     {
         let mut encode = Some(encode);
         // Fast path: room in the buffer, no waiter registration at all.
         if self.try_write(len, stats, &mut encode, false)? {
-            // Publishing never blocks while there is room, so give other tasks
-            // (subscribers, the connection task on a current-thread runtime) a
-            // turn now and then, as tokio's own resources do.
-            tokio::task::consume_budget().await;
-            return Ok(());
+            return Ok(WriteFuture(None));
         }
+        // One allocation per publish that waits for room.
+        Ok(WriteFuture(Some(Box::pin(
+            self.write_waiting(len, stats, encode),
+        ))))
+    }
+
+    /// [`Shared::write`] once the buffer was full: waits for room.
+    async fn write_waiting<F>(
+        &self,
+        len: usize,
+        stats: (u64, u64),
+        mut encode: Option<F>,
+    ) -> Result<(), Error>
+    where
+        F: FnOnce(&mut WriteQueue),
+    {
         loop {
             let notified = self.space.notified();
             tokio::pin!(notified);
@@ -187,7 +348,7 @@ impl Shared {
         register: bool,
     ) -> Result<bool, Error>
     where
-        F: FnOnce(&mut BytesMut),
+        F: FnOnce(&mut WriteQueue),
     {
         let mut w = lock(&self.write);
         // Once close() is asked for, nothing new goes in (what is buffered is
@@ -196,7 +357,7 @@ impl Shared {
         if w.closed || self.close_requested.load(Ordering::Acquire) {
             return Err(Error::closed());
         }
-        let used = w.buf.len();
+        let used = w.queue.len();
         let fits = if w.connected {
             used == 0 || used + len <= self.options.write_buffer_size
         } else {
@@ -218,11 +379,20 @@ impl Shared {
             return Ok(false);
         }
         if let Some(encode) = encode.take() {
-            encode(&mut w.buf);
+            encode(&mut w.queue);
         }
         w.out_messages += stats.0;
         w.out_bytes += stats.1;
-        let wake = used == 0 && w.connected;
+        let mut wake = used == 0 && w.connected;
+        if w.direct.is_some() {
+            w.count_write(self.reads.load(Ordering::Relaxed));
+            if wake {
+                wake = !w.write_direct();
+                if wake {
+                    w.busy_at = Some(Instant::now());
+                }
+            }
+        }
         drop(w);
         if wake {
             self.writer_waker.wake();
@@ -240,8 +410,8 @@ impl Shared {
         if w.closed {
             return;
         }
-        let was_empty = w.buf.is_empty();
-        encode(&mut w.buf);
+        let was_empty = w.queue.is_empty();
+        encode(w.queue.buf());
         let connected = w.connected;
         drop(w);
         if was_empty && connected {

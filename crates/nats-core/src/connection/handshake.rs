@@ -1,5 +1,7 @@
 //! Establishing one connection: TCP, optional TLS, INFO, CONNECT, PING/PONG.
 
+use std::sync::Arc;
+
 use bytes::BytesMut;
 use nats_wire::{
     encode_connect, encode_ping, encode_pong, ConnectInfo, Parser, ServerInfo, ServerOp,
@@ -8,6 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::creds::KeyAuth;
+use super::direct::{DirectWrite, TcpIo};
 use super::pool::Target;
 use super::{auth, tls};
 use crate::error::{Error, ErrorKind};
@@ -22,6 +25,8 @@ pub(crate) type BoxIo = Box<dyn Transport>;
 /// A connection that finished its handshake.
 pub(crate) struct Established {
     pub io: BoxIo,
+    /// The socket publishers may write to directly (plain TCP only).
+    pub direct: Option<Arc<dyn DirectWrite>>,
     pub info: ServerInfo,
     /// Bytes read after the handshake's PONG, and the parser state for them.
     pub rbuf: BytesMut,
@@ -73,11 +78,12 @@ async fn establish_inner(
     let mut rbuf = BytesMut::with_capacity(64 * 1024);
     let mut parser = Parser::new();
 
-    let (mut io, mut info, tls_used): (BoxIo, ServerInfo, bool) = match tls_config.take() {
+    type Io = (BoxIo, Option<Arc<dyn DirectWrite>>);
+    let ((mut io, direct), mut info, tls_used): (Io, ServerInfo, bool) = match tls_config.take() {
         Some(config) if opts.tls.tls_first => {
             let mut io = tls::upgrade(tcp, &target.tls_name, config).await?;
             let info = read_info(&mut io, &mut rbuf, &mut parser).await?;
-            (io, info, true)
+            ((io, None), info, true)
         }
         config => {
             let mut tcp = tcp;
@@ -109,9 +115,11 @@ async fn establish_inner(
                         );
                         e.context(detail)
                     })?;
-                (io, info, true)
+                ((io, None), info, true)
             } else {
-                (Box::new(tcp) as BoxIo, info, false)
+                // Plain TCP: publishers may write to it directly.
+                let (io, direct) = TcpIo::new(tcp);
+                ((Box::new(io) as BoxIo, Some(direct)), info, false)
             }
         }
     };
@@ -139,6 +147,7 @@ async fn establish_inner(
     }
     Ok(Established {
         io,
+        direct,
         info,
         rbuf,
         parser,

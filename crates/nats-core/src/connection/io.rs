@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 use tokio::time::Sleep;
 use tokio_util::io::poll_read_buf;
 
+use super::direct::DirectWrite;
 use super::handshake::server_error;
 use super::permissions;
 use crate::error::{Error, ErrorKind};
@@ -27,6 +28,7 @@ use crate::events::Event;
 use crate::message::Message;
 use crate::request;
 use crate::shared::{lock, Shared, SubKind, SubSlot};
+use crate::write_queue::{slice_array, WriteQueue};
 
 const READ_CHUNK: usize = 64 * 1024;
 /// Writes smaller than this wait one scheduler turn for company...
@@ -56,8 +58,11 @@ pub(crate) struct Connection<T> {
     shared: Arc<Shared>,
     rbuf: BytesMut,
     parser: Parser,
-    out: BytesMut,
-    out_pos: usize,
+    /// What the task took from the shared queue and is writing. Everything
+    /// the task writes passes through the shared queue (under the write
+    /// lock), except the SUBs of [`Connection::resubscribe`], written before
+    /// publishers may write directly.
+    out: WriteQueue,
     pongs: VecDeque<PongWaiter>,
     pings_outstanding: usize,
     ping_timer: Pin<Box<Sleep>>,
@@ -77,8 +82,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             shared,
             rbuf,
             parser,
-            out: BytesMut::with_capacity(64 * 1024),
-            out_pos: 0,
+            out: WriteQueue::with_capacity(64 * 1024),
             pongs: VecDeque::new(),
             pings_outstanding: 0,
             ping_timer: Box::pin(tokio::time::sleep(interval)),
@@ -100,16 +104,26 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 &slot.subject,
                 slot.queue_group.as_deref(),
                 *sid,
-                &mut self.out,
+                self.out.buf(),
             );
             if let Some(max) = slot.max {
                 encode_unsub(
                     *sid,
                     Some(max.saturating_sub(slot.delivered).max(1)),
-                    &mut self.out,
+                    self.out.buf(),
                 );
             }
         }
+    }
+
+    /// Marks the connection usable: publishes go to it from now on, and
+    /// `direct` (plain TCP) may be written by publishers once the task has
+    /// written what it holds (the SUBs go first).
+    pub(crate) fn attach(&mut self, direct: Option<Arc<dyn DirectWrite>>) {
+        let mut w = lock(&self.shared.write);
+        w.connected = true;
+        w.direct = direct;
+        w.task_writing = !self.out.is_empty();
     }
 
     /// Runs until the connection is lost or the client is closed.
@@ -167,7 +181,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                         "stale connection: the server stopped answering pings",
                     )));
                 }
-                encode_ping(&mut self.out);
+                self.shared.write_now(encode_ping);
                 self.pongs.push_back(PongWaiter::Keepalive);
                 self.pings_outstanding += 1;
                 let next = tokio::time::Instant::now() + self.shared.options.ping_interval;
@@ -206,7 +220,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 ErrorKind::Io,
                 "the server closed the connection",
             ))),
-            Poll::Ready(Ok(_)) => Poll::Ready(self.handle_ops()),
+            Poll::Ready(Ok(_)) => {
+                // Something was read: the next lone publish may be written
+                // directly (see `Shared::write`).
+                self.shared.reads.fetch_add(1, Ordering::Relaxed);
+                Poll::Ready(self.handle_ops())
+            }
         }
     }
 
@@ -214,6 +233,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
         let shared = self.shared.clone();
         let mut subs = None;
         let (mut in_msgs, mut in_bytes) = (0u64, 0u64);
+        let mut pongs = 0usize;
         let result = loop {
             let op = match self.parser.parse(&mut self.rbuf) {
                 Ok(Some(op)) => op,
@@ -227,7 +247,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                     let subs = subs.get_or_insert_with(|| lock(&shared.subs));
                     dispatch(&shared, subs, msg);
                 }
-                ServerOp::Ping => encode_pong(&mut self.out),
+                ServerOp::Ping => pongs += 1,
                 ServerOp::Pong => {
                     self.pings_outstanding = 0;
                     if let Some(PongWaiter::Flush(waiters)) = self.pongs.pop_front() {
@@ -263,6 +283,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             }
         };
         drop(subs);
+        if pongs > 0 {
+            shared.write_now(|buf| (0..pongs).for_each(|_| encode_pong(buf)));
+        }
         if in_msgs > 0 {
             let c = &shared.counters;
             c.in_messages.fetch_add(in_msgs, Ordering::Relaxed);
@@ -276,9 +299,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, Error>> {
         let mut wrote = false;
         loop {
-            if self.out_pos == self.out.len() {
-                self.out.clear();
-                self.out_pos = 0;
+            if self.out.is_empty() {
                 self.take_shared_buffer(cx);
                 if self.out.is_empty() {
                     if wrote {
@@ -290,7 +311,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                     return Poll::Ready(Ok(false));
                 }
             }
-            match Pin::new(&mut self.io).poll_write(cx, &self.out[self.out_pos..]) {
+            let result = if self.out.is_contiguous() {
+                Pin::new(&mut self.io).poll_write(cx, self.out.tail_unwritten())
+            } else {
+                // Large payloads are queued by reference: one vectored write.
+                let mut slices = slice_array();
+                let n = self.out.io_slices(&mut slices);
+                Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..n])
+            };
+            match result {
                 Poll::Pending => {
                     return if wrote {
                         Poll::Ready(Ok(true))
@@ -305,7 +334,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                     )))
                 }
                 Poll::Ready(Ok(n)) => {
-                    self.out_pos += n;
+                    self.out.advance(n);
                     wrote = true;
                 }
                 Poll::Ready(Err(e)) => {
@@ -317,7 +346,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
         }
     }
 
-    /// Moves what publishers buffered into `out` (by swapping buffers).
+    /// Takes what publishers queued into `out` (by swapping queues; `out` is
+    /// empty here), and tells publishers whether the task now holds bytes to
+    /// write (no direct write may overtake them).
     fn take_shared_buffer(&mut self, cx: &mut Context<'_>) {
         self.shared.writer_waker.register(cx.waker());
         let mut w = lock(&self.shared.write);
@@ -328,36 +359,34 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
         // publish goes out at once.
         if !self.deferred
             && !self.closing
-            && self.out.is_empty()
-            && !w.buf.is_empty()
-            && w.buf.len() < COALESCE_BELOW
+            && !w.queue.is_empty()
+            && w.queue.len() < COALESCE_BELOW
             && w.flush_waiters.is_empty()
             && self
                 .last_take
                 .is_some_and(|t| t.elapsed() < COALESCE_WITHIN)
         {
             self.deferred = true;
+            // Not writing: but the queue is not empty, so no direct write
+            // can happen before the task takes it.
+            w.task_writing = false;
             drop(w);
             cx.waker().wake_by_ref();
             return;
         }
         self.deferred = false;
-        if !w.buf.is_empty() {
+        if !w.queue.is_empty() {
             self.last_take = Some(Instant::now());
-            if self.out.is_empty() {
-                std::mem::swap(&mut self.out, &mut w.buf);
-            } else {
-                self.out.extend_from_slice(&w.buf);
-                w.buf.clear();
-            }
+            std::mem::swap(&mut self.out, &mut w.queue);
         }
         let waiters = std::mem::take(&mut w.flush_waiters);
-        let notify = std::mem::take(&mut w.space_waiters);
-        drop(w);
         if !waiters.is_empty() {
-            encode_ping(&mut self.out);
+            encode_ping(self.out.buf());
             self.pongs.push_back(PongWaiter::Flush(waiters));
         }
+        w.task_writing = !self.out.is_empty();
+        let notify = std::mem::take(&mut w.space_waiters);
+        drop(w);
         if notify {
             self.shared.space.notify_waiters();
         }

@@ -2,6 +2,7 @@
 
 mod auth;
 mod creds;
+mod direct;
 mod handshake;
 mod io;
 #[cfg(test)]
@@ -9,6 +10,8 @@ mod io_tests;
 mod permissions;
 mod pool;
 mod tls;
+#[cfg(test)]
+mod write_path_tests;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -20,6 +23,7 @@ use rand::Rng;
 use tokio::sync::{mpsc, watch, Notify};
 
 use creds::KeyAuth;
+pub(crate) use direct::DirectWrite;
 pub(crate) use handshake::{establish, server_error, Established};
 pub(crate) use io::Connection;
 pub(crate) use io::Exit;
@@ -126,6 +130,7 @@ fn new_shared(options: ConnectOptions) -> Arc<Shared> {
         space: Notify::new(),
         subs: Mutex::new(subs),
         next_sid: AtomicU64::new(MUX_SID + 1),
+        reads: AtomicU64::new(0),
         requests: Mutex::new(Requests::default()),
         mux_prefix,
         info: Mutex::new(Arc::new(ServerInfo::default())),
@@ -153,6 +158,22 @@ impl Shared {
     fn set_state(&self, state: State) {
         self.state.send_replace(state);
     }
+
+    /// The connection is gone: publishes queue (under the disconnected
+    /// rules) until the next one.
+    ///
+    /// A publish that a direct write had partly written and that the task had
+    /// not taken yet is written again in full on the next connection: the
+    /// server drops an incomplete operation with the connection it came on,
+    /// so this neither loses nor duplicates it. (What the task had taken and
+    /// not finished writing is lost with the connection, as before.)
+    fn detach(&self) {
+        let mut w = lock(&self.write);
+        w.connected = false;
+        w.direct = None;
+        w.task_writing = false;
+        w.queue.unwind_written();
+    }
 }
 
 async fn run(shared: Arc<Shared>, mut pool: Pool, mut established: Option<Established>) {
@@ -172,23 +193,14 @@ async fn run(shared: Arc<Shared>, mut pool: Pool, mut established: Option<Establ
         if !shared.options.ignore_discovered_servers {
             pool.update_discovered(&est.info.connect_urls, shared.options.tls.required);
         }
-        let mut conn = Connection::new(est.io, shared.clone(), est.rbuf, est.parser);
-        conn.resubscribe();
         shared.counters.connects.fetch_add(1, Ordering::Relaxed);
         if reconnecting {
             shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
         }
-        lock(&shared.write).connected = true;
-        shared.set_state(State::Connected);
-        shared.emit(Event::Connected);
-        let exit = conn.run().await;
-        conn.fail_waiters();
-        drop(conn);
-        match exit {
+        match serve(&shared, est).await {
             Exit::Closed => break,
             Exit::Lost(e) => {
                 tracing::debug!(error = %e, "connection lost");
-                lock(&shared.write).connected = false;
                 // Publishers waiting for room now follow the disconnected
                 // rules (reconnect buffer) instead of waiting for a
                 // reconnect that may never come.
@@ -209,6 +221,21 @@ async fn run(shared: Arc<Shared>, mut pool: Pool, mut established: Option<Establ
         }
     }
     close(&shared);
+}
+
+/// Runs one established connection until it is lost or closed: SUBs first,
+/// then what was queued meanwhile, then everything published.
+async fn serve(shared: &Arc<Shared>, est: Established) -> Exit {
+    let mut conn = Connection::new(est.io, shared.clone(), est.rbuf, est.parser);
+    conn.resubscribe();
+    conn.attach(est.direct);
+    shared.set_state(State::Connected);
+    shared.emit(Event::Connected);
+    let exit = conn.run().await;
+    // First of all: no direct write may reach the broken socket any more.
+    shared.detach();
+    conn.fail_waiters();
+    exit
 }
 
 /// The delay before reconnect attempt `attempt` (0-based, counted since the
@@ -310,7 +337,9 @@ fn close(shared: &Shared) {
         let mut w = lock(&shared.write);
         w.closed = true;
         w.connected = false;
-        w.buf.clear();
+        w.direct = None;
+        w.task_writing = false;
+        w.queue.clear();
         std::mem::take(&mut w.flush_waiters)
     };
     for w in waiters {

@@ -10,4 +10,5 @@ mod reconnect;
 mod requests;
 mod subscriptions;
 mod tls;
+mod write_order;
 mod write_waits;

@@ -62,6 +62,27 @@ async fn five_hundred_concurrent_requests_are_matched() {
     assert_eq!(client.pending_requests(), 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequential_requests_are_written_directly_over_plain_tcp() {
+    let server = Server::new().start();
+    let responder = nats_core::connect(server.url()).await.unwrap();
+    let _r = echo_responder(responder, "echo").await;
+    let client = nats_core::connect(server.url()).await.unwrap();
+    client.flush().await.unwrap();
+    for i in 0..200 {
+        let resp = client.request("echo", format!("req-{i}")).await.unwrap();
+        assert_eq!(resp.payload, format!("req-{i}").as_bytes());
+    }
+    // Each request finds the connection idle with its reply read since the
+    // last: nearly all go out from the caller, without waking the task.
+    let direct = client.direct_writes();
+    assert!(
+        direct >= 150,
+        "only {direct} of 200 requests written directly"
+    );
+    assert_eq!(client.pending_requests(), 0);
+}
+
 #[tokio::test]
 async fn timeout_and_drop_leave_no_entry_behind() {
     let server = Server::new().start();

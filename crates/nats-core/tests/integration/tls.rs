@@ -124,6 +124,22 @@ async fn server_certificate_from_a_private_ca() {
     round_trip(&client).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_is_never_written_directly() {
+    let pki = Pki::new(&["localhost", "127.0.0.1"]);
+    let server = Server::builder().config(&pki.server_config("")).start();
+    let client = pki.client().connect(tls_url(&server)).await.unwrap();
+    let mut sub = client.subscribe("tls.direct").await.unwrap();
+    client.flush().await.unwrap();
+    // Lone publishes on an idle connection, each after a read: over plain
+    // TCP they would be written by the caller.
+    for i in 0..50 {
+        client.publish("tls.direct", format!("m{i}")).await.unwrap();
+        assert_eq!(next_text(&mut sub).await, format!("m{i}"));
+    }
+    assert_eq!(client.direct_writes(), 0);
+}
+
 #[tokio::test]
 async fn a_certificate_for_another_host_is_rejected() {
     // The certificate names only `localhost`; the client dials 127.0.0.1.
