@@ -128,8 +128,7 @@ impl Msg {
         }
     }
 
-    /// The `jetstream.receive` span of this delivery (fields `subject`, `stream` and
-    /// `consumer`; `debug` level). [`consume`](crate::Consumer::consume) runs the handler
+    /// The `jetstream.receive` span of this delivery (field `subject`; `debug` level). [`consume`](crate::Consumer::consume) runs the handler
     /// inside it; with [`messages`](crate::Consumer::messages) or a fetch, instrument your
     /// processing with it. With the `otel` feature it continues the trace of the publisher
     /// whose `traceparent` header the message carries.

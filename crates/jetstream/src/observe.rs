@@ -73,10 +73,14 @@ pub(crate) mod otel {
     pub(crate) const TRACESTATE: &str = "tracestate";
 
     /// Adds the trace context of the current span to `headers`, unless it has
-    /// none (no OpenTelemetry layer, or no sampled trace) or the caller set a
-    /// `traceparent` of their own.
-    pub(crate) fn inject(headers: &mut HeaderMap) {
-        if headers.get(TRACEPARENT).is_some() {
+    /// none (no OpenTelemetry layer, or no valid trace) or the caller set a
+    /// `traceparent` of their own. Makes no header map when there is nothing
+    /// to add.
+    pub(crate) fn inject(headers: &mut Option<HeaderMap>) {
+        if headers
+            .as_ref()
+            .is_some_and(|h| h.get(TRACEPARENT).is_some())
+        {
             return;
         }
         let cx = tracing::Span::current().context();
@@ -85,6 +89,7 @@ pub(crate) mod otel {
         if !sc.is_valid() {
             return;
         }
+        let headers = headers.get_or_insert_with(HeaderMap::new);
         headers.insert(
             TRACEPARENT,
             format!(
@@ -125,6 +130,14 @@ pub(crate) mod otel {
     #[cfg(test)]
     mod tests {
         use super::*;
+
+        #[test]
+        fn no_trace_no_headers() {
+            // No OpenTelemetry layer: nothing to inject, and no empty header map made.
+            let mut headers = None;
+            inject(&mut headers);
+            assert!(headers.is_none());
+        }
 
         #[test]
         fn traceparent_round_trip_and_refusals() {

@@ -373,7 +373,7 @@ impl IntoFuture for Publish {
             async move {
                 self.options.check()?;
                 #[cfg(feature = "otel")]
-                crate::observe::otel::inject(self.options.headers_mut());
+                crate::observe::otel::inject(&mut self.options.headers);
                 let client = self.js.client();
                 let timeout = self.options.timeout.unwrap_or(self.js.inner.timeout);
                 let attempts = self
@@ -438,7 +438,7 @@ impl IntoFuture for PublishAsync {
                 } = self;
                 options.check()?;
                 #[cfg(feature = "otel")]
-                crate::observe::otel::inject(options.headers_mut());
+                crate::observe::otel::inject(&mut options.headers);
                 let timeout = options.timeout.unwrap_or(js.inner.timeout);
                 let slot = js.inner.window.slot(timeout).await?;
                 let client = js.client();

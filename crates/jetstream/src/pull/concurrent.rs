@@ -48,16 +48,20 @@ pull_options!(impl<F> ConsumeConcurrent<F>);
 impl<F> ConsumeConcurrent<F> {
     /// Messages of one subject are handled one at a time, in the order they
     /// arrived; messages of different subjects still run concurrently. While
-    /// a subject's handler runs, its next messages wait (at most `n` messages
-    /// wait so, beside the `n` running).
+    /// a subject's handler runs, its next messages wait (at most `2n` messages
+    /// are taken at once, running and waiting together). With
+    /// [`auto_in_progress`](Self::auto_in_progress), the waiting ones are kept
+    /// in progress too.
     pub fn per_subject_ordering(mut self) -> Self {
         self.pool.per_subject = true;
         self
     }
 
     /// Sends `in_progress` (`+WPI`) for every message whose handler is still
-    /// running after half the consumer's `ack_wait`, and again every half
-    /// `ack_wait`, so that long handlers do not see their message redelivered.
+    /// running after a third of the consumer's `ack_wait`, and again every third,
+    /// so that long handlers do not see their message redelivered (with
+    /// [`per_subject_ordering`](Self::per_subject_ordering), also for the
+    /// messages waiting behind a running one).
     /// Stops when the handler returns. Off by default; without effect for
     /// consumers with ack policy none.
     ///
@@ -168,9 +172,11 @@ impl Pool {
         let progress = match source {
             Source::Consumer(c) if config.auto_in_progress => {
                 let info = c.cached_info();
-                let half = info.config.ack_wait / 2;
-                (info.config.ack_policy != AckPolicy::None && !half.is_zero())
-                    .then(|| (c.js.client().clone(), half))
+                // A third, so that a message queued behind its subject and then
+                // run is never longer than two thirds of ack_wait without one.
+                let third = info.config.ack_wait / 3;
+                (info.config.ack_policy != AckPolicy::None && !third.is_zero())
+                    .then(|| (c.js.client().clone(), third))
             }
             _ => None,
         };
@@ -227,7 +233,17 @@ impl Pool {
                     reply,
                     _permit,
                 } = job;
-                let outcome = run_with_progress(handled, reply, progress.as_ref()).await;
+                // The messages waiting behind this one are kept in progress too.
+                let queued = || match &running {
+                    Some((_, waiting)) => waiting
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .get(&subject)
+                        .map(|queue| queue.iter().filter_map(|j| j.reply.clone()).collect())
+                        .unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                let outcome = run_with_progress(handled, reply, progress.as_ref(), queued).await;
                 if let Err(panic) = outcome {
                     report_panic(&reporter, &*panic);
                 }
@@ -253,11 +269,13 @@ impl Pool {
     }
 }
 
-/// Runs a handler, sending `+WPI` for its message every interval while it runs.
+/// Runs a handler, sending `+WPI` every interval while it runs for its message and
+/// for those `queued` behind it (per-subject ordering).
 async fn run_with_progress(
     handled: BoxFuture<'static, ()>,
     reply: Option<Subject>,
     progress: Option<&(Client, Duration)>,
+    queued: impl Fn() -> Vec<Subject>,
 ) -> Result<(), Box<dyn std::any::Any + Send>> {
     let handled = AssertUnwindSafe(handled).catch_unwind();
     let (Some((client, every)), Some(reply)) = (progress, reply) else {
@@ -270,7 +288,9 @@ async fn run_with_progress(
             outcome = &mut handled => return outcome,
             _ = ticks.tick() => {
                 // Best effort: a lost one is followed by the next.
-                let _ = client.publish(reply.as_str(), "+WPI").await;
+                for subject in std::iter::once(reply.clone()).chain(queued()) {
+                    let _ = client.publish(subject.as_str(), "+WPI").await;
+                }
             }
         }
     }

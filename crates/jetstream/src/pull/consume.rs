@@ -174,7 +174,13 @@ fn report(reporter: &SharedReporter, mut e: Error, what: &str) {
     };
     let Reporter { on_error, own } = &mut *r;
     match on_error {
-        Some(h) => h(e, own),
+        Some(h) => {
+            // A panicking error handler must not take the loop (or a pooled
+            // handler's bookkeeping) down with it.
+            if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| h(e, own))) {
+                tracing::error!(error = %panicked(&*panic), "the consume error handler panicked");
+            }
+        }
         None => {
             tracing::warn!(error = %e, "{what}");
             // Nobody to hand a poison message to: terminate it, or it would be
@@ -256,7 +262,7 @@ where
     let mut pool = pool.map(|(p, source)| Pool::new(p, &source, reporter.clone()));
     tokio::spawn(async move {
         // Marks the loop closed however it ends (after the handlers).
-        let _closed = ClosedOnDrop(done_tx);
+        let closed = ClosedOnDrop(done_tx);
         loop {
             // With handlers on tasks, a message is taken only when there is
             // room for it: the engine is not polled (so it pulls no more)
@@ -323,6 +329,10 @@ where
         if let Some(pool) = pool {
             pool.finish().await;
         }
+        // Release the engine (and the one-loop guards it holds) before the
+        // context reports the loop closed: a new loop may start right after.
+        drop(engine);
+        drop(closed);
     });
     ConsumeContext {
         control,

@@ -304,3 +304,47 @@ async fn zero_handlers_are_refused() {
     let err = c.consume_concurrent(0, |_msg| async {}).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
 }
+
+#[tokio::test]
+async fn auto_in_progress_covers_messages_waiting_for_their_subject() {
+    let server = Server::jetstream().start();
+    let (js, stream) = setup(&server, StorageType::Memory).await;
+    // Three messages of one subject: with per-subject ordering the second and
+    // third wait 1.5 s and 3 s behind the first, longer than ack_wait.
+    publish_to(&js, &["s.x"], 3).await;
+    let c = stream
+        .create_consumer(ConsumerConfig {
+            durable_name: Some("queued".into()),
+            ack_wait: Duration::from_secs(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let deliveries = Arc::new(Mutex::new(Vec::new()));
+    let d = deliveries.clone();
+    let ctx = c
+        .consume_concurrent(4, move |msg| {
+            let d = d.clone();
+            async move {
+                d.lock()
+                    .unwrap()
+                    .push(msg.metadata().unwrap().sequence.stream);
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                let _ = msg.double_ack().await;
+            }
+        })
+        .per_subject_ordering()
+        .auto_in_progress()
+        .await
+        .unwrap();
+    wait_until(|| deliveries.lock().unwrap().len() >= 3).await;
+    // The last handler finished, with time for redeliveries to show.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    ctx.drain().await;
+    assert_eq!(
+        *deliveries.lock().unwrap(),
+        [1, 2, 3],
+        "once each, in order"
+    );
+    assert_eq!(c.info().await.unwrap().num_redelivered, 0);
+}
