@@ -49,6 +49,7 @@ pub(crate) mod engine;
 mod fetch;
 mod messages;
 mod ordered;
+mod ordered_api;
 
 use std::time::Duration;
 
