@@ -269,6 +269,9 @@ impl Pool {
     }
 }
 
+/// How long one automatic `+WPI` may wait for room in the write buffer.
+const PROGRESS_SEND_BOUND: Duration = Duration::from_millis(100);
+
 /// Runs a handler, sending `+WPI` every interval while it runs for its message and
 /// for those `queued` behind it (per-subject ordering).
 async fn run_with_progress(
@@ -288,8 +291,11 @@ async fn run_with_progress(
             outcome = &mut handled => return outcome,
             _ = ticks.tick() => {
                 // Best effort: a lost one is followed by the next.
+                // Bounded: a publish waiting for buffer room (e.g. while
+                // disconnected) must not keep the handler from being polled long.
                 for subject in std::iter::once(reply.clone()).chain(queued()) {
-                    let _ = client.publish(subject.as_str(), "+WPI").await;
+                    let publish = client.publish(subject.as_str(), "+WPI");
+                    let _ = tokio::time::timeout(PROGRESS_SEND_BOUND, publish).await;
                 }
             }
         }

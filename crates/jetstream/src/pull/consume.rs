@@ -493,6 +493,12 @@ impl Consumer {
     /// does not go on because a handler that panicked may have left the state
     /// it captured half-updated; start a new loop to continue.
     ///
+    /// When the loop ends this way or on a terminal error, messages already
+    /// delivered to it but not yet handled are dropped unacknowledged: the
+    /// server redelivers them after `ack_wait` (with ack policy none they are
+    /// gone). [`drain`](ConsumeContext::drain) is the way to end a loop that
+    /// handles everything it received.
+    ///
     /// ```no_run
     /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
     /// let ctx = consumer

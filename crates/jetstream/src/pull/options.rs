@@ -120,9 +120,13 @@ macro_rules! pull_options {
                 self
             }
 
-            /// Ends the loop after this many messages, and never requests more than
-            /// that from the server (nats.go `StopAfter`): `messages()` then ends
-            /// (`None`), `consume()` closes once the last handler returned.
+            /// Ends the loop after this many messages, and asks the server for no more
+            /// than are left to hand out (nats.go `StopAfter`): `messages()` then ends
+            /// (`None`), `consume()` closes once the last handler returned. (After a
+            /// pull was given up for lost — missed heartbeats, a reconnect — a new pull
+            /// may overlap one the server still serves: what arrives beyond `n` is not
+            /// handed out, and with explicit acks the server redelivers it after
+            /// `ack_wait`.)
             /// Counted across the consumers an ordered consumer recreates. Must be
             /// positive.
             ///
