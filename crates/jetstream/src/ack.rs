@@ -93,6 +93,10 @@ pub(crate) struct AckState {
     connection: u64,
     /// The consumer a pull delivered the message from (for `ack_next`).
     origin: Option<Arc<Consumer>>,
+    /// When the message was delivered, and where the time to its final
+    /// acknowledgement is recorded (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    latency: Option<(std::time::Instant, metrics::Histogram)>,
 }
 
 impl AckState {
@@ -105,7 +109,27 @@ impl AckState {
             ack_timeout,
             connection,
             origin: None,
+            #[cfg(feature = "metrics")]
+            latency: None,
         }
+    }
+
+    /// Records the time to the final acknowledgement in `histogram`.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn set_latency(&mut self, histogram: metrics::Histogram) {
+        self.latency = Some((std::time::Instant::now(), histogram));
+    }
+
+    /// A final acknowledgement went out: its latency, when measured.
+    fn acked(&self, kind: AckKind) {
+        #[cfg(feature = "metrics")]
+        if kind.is_final() {
+            if let Some((since, histogram)) = &self.latency {
+                histogram.record(since.elapsed().as_secs_f64());
+            }
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = kind;
     }
 
     pub(crate) fn set_origin(&mut self, origin: Arc<Consumer>) {
@@ -162,6 +186,7 @@ impl AckState {
             self.unclaim(kind);
             return Err(e.into());
         }
+        self.acked(kind);
         Ok(())
     }
 
@@ -182,7 +207,10 @@ impl AckState {
             .instrument(crate::observe::ack(kind.name(), subject, true))
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.acked(kind);
+                Ok(())
+            }
             Err(e) => {
                 self.unclaim(kind);
                 Err(e.into())

@@ -258,6 +258,22 @@ impl JetStream {
         decode_api(&reply.payload).map_err(|e| e.for_api_request(suffix))
     }
 
+    /// Records the connection's counters (`nats_messages_in_total`, `nats_bytes_in_total`,
+    /// `..._out_total`, `nats_reconnects_total`, `nats_slow_consumer_dropped_total`) in the
+    /// installed `metrics` recorder, as they are now: call it where metrics are scraped
+    /// (feature `metrics`). Consumer and publish metrics are recorded as they happen.
+    ///
+    /// ```no_run
+    /// # async fn run(js: jetstream::JetStream) {
+    /// // In the handler of `GET /metrics`, before rendering:
+    /// js.record_connection_metrics();
+    /// # }
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn record_connection_metrics(&self) {
+        crate::observe::metrics::connection(&self.inner.client.statistics());
+    }
+
     /// Account usage and limits; also tells whether JetStream is enabled.
     pub async fn account_info(&self) -> Result<AccountInfo, Error> {
         self.request_raw("INFO", Bytes::new()).await

@@ -36,6 +36,7 @@
 //! |---|---|---|
 //! | `kv` | on | the Key/Value store: [`JetStream::create_key_value`], [`KeyValue`], [`kv::Watcher`] |
 //! | `object-store` | on | the Object store: [`JetStream::create_object_store`], [`ObjectStore`], [`Object`]; depends on `sha2` |
+//! | `metrics` | off | counters, gauges and an ack-latency histogram through the `metrics` facade (per consumer: delivered, outstanding pulls, ack latency; async publishes pending; the connection's counters with `JetStream::record_connection_metrics`); depends on `metrics` |
 //! | `otel` | off | W3C trace context from publisher to consumer through OpenTelemetry (see [`Msg::span`]); depends on `opentelemetry` and `tracing-opentelemetry` |
 //! | `serde` | on | typed messages: [`JetStream::publish_json`], [`Msg::json`], [`Consumer::consume_json`], typed Key/Value views (`KeyValue::typed`) with JSON; no extra dependency (serde and serde_json are used for the JetStream API anyway) |
 //!

@@ -155,6 +155,13 @@ impl Msg {
         &self.span
     }
 
+    /// Measures the time from now to the final acknowledgement into `histogram`.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn with_ack_latency(mut self, histogram: metrics::Histogram) -> Msg {
+        self.ack.set_latency(histogram);
+        self
+    }
+
     /// Records the consumer a pull delivered the message from (for [`Msg::ack_next`]).
     pub(crate) fn with_origin(mut self, origin: Arc<Consumer>) -> Msg {
         self.ack.set_origin(origin);

@@ -170,3 +170,47 @@ pub(crate) mod otel {
         }
     }
 }
+
+/// Metrics through the `metrics` facade (feature `metrics`): handles made once per
+/// receive loop, so a message costs an atomic add, not a lookup.
+#[cfg(feature = "metrics")]
+pub(crate) mod metrics {
+    use metrics::{Counter, Gauge, Histogram};
+
+    /// The metrics of one consumer's receive loop (labels `stream`, `consumer`).
+    #[derive(Clone)]
+    pub(crate) struct ConsumerMetrics {
+        pub delivered: Counter,
+        pub outstanding: Gauge,
+        pub ack_latency: Histogram,
+    }
+
+    impl ConsumerMetrics {
+        pub(crate) fn new(stream: &str, consumer: &str) -> ConsumerMetrics {
+            let labels = [
+                ("stream", stream.to_owned()),
+                ("consumer", consumer.to_owned()),
+            ];
+            ConsumerMetrics {
+                delivered: metrics::counter!("jetstream_consumer_delivered_total", &labels),
+                outstanding: metrics::gauge!("jetstream_consumer_pull_outstanding", &labels),
+                ack_latency: metrics::histogram!("jetstream_consumer_ack_latency_seconds", &labels),
+            }
+        }
+    }
+
+    /// Asynchronous publishes waiting for their ack.
+    pub(crate) fn publish_pending(pending: usize) {
+        metrics::gauge!("jetstream_publish_pending_acks").set(pending as f64);
+    }
+
+    /// The connection's counters, as they are now.
+    pub(crate) fn connection(stats: &nats_core::Statistics) {
+        metrics::counter!("nats_messages_in_total").absolute(stats.in_messages);
+        metrics::counter!("nats_bytes_in_total").absolute(stats.in_bytes);
+        metrics::counter!("nats_messages_out_total").absolute(stats.out_messages);
+        metrics::counter!("nats_bytes_out_total").absolute(stats.out_bytes);
+        metrics::counter!("nats_reconnects_total").absolute(stats.reconnects);
+        metrics::counter!("nats_slow_consumer_dropped_total").absolute(stats.dropped_messages);
+    }
+}

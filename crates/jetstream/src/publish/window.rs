@@ -42,6 +42,8 @@ impl AckWindow {
     }
 
     fn slot_of(self: &Arc<Self>, permit: OwnedSemaphorePermit) -> WindowSlot {
+        #[cfg(feature = "metrics")]
+        crate::observe::metrics::publish_pending(self.pending());
         WindowSlot {
             permit: Some(permit),
             window: self.clone(),
@@ -113,6 +115,8 @@ impl Drop for WindowSlot {
         drop(self.permit.take());
         let window = &self.window;
         window.freed.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        crate::observe::metrics::publish_pending(window.pending());
         if window.pending() == 0 {
             window.idle.notify_waiters();
         }

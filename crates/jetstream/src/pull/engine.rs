@@ -206,6 +206,8 @@ pub(crate) struct Engine {
     /// out meanwhile.
     check: Option<(Doubt, BoxFuture<'static, Result<ConsumerInfo, Error>>)>,
     finished: bool,
+    #[cfg(feature = "metrics")]
+    metrics: crate::observe::metrics::ConsumerMetrics,
 }
 
 /// Why the engine asks whether its consumer still exists.
@@ -302,6 +304,11 @@ impl Engine {
             deadline: None,
             check: None,
             finished: false,
+            #[cfg(feature = "metrics")]
+            metrics: crate::observe::metrics::ConsumerMetrics::new(
+                consumer.stream_name(),
+                consumer.name(),
+            ),
         };
         // The first pull goes out at once, as the handle is created.
         engine.pull().await?;
@@ -410,6 +417,8 @@ impl Engine {
             PullKind::Continuous { .. } => self.pending_msgs + request_batch,
             PullKind::Once { .. } => self.cfg.max_messages,
         };
+        #[cfg(feature = "metrics")]
+        self.metrics.outstanding.set(self.pending_msgs as f64);
         if self.cfg.max_bytes > 0 {
             self.pending_bytes = self.cfg.max_bytes;
         }
@@ -430,13 +439,24 @@ impl Engine {
         {
             self.finished = true;
         }
-        Msg::new(
+        let msg = Msg::new(
             m,
             self.consumer.js.client().clone(),
             self.ack_none,
             self.consumer.js.timeout(),
         )
-        .with_origin(self.consumer.clone())
+        .with_origin(self.consumer.clone());
+        #[cfg(feature = "metrics")]
+        let msg = {
+            self.metrics.delivered.increment(1);
+            self.metrics.outstanding.set(self.pending_msgs as f64);
+            if self.ack_none {
+                msg
+            } else {
+                msg.with_ack_latency(self.metrics.ack_latency.clone())
+            }
+        };
+        msg
     }
 
     /// Something the user should hear about: a warning in a continuous loop;

@@ -13,6 +13,8 @@ mod fault_matrix;
 mod faults_stores;
 mod interop_py;
 mod kv;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod object_store;
 mod observe;
 mod ordered;
