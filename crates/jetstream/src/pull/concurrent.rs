@@ -362,3 +362,45 @@ impl Consumer {
         }
     }
 }
+
+impl super::MessagesBuilder {
+    /// Handles these messages with up to `n` handlers at once instead of yielding
+    /// them: [`Consumer::consume_concurrent`] with the pull options set on this
+    /// builder, for a consumer or an ordered consumer (whose messages then finish
+    /// in any order). Await the returned builder to start; it takes the same
+    /// options ([`per_subject_ordering`](ConsumeConcurrent::per_subject_ordering),
+    /// [`auto_in_progress`](ConsumeConcurrent::auto_in_progress), error handlers).
+    /// Warnings go to the loop's error handler: the warning handler and heartbeat
+    /// setting of this builder do not apply.
+    ///
+    /// ```no_run
+    /// # async fn run(consumer: jetstream::Consumer) -> Result<(), jetstream::Error> {
+    /// let ctx = consumer
+    ///     .messages()
+    ///     .max_messages(64)
+    ///     .concurrent(16, |msg| async move {
+    ///         let _ = msg.ack().await;
+    ///     })
+    ///     .await?;
+    /// ctx.drain().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn concurrent<F, Fut>(self, n: usize, handler: F) -> ConsumeConcurrent<F>
+    where
+        F: FnMut(Msg) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let (source, options) = self.into_source_and_options();
+        ConsumeConcurrent {
+            source,
+            handler,
+            options,
+            error_handler: None,
+            pool: PoolConfig {
+                limit: n,
+                per_subject: false,
+                auto_in_progress: false,
+            },
+        }
+    }
+}

@@ -30,6 +30,14 @@ pub struct MessagesBuilder {
     on_warning: Option<WarningHandler>,
 }
 
+impl MessagesBuilder {
+    /// Where the messages come from and the pull options set so far, for a
+    /// concurrent loop made from this builder.
+    pub(super) fn into_source_and_options(self) -> (Source, PullOptions) {
+        (self.source, self.options)
+    }
+}
+
 impl std::fmt::Debug for MessagesBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MessagesBuilder")

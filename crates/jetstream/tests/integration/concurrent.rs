@@ -348,3 +348,68 @@ async fn auto_in_progress_covers_messages_waiting_for_their_subject() {
     );
     assert_eq!(c.info().await.unwrap().num_redelivered, 0);
 }
+
+#[tokio::test]
+async fn messages_can_be_handled_concurrently_too() {
+    let server = Server::jetstream().start();
+    let (js, stream) = setup(&server, StorageType::Memory).await;
+    publish_to(&js, &["s.x", "s.y"], 20).await;
+
+    // A consumer's messages(), with its pull options kept.
+    let c = durable(&stream, "c").await;
+    let gauge = Arc::new(Gauge::default());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (g, s) = (gauge.clone(), seen.clone());
+    let ctx = c
+        .messages()
+        .max_messages(16)
+        .concurrent(8, move |msg| {
+            let (g, s) = (g.clone(), s.clone());
+            async move {
+                g.enter();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                g.leave();
+                s.lock()
+                    .unwrap()
+                    .push(msg.metadata().unwrap().sequence.stream);
+                msg.ack().await.unwrap();
+            }
+        })
+        .await
+        .unwrap();
+    wait_until(|| seen.lock().unwrap().len() == 40).await;
+    ctx.drain().await;
+    assert_eq!(
+        gauge.max(),
+        8,
+        "at most, and at some point exactly, 8 at once"
+    );
+    let mut seqs = seen.lock().unwrap().clone();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=40).collect::<Vec<u64>>());
+    assert_eq!(c.info().await.unwrap().num_ack_pending, 0);
+
+    // An ordered consumer's messages(): every message once.
+    let ordered = stream.ordered_consumer(Default::default()).await.unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let ctx = ordered
+        .messages()
+        .concurrent(4, move |msg| {
+            let s = s.clone();
+            async move {
+                s.lock()
+                    .unwrap()
+                    .push(msg.metadata().unwrap().sequence.stream);
+            }
+        })
+        .stop_after(40)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), ctx.closed())
+        .await
+        .expect("the loop ends after 40");
+    let mut seqs = seen.lock().unwrap().clone();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=40).collect::<Vec<u64>>());
+}
