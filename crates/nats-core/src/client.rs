@@ -345,6 +345,7 @@ impl Client {
             },
         );
         let len = subject.len() + queue_group.map_or(0, str::len) + 32;
+        tracing::trace!(target: "nats_core::protocol", op = "SUB", subject, queue_group, sid);
         let written = match self.shared.write(len, (0, 0), |queue| {
             encode_sub(subject, queue_group, sid, queue.buf())
         }) {
@@ -359,6 +360,7 @@ impl Client {
     }
 
     pub(crate) fn send_unsubscribe(&self, sid: u64, max: Option<u64>) {
+        tracing::trace!(target: "nats_core::protocol", op = "UNSUB", sid, max);
         self.shared.write_now(|buf| encode_unsub(sid, max, buf));
     }
 

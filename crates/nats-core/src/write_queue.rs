@@ -94,6 +94,13 @@ impl WriteQueue {
         headers: Option<&HeaderMap>,
         payload: &Bytes,
     ) {
+        tracing::trace!(
+            target: "nats_core::protocol",
+            op = if headers.is_some() { "HPUB" } else { "PUB" },
+            subject,
+            reply,
+            bytes = payload.len(),
+        );
         encode_pub_head(subject, reply, headers, payload.len(), &mut self.tail);
         self.put_payload(payload);
         self.tail.extend_from_slice(b"\r\n");

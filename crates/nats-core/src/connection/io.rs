@@ -100,6 +100,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
         lock(&self.shared.requests).inbox_refused = None;
         let subs = lock(&self.shared.subs);
         for (sid, slot) in subs.iter() {
+            tracing::trace!(
+                target: "nats_core::protocol",
+                op = "SUB",
+                subject = %slot.subject,
+                queue_group = slot.queue_group.as_deref(),
+                sid,
+                resubscribe = true,
+            );
             encode_sub(
                 &slot.subject,
                 slot.queue_group.as_deref(),
@@ -240,6 +248,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 Ok(None) => break Ok(()),
                 Err(e) => break Err(Error::from(e)),
             };
+            trace_op(&op);
             match op {
                 ServerOp::Msg(msg) => {
                     in_msgs += 1;
@@ -424,5 +433,35 @@ fn dispatch(shared: &Shared, subs: &mut HashMap<u64, SubSlot>, msg: MsgOp) {
     }
     if done {
         subs.remove(&sid);
+    }
+}
+
+/// A `trace` event per operation from the server (target `nats_core::protocol`):
+/// nothing is formatted unless a subscriber enables it.
+fn trace_op(op: &ServerOp) {
+    if !tracing::enabled!(target: "nats_core::protocol", tracing::Level::TRACE) {
+        return;
+    }
+    match op {
+        ServerOp::Msg(msg) => tracing::trace!(
+            target: "nats_core::protocol",
+            op = if msg.headers.is_some() { "HMSG" } else { "MSG" },
+            subject = %msg.subject,
+            sid = msg.sid,
+            reply = msg.reply.as_deref(),
+            bytes = msg.length,
+        ),
+        ServerOp::Ping => tracing::trace!(target: "nats_core::protocol", op = "PING"),
+        ServerOp::Pong => tracing::trace!(target: "nats_core::protocol", op = "PONG"),
+        ServerOp::Ok => tracing::trace!(target: "nats_core::protocol", op = "+OK"),
+        ServerOp::Info(info) => tracing::trace!(
+            target: "nats_core::protocol",
+            op = "INFO",
+            server = %info.server_id,
+            lame_duck_mode = info.lame_duck_mode,
+        ),
+        ServerOp::Err(text) => {
+            tracing::trace!(target: "nats_core::protocol", op = "-ERR", text = %text)
+        }
     }
 }
