@@ -242,7 +242,7 @@ macro_rules! publish_options {
             /// without wildcards (else [`ErrorKind::InvalidSubject`] before
             /// sending). Go's `WithScheduleTarget`.
             pub fn schedule_target(mut self, subject: impl AsRef<str>) -> Self {
-                let value = schedule::target_header(subject.as_ref());
+                let value = schedule::subject_header("target", subject.as_ref());
                 self.options
                     .checked_header(schedule::headers::TARGET, value);
                 self
@@ -252,7 +252,7 @@ macro_rules! publish_options {
             /// instead of this message's payload (`Nats-Schedule-Source`, server
             /// 2.14; no wildcards). Go's `WithScheduleSource`.
             pub fn schedule_source(mut self, subject: impl AsRef<str>) -> Self {
-                let value = schedule::source_header(subject.as_ref());
+                let value = schedule::subject_header("source", subject.as_ref());
                 self.options
                     .checked_header(schedule::headers::SOURCE, value);
                 self

@@ -90,19 +90,11 @@ impl Schedule {
     }
 }
 
-/// `Nats-Schedule-Target`: a subject without wildcards (of the same stream).
-pub(crate) fn target_header(subject: &str) -> Result<String, Error> {
+/// `Nats-Schedule-Target` (`role` "target", a subject of the same stream) or
+/// `Nats-Schedule-Source` ("source"): a subject without wildcards.
+pub(crate) fn subject_header(role: &str, subject: &str) -> Result<String, Error> {
     validate_subject(subject, false).map_err(|e| {
-        let message = format!("schedule target: {e}");
-        e.with_message(message)
-    })?;
-    Ok(subject.to_owned())
-}
-
-/// `Nats-Schedule-Source`: a subject without wildcards.
-pub(crate) fn source_header(subject: &str) -> Result<String, Error> {
-    validate_subject(subject, false).map_err(|e| {
-        let message = format!("schedule source: {e}");
+        let message = format!("schedule {role}: {e}");
         e.with_message(message)
     })?;
     Ok(subject.to_owned())
@@ -172,11 +164,11 @@ mod tests {
             assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
         }
         assert_eq!(
-            target_header("a.*").unwrap_err().kind(),
+            subject_header("target", "a.*").unwrap_err().kind(),
             ErrorKind::InvalidSubject
         );
         assert_eq!(
-            source_header("").unwrap_err().kind(),
+            subject_header("source", "").unwrap_err().kind(),
             ErrorKind::InvalidSubject
         );
     }
