@@ -47,7 +47,7 @@ impl Drop for Client {
     fn drop(&mut self) {
         if self.shared.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.shared.close_requested.store(true, Ordering::Release);
-            self.shared.writer_waker.wake();
+            self.shared.kick_writer();
             self.shared.closing.notify_waiters();
         }
     }
@@ -175,9 +175,8 @@ impl Client {
         subject: impl AsRef<str>,
         payload: impl Into<Bytes>,
     ) -> Result<crate::Message, Error> {
-        let subject = subject.as_ref();
-        let response = self.send_request(subject, None, payload.into()).await?;
-        self.await_reply(subject, response, self.shared.options.request_timeout)
+        let timeout = self.shared.options.request_timeout;
+        self.request_inner(subject.as_ref(), None, payload.into(), timeout)
             .await
     }
 
@@ -188,11 +187,8 @@ impl Client {
         headers: HeaderMap,
         payload: impl Into<Bytes>,
     ) -> Result<crate::Message, Error> {
-        let subject = subject.as_ref();
-        let response = self
-            .send_request(subject, Some(&headers), payload.into())
-            .await?;
-        self.await_reply(subject, response, self.shared.options.request_timeout)
+        let timeout = self.shared.options.request_timeout;
+        self.request_inner(subject.as_ref(), Some(&headers), payload.into(), timeout)
             .await
     }
 
@@ -204,34 +200,32 @@ impl Client {
         payload: impl Into<Bytes>,
         timeout: Duration,
     ) -> Result<crate::Message, Error> {
-        let response = self
-            .send_request(subject.as_ref(), headers.as_ref(), payload.into())
-            .await?;
-        self.await_reply(subject.as_ref(), response, Some(timeout))
+        let subject = subject.as_ref();
+        self.request_inner(subject, headers.as_ref(), payload.into(), Some(timeout))
             .await
     }
 
-    /// Waits for the reply to a request on `subject`; errors name the subject (and the
-    /// timeout).
-    async fn await_reply(
+    /// Sends a request and waits for the reply; errors name the subject (and
+    /// the timeout).
+    async fn request_inner(
         &self,
         subject: &str,
-        response: Response,
+        headers: Option<&HeaderMap>,
+        payload: Bytes,
         timeout: Option<Duration>,
     ) -> Result<crate::Message, Error> {
-        let reply = match timeout {
-            Some(t) => tokio::time::timeout(t, response).await.map_err(|_| {
-                Error::with_detail(
-                    ErrorKind::Timeout,
-                    format!("no reply to the request on {subject} within {t:?}"),
-                )
-            })?,
-            None => response.await,
-        };
-        reply.map_err(|e| match e.kind() {
+        let response = request::send(self, subject, headers, &payload, None, timeout).await?;
+        response.await.map_err(|e| match e.kind() {
             ErrorKind::NoResponders if e.detail().is_none() => {
                 e.context(format!("nobody listens on {subject}"))
             }
+            ErrorKind::Timeout if e.detail().is_none() => Error::with_detail(
+                ErrorKind::Timeout,
+                format!(
+                    "no reply to the request on {subject} within {:?}",
+                    timeout.unwrap_or_default()
+                ),
+            ),
             _ => e,
         })
     }
@@ -247,7 +241,37 @@ impl Client {
         headers: Option<&HeaderMap>,
         payload: Bytes,
     ) -> Result<Response, Error> {
-        request::send(self, subject, headers, &payload, None).await
+        request::send(self, subject, headers, &payload, None, None).await
+    }
+
+    /// Like [`Client::send_request`], but the [`Response`] fails with
+    /// [`ErrorKind::Timeout`] when no reply arrived within `timeout`.
+    ///
+    /// Cheaper than wrapping the response in [`tokio::time::timeout`]: the
+    /// deadline is kept with the request and enforced by one task per
+    /// client, so no timer is armed per request.
+    ///
+    /// ```no_run
+    /// # async fn f(client: nats_core::Client) -> Result<(), nats_core::Error> {
+    /// use std::time::Duration;
+    ///
+    /// let response = client
+    ///     .send_request_with_timeout("service.time", None, "now".into(), Duration::from_secs(2))
+    ///     .await?;
+    /// // ... do other work while the request is in flight ...
+    /// let reply = response.await?;
+    /// println!("{:?}", reply.payload);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn send_request_with_timeout(
+        &self,
+        subject: &str,
+        headers: Option<&HeaderMap>,
+        payload: Bytes,
+        timeout: Duration,
+    ) -> Result<Response, Error> {
+        request::send(self, subject, headers, &payload, None, Some(timeout)).await
     }
 
     /// Like [`Client::send_request`], with a `guard` value that is dropped as
@@ -262,7 +286,7 @@ impl Client {
         payload: Bytes,
         guard: Box<dyn Send>,
     ) -> Result<Response, Error> {
-        request::send(self, subject, headers, &payload, Some(guard)).await
+        request::send(self, subject, headers, &payload, Some(guard), None).await
     }
 
     /// Subscribes to `subject` (wildcards allowed).
@@ -375,7 +399,7 @@ impl Client {
             }
             w.flush_waiters.push(tx);
         }
-        self.shared.writer_waker.wake();
+        self.shared.kick_writer();
         let timeout = self
             .shared
             .options
@@ -415,7 +439,7 @@ impl Client {
     /// while the connection is still writing out (waits at most 5 s for that).
     pub async fn close(&self) {
         self.shared.close_requested.store(true, Ordering::Release);
-        self.shared.writer_waker.wake();
+        self.shared.kick_writer();
         self.shared.closing.notify_waiters();
         self.shared.release_writers();
         let mut state = self.shared.state.subscribe();

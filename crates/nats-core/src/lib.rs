@@ -33,6 +33,7 @@
 mod addr;
 mod client;
 mod connection;
+mod deadlines;
 mod error;
 mod events;
 mod message;

@@ -9,12 +9,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use nats_wire::HeaderMap;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use crate::connection::server_error;
+use crate::deadlines;
 use crate::error::{Error, ErrorKind};
 use crate::message::Message;
 use crate::shared::{lock, Shared, Waiter};
@@ -102,13 +105,16 @@ pub(crate) fn subject_hash(subject: &[u8]) -> u64 {
 type Reply = Result<Message, Error>;
 
 /// Registers a waiter and returns its token; fails when the server refused
-/// the shared inbox subscription (no reply could ever arrive).
+/// the shared inbox subscription (no reply could ever arrive). A `timeout`
+/// becomes a deadline the sweeper enforces (see [`crate::deadlines`]).
 fn register(
     shared: &Shared,
     subject: &str,
     guard: Option<Box<dyn Send>>,
+    timeout: Option<Duration>,
 ) -> Result<(u64, oneshot::Receiver<Reply>), Error> {
     let (tx, rx) = oneshot::channel();
+    let deadline = timeout.map(|t| Instant::now() + t);
     let mut r = lock(&shared.requests);
     if let Some(text) = &r.inbox_refused {
         return Err(server_error(text));
@@ -119,8 +125,14 @@ fn register(
         tx,
         subject_hash: subject_hash(subject.as_bytes()),
         _guard: guard,
+        deadline,
     };
     r.waiters.insert(token, waiter);
+    let rearm = deadline.is_some_and(|d| deadlines::note(&mut r.sweep_at, d));
+    drop(r);
+    if rearm {
+        shared.sweeper.notify_one();
+    }
     Ok((token, rx))
 }
 
@@ -130,10 +142,11 @@ pub(crate) async fn send(
     headers: Option<&HeaderMap>,
     payload: &Bytes,
     guard: Option<Box<dyn Send>>,
+    timeout: Option<Duration>,
 ) -> Result<Response, Error> {
     let size = client.check_message(subject, Some("_INBOX.x"), headers, payload.len())?;
     let shared = &client.shared;
-    let (token, rx) = register(shared, subject, guard)?;
+    let (token, rx) = register(shared, subject, guard, timeout)?;
     let response = Response {
         rx,
         token,
@@ -219,6 +232,8 @@ pub(crate) fn fail_all(shared: &Shared) {
 /// The reply to a request sent with [`Client::send_request`].
 ///
 /// Resolves to the reply, to [`ErrorKind::NoResponders`] when nobody listens,
+/// to [`ErrorKind::Timeout`] when it was sent with a timeout
+/// ([`Client::send_request_with_timeout`]) and no reply came in time,
 /// to [`ErrorKind::PermissionDenied`] when the server refuses the request
 /// (the user may not publish to its subject, or may not subscribe to the
 /// inbox its reply would come to), or to an error when the connection is

@@ -212,6 +212,9 @@ pub(crate) struct Waiter {
     /// Dropped as soon as the request is done with (reply, loss, or drop):
     /// lets callers tie a resource, such as a window slot, to the reply.
     pub _guard: Option<Box<dyn Send>>,
+    /// When the sweeper fails the request with a timeout (see
+    /// [`crate::deadlines`]); `None` waits as long as the connection lasts.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 impl std::fmt::Debug for Waiter {
@@ -228,6 +231,9 @@ pub(crate) struct Requests {
     /// The server refused the shared inbox subscription on this connection
     /// (its `-ERR` text): no reply can come, so requests fail at once.
     pub inbox_refused: Option<String>,
+    /// When the sweeper wakes next: no later than the earliest deadline of
+    /// the requests in flight (see [`crate::deadlines`]).
+    pub sweep_at: Option<tokio::time::Instant>,
 }
 
 pub(crate) struct Shared {
@@ -235,11 +241,19 @@ pub(crate) struct Shared {
     pub write: Mutex<WriteState>,
     /// Wakes the connection task when there is something to write.
     pub writer_waker: AtomicWaker,
+    /// Set (before the wake) by everything that gives the task something to
+    /// take from the write state; the task clears it when it looks. While it
+    /// is clear and the task holds nothing, the task's poll does not take the
+    /// write lock, which a direct writer may hold across its syscall.
+    pub writer_kicked: AtomicBool,
     /// Wakes publishers waiting for room in the write buffer.
     pub space: Notify,
     pub subs: Mutex<HashMap<u64, SubSlot>>,
     pub next_sid: AtomicU64,
     pub requests: Mutex<Requests>,
+    /// Wakes the request-deadline sweeper to re-arm (an earlier deadline,
+    /// or the client closed).
+    pub sweeper: Notify,
     /// `<inbox_prefix>.<nuid>.`: the prefix of request reply subjects.
     pub mux_prefix: String,
     pub info: Mutex<Arc<ServerInfo>>,
@@ -395,7 +409,7 @@ impl Shared {
         }
         drop(w);
         if wake {
-            self.writer_waker.wake();
+            self.kick_writer();
         }
         Ok(true)
     }
@@ -415,8 +429,15 @@ impl Shared {
         let connected = w.connected;
         drop(w);
         if was_empty && connected {
-            self.writer_waker.wake();
+            self.kick_writer();
         }
+    }
+
+    /// Tells the connection task to look at the write state (something was
+    /// queued, a flush waits, or the client closes) and wakes it.
+    pub(crate) fn kick_writer(&self) {
+        self.writer_kicked.store(true, Ordering::Release);
+        self.writer_waker.wake();
     }
 
     /// Wakes every publisher waiting for room, to try again under the state

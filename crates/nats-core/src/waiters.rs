@@ -90,6 +90,14 @@ impl Waiters {
         taken
     }
 
+    /// The earliest deadline of the waiters (a walk over all of them).
+    pub(crate) fn earliest_deadline(&self) -> Option<tokio::time::Instant> {
+        (self.ring.iter().flatten())
+            .chain(self.overflow.values())
+            .filter_map(|w| w.deadline)
+            .min()
+    }
+
     /// Takes every waiter out (to fail them all).
     pub(crate) fn take_all(&mut self) -> Vec<Waiter> {
         let mut all: Vec<Waiter> = self.ring.drain(..).flatten().collect();
@@ -111,6 +119,7 @@ mod tests {
             tx,
             subject_hash: 0,
             _guard: None,
+            deadline: None,
         }
     }
 

@@ -383,16 +383,18 @@ impl IntoFuture for Publish {
                 let wait = self.options.retry_wait.unwrap_or(DEFAULT_RETRY_WAIT);
                 let mut attempt = 0;
                 loop {
+                    // The deadline rides with the request (no timer per publish).
                     let response = client
-                        .send_request(
+                        .send_request_with_timeout(
                             &self.subject,
                             self.options.headers.as_ref(),
                             self.payload.clone(),
+                            timeout,
                         )
                         .await?;
-                    let reply = match tokio::time::timeout(timeout, response).await {
-                        Ok(reply) => reply,
-                        Err(_) => {
+                    match response.await {
+                        Ok(msg) => return decode_pub_ack(&msg.payload),
+                        Err(e) if e.kind() == nats_core::ErrorKind::Timeout => {
                             return Err(Error::msg(
                                 ErrorKind::Timeout,
                                 format!(
@@ -401,9 +403,6 @@ impl IntoFuture for Publish {
                                 ),
                             ))
                         }
-                    };
-                    match reply {
-                        Ok(msg) => return decode_pub_ack(&msg.payload),
                         Err(e)
                             if e.kind() == nats_core::ErrorKind::NoResponders
                                 && attempt < attempts =>

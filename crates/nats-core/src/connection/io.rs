@@ -69,6 +69,9 @@ pub(crate) struct Connection<T> {
     closing: bool,
     /// A small write was put off once to let more publishes join it.
     deferred: bool,
+    /// What the task last told the write state in `task_writing`: while it
+    /// is false and nobody kicked the task, there is nothing to take.
+    holding: bool,
     /// When the last batch was taken for writing: writes in quick
     /// succession mean a stream of small publishes (acks), worth coalescing.
     last_take: Option<Instant>,
@@ -88,6 +91,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             ping_timer: Box::pin(tokio::time::sleep(interval)),
             closing: false,
             deferred: false,
+            holding: true,
             last_take: None,
         }
     }
@@ -132,6 +136,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
         w.connected = true;
         w.direct = direct;
         w.task_writing = !self.out.is_empty();
+        self.holding = w.task_writing;
+        drop(w);
+        // What was queued while disconnected is taken on the first poll.
+        self.shared.writer_kicked.store(true, Ordering::Release);
     }
 
     /// Runs until the connection is lost or the client is closed.
@@ -360,6 +368,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
     /// write (no direct write may overtake them).
     fn take_shared_buffer(&mut self, cx: &mut Context<'_>) {
         self.shared.writer_waker.register(cx.waker());
+        // Registered first, then the flag: a kick after this load wakes us.
+        let kicked = self.shared.writer_kicked.swap(false, Ordering::AcqRel);
+        if !kicked && !self.deferred && !self.holding && !self.closing {
+            // Nothing was queued since the last look and the write state
+            // already knows the task holds nothing: leave the lock alone (a
+            // publisher writing directly may be holding it for its syscall).
+            return;
+        }
         let mut w = lock(&self.shared.write);
         // A small write (an ack, a request) is put off by one turn of the
         // scheduler, so that what other tasks publish meanwhile goes out in the
@@ -379,6 +395,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             // Not writing: but the queue is not empty, so no direct write
             // can happen before the task takes it.
             w.task_writing = false;
+            self.holding = false;
             drop(w);
             cx.waker().wake_by_ref();
             return;
@@ -394,6 +411,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             self.pongs.push_back(PongWaiter::Flush(waiters));
         }
         w.task_writing = !self.out.is_empty();
+        self.holding = w.task_writing;
         let notify = std::mem::take(&mut w.space_waiters);
         drop(w);
         if notify {

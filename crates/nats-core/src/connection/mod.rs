@@ -95,6 +95,7 @@ pub(crate) async fn connect(
         shared.set_state(State::Connected);
     }
     let client = Client::from_shared(shared.clone());
+    tokio::spawn(crate::deadlines::sweep(shared.clone()));
     tokio::spawn(run(shared, pool, established));
     Ok(client)
 }
@@ -127,11 +128,13 @@ fn new_shared(options: ConnectOptions) -> Arc<Shared> {
         options,
         write: Mutex::new(WriteState::default()),
         writer_waker: Default::default(),
+        writer_kicked: AtomicBool::new(false),
         space: Notify::new(),
         subs: Mutex::new(subs),
         next_sid: AtomicU64::new(MUX_SID + 1),
         reads: AtomicU64::new(0),
         requests: Mutex::new(Requests::default()),
+        sweeper: Notify::new(),
         mux_prefix,
         info: Mutex::new(Arc::new(ServerInfo::default())),
         max_payload: AtomicUsize::new(0),
@@ -349,5 +352,6 @@ fn close(shared: &Shared) {
     request::fail_all(shared);
     lock(&shared.subs).clear();
     shared.set_state(State::Closed);
+    shared.sweeper.notify_one();
     shared.emit(Event::Closed);
 }

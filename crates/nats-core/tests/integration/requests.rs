@@ -112,3 +112,119 @@ async fn timeout_and_drop_leave_no_entry_behind() {
     drop(response);
     assert_eq!(client.pending_requests(), 0);
 }
+
+/// Request timeouts are enforced by one sweeper per client, not a timer per
+/// request: a short timeout sent while a long one is in flight still fires
+/// on time, each request fails within its own bound, and answered requests
+/// around them are unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_fire_on_time_whatever_else_is_in_flight() {
+    let server = Server::new().start();
+    let responder = nats_core::connect(server.url()).await.unwrap();
+    let _r = echo_responder(responder, "echo").await;
+    let client = nats_core::connect(server.url()).await.unwrap();
+    let _silent = client.subscribe("silent").await.unwrap();
+    client.flush().await.unwrap();
+
+    let long = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let start = std::time::Instant::now();
+            let err = client
+                .request_with_timeout("silent", None, "long", Duration::from_millis(1500))
+                .await
+                .unwrap_err();
+            (err.kind(), start.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Shorter than the one in flight: the sweeper must re-arm for it.
+    let start = std::time::Instant::now();
+    let err = client
+        .request_with_timeout("silent", None, "short", Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    let short = start.elapsed();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(
+        err.to_string().contains("silent") && err.to_string().contains("100ms"),
+        "{err}"
+    );
+    assert!(
+        short >= Duration::from_millis(100) && short < Duration::from_millis(600),
+        "the 100 ms request failed after {short:?}"
+    );
+    // Answered requests meanwhile are untouched.
+    for i in 0..20 {
+        let resp = client
+            .request_with_timeout("echo", None, format!("r{i}"), Duration::from_millis(100))
+            .await
+            .unwrap();
+        assert_eq!(resp.payload, format!("r{i}").as_bytes());
+    }
+    let (kind, long) = long.await.unwrap();
+    assert_eq!(kind, ErrorKind::Timeout);
+    assert!(
+        long >= Duration::from_millis(1500) && long < Duration::from_millis(2500),
+        "the 1.5 s request failed after {long:?}"
+    );
+    assert_eq!(client.pending_requests(), 0);
+}
+
+/// `send_request_with_timeout`: the response fails by itself at the
+/// deadline, even when awaited late; many expiring together all fail.
+#[tokio::test]
+async fn send_request_with_timeout_fails_at_its_deadline() {
+    let server = Server::new().start();
+    let client = nats_core::connect(server.url()).await.unwrap();
+    let _silent = client.subscribe("silent").await.unwrap();
+    client.flush().await.unwrap();
+    let mut responses = Vec::new();
+    for _ in 0..50 {
+        responses.push(
+            client
+                .send_request_with_timeout("silent", None, "x".into(), Duration::from_millis(150))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(client.pending_requests(), 50);
+    // Not polled meanwhile: the sweeper still takes them out at the deadline.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(client.pending_requests(), 0);
+    for response in responses {
+        let err = tokio::time::timeout(Duration::from_secs(1), response)
+            .await
+            .expect("an expired response resolves at once")
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+    }
+}
+
+/// The sweeper is one task per client, and it ends with the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deadline_sweeper_ends_with_the_client() {
+    let server = Server::new().start();
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let before = metrics.num_alive_tasks();
+    let client = nats_core::connect(server.url()).await.unwrap();
+    let _silent = client.subscribe("silent").await.unwrap();
+    let err = client
+        .request_with_timeout("silent", None, "x", Duration::from_millis(20))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(metrics.num_alive_tasks() > before);
+    client.close().await;
+    drop(_silent);
+    drop(client);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while metrics.num_alive_tasks() > before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} tasks alive after close, {before} before connect",
+            metrics.num_alive_tasks()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
