@@ -10,6 +10,7 @@ use futures_util::future::BoxFuture;
 
 use super::engine::{Engine, Event, PullConfig, PullKind};
 use super::ordered::OrderedFetch;
+use super::slot_stream::SlotStream;
 use super::{PriorityOptions, Source, DEFAULT_BYTES_BATCH, DEFAULT_EXPIRES};
 use crate::error::{Error, ErrorKind};
 use crate::message::Msg;
@@ -214,35 +215,34 @@ impl std::fmt::Debug for MessageBatch {
 
 impl MessageBatch {
     fn new(engine: Engine, ordered: Option<OrderedFetch>) -> MessageBatch {
-        let inner = futures_util::stream::unfold(
-            (engine, ordered),
-            |(mut engine, mut ordered)| async move {
-                loop {
-                    let item = match engine.next_event().await? {
-                        Event::Msg(m) => {
-                            if let Some(fetch) = &mut ordered {
-                                // A gap ends the batch: the next fetch starts
-                                // after the last message delivered.
-                                if !fetch.accept(&m) {
-                                    return None;
-                                }
-                            }
-                            Ok(m)
-                        }
-                        Event::Warning(e) | Event::Terminal(e) => Err(e),
-                        Event::Reconnected | Event::Gap(_) => continue,
-                    };
-                    if engine.is_finished() {
-                        // An ordered consumer may fetch again, even while
-                        // this batch is still held.
+        // One loop for the life of the batch (see `SlotStream`).
+        let inner = SlotStream::new(|tx| async move {
+            let (mut engine, mut ordered) = (engine, ordered);
+            while let Some(event) = engine.next_event().await {
+                let item = match event {
+                    Event::Msg(m) => {
                         if let Some(fetch) = &mut ordered {
-                            fetch.finish();
+                            // A gap ends the batch: the next fetch starts
+                            // after the last message delivered.
+                            if !fetch.accept(&m) {
+                                return;
+                            }
                         }
+                        Ok(m)
                     }
-                    return Some((item, (engine, ordered)));
+                    Event::Warning(e) | Event::Terminal(e) => Err(e),
+                    Event::Reconnected | Event::Gap(_) => continue,
+                };
+                if engine.is_finished() {
+                    // An ordered consumer may fetch again, even while
+                    // this batch is still held.
+                    if let Some(fetch) = &mut ordered {
+                        fetch.finish();
+                    }
                 }
-            },
-        );
+                tx.send(item).await;
+            }
+        });
         MessageBatch {
             inner: Box::pin(inner),
             last_stream_sequence: None,

@@ -13,6 +13,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::engine::{Control, Event};
 use super::options::PullOptions;
+use super::slot_stream::SlotStream;
 use super::{AnyEngine, Source};
 use crate::error::{Error, ErrorKind};
 use crate::message::Msg;
@@ -152,9 +153,12 @@ impl IntoFuture for MessagesBuilder {
                 heartbeat_items: self.heartbeat_items,
                 on_warning: self.on_warning,
             };
-            let stream = futures_util::stream::unfold(reader, |mut reader| async move {
-                let item = reader.next().await?;
-                Some((item, reader))
+            // One loop for the life of the stream (see `SlotStream`).
+            let stream = SlotStream::new(|tx| async move {
+                let mut reader = reader;
+                while let Some(item) = reader.next().await {
+                    tx.send(item).await;
+                }
             });
             Ok(Messages {
                 inner: Box::pin(stream),

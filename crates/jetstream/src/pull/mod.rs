@@ -50,6 +50,7 @@ mod fetch;
 mod messages;
 mod ordered;
 mod ordered_api;
+mod slot_stream;
 
 use std::time::Duration;
 
