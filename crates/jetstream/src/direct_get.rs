@@ -114,16 +114,18 @@ impl StoredMessage {
             .get(NATS_TIME_STAMP)
             .and_then(|s| s.parse::<Timestamp>().ok())
             .ok_or_else(|| missing(NATS_TIME_STAMP))?;
-        for name in [
-            NATS_STREAM,
-            NATS_SEQUENCE,
-            NATS_TIME_STAMP,
-            NATS_SUBJECT,
-            NATS_NUM_PENDING,
-            NATS_LAST_SEQUENCE,
-        ] {
-            headers.remove(name);
-        }
+        // The server's own headers go, in one pass.
+        headers.retain(|name, _| {
+            ![
+                NATS_STREAM,
+                NATS_SEQUENCE,
+                NATS_TIME_STAMP,
+                NATS_SUBJECT,
+                NATS_NUM_PENDING,
+                NATS_LAST_SEQUENCE,
+            ]
+            .contains(&name)
+        });
         Ok(StoredMessage {
             subject,
             sequence,

@@ -153,6 +153,22 @@ impl HeaderMap {
         before != self.entries.len()
     }
 
+    /// Keeps only the pairs `keep` returns `true` for (given name and value),
+    /// in one pass.
+    ///
+    /// ```
+    /// use nats_wire::HeaderMap;
+    ///
+    /// let mut headers: HeaderMap = [("Nats-Stream", "S"), ("X-Tag", "a"), ("Nats-Sequence", "7")]
+    ///     .into_iter()
+    ///     .collect();
+    /// headers.retain(|name, _| !name.starts_with("Nats-"));
+    /// assert_eq!(headers.iter().collect::<Vec<_>>(), [("X-Tag", "a")]);
+    /// ```
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
+        self.entries.retain(|(k, v)| keep(k, v));
+    }
+
     /// Whether `name` has a value.
     pub fn contains_key(&self, name: &str) -> bool {
         self.get(name).is_some()
