@@ -141,7 +141,7 @@ impl WatchCore {
             };
             if let Initial::Expecting { expected, received } = &mut self.initial {
                 *received += 1;
-                let latest = msg.metadata().map(|m| m.num_pending == 0).unwrap_or(false);
+                let latest = msg.tokens().is_some_and(|t| t.pending == 0);
                 if latest || *received >= *expected {
                     self.initial = Initial::MarkerDue;
                 }

@@ -1,6 +1,7 @@
 //! [`Entry`] and [`Operation`]: what a stored KV message means.
 
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use jiff::Timestamp;
@@ -8,7 +9,7 @@ use nats_core::HeaderMap;
 
 use super::KeyValue;
 use crate::direct_get::StoredMessage;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::message::Msg;
 
 /// Header naming the operation of a KV write (`DEL` or `PURGE`; absent for a put).
@@ -107,7 +108,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
-    bucket: String,
+    bucket: Arc<str>,
     key: String,
     value: Bytes,
     revision: u64,
@@ -162,7 +163,7 @@ impl Entry {
     /// A message read with a get.
     pub(crate) fn from_stored(kv: &KeyValue, msg: StoredMessage) -> Entry {
         Entry {
-            bucket: kv.bucket().to_string(),
+            bucket: kv.bucket_shared(),
             key: kv.key_of(&msg.subject).to_string(),
             operation: Operation::from_headers(msg.headers.as_ref()),
             value: msg.payload,
@@ -174,15 +175,26 @@ impl Entry {
 
     /// A message delivered to a watcher.
     pub(crate) fn from_msg(kv: &KeyValue, msg: &Msg) -> Result<Entry> {
-        let meta = msg.metadata()?;
+        // The reply subject's tokens as they are: no copy of the stream and
+        // consumer names a full `metadata()` would make.
+        let Some(tokens) = msg.tokens() else {
+            return Err(msg.metadata().err().unwrap_or_else(|| {
+                Error::msg(
+                    ErrorKind::InvalidResponse,
+                    "entry without delivery metadata",
+                )
+            }));
+        };
+        let created = Timestamp::from_nanosecond(i128::from(tokens.timestamp))
+            .map_err(|e| Error::with_source(ErrorKind::InvalidResponse, e))?;
         Ok(Entry {
-            bucket: kv.bucket().to_string(),
+            bucket: kv.bucket_shared(),
             key: kv.key_of(msg.subject()).to_string(),
             operation: Operation::from_headers(msg.headers()),
             value: msg.data().clone(),
-            revision: meta.sequence.stream,
-            created: meta.timestamp,
-            delta: meta.num_pending,
+            revision: tokens.stream_seq,
+            created,
+            delta: tokens.pending,
         })
     }
 }

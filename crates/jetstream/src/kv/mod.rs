@@ -82,8 +82,8 @@ pub struct KeyValue {
 
 #[derive(Debug)]
 struct Inner {
-    /// The bucket name (without `KV_`).
-    bucket: String,
+    /// The bucket name (without `KV_`); shared with the entries read from it.
+    bucket: Arc<str>,
     /// The stream `KV_<bucket>`.
     stream: Stream,
     /// Where keys live inside the stream: `$KV.<bucket>.`, or `$KV.<origin>.` for a mirror.
@@ -127,7 +127,7 @@ impl KeyValue {
         };
         KeyValue {
             inner: Arc::new(Inner {
-                bucket: bucket.to_string(),
+                bucket: Arc::from(bucket),
                 stream,
                 read_prefix,
                 write_prefix,
@@ -138,6 +138,11 @@ impl KeyValue {
     /// The bucket's name.
     pub fn bucket(&self) -> &str {
         &self.inner.bucket
+    }
+
+    /// The bucket's name, shared (an entry keeps it without a copy).
+    pub(crate) fn bucket_shared(&self) -> Arc<str> {
+        self.inner.bucket.clone()
     }
 
     /// The stream behind the bucket (`KV_<bucket>`), e.g. for its

@@ -638,24 +638,40 @@ impl Cell {
                         other => problems.push(format!("acked {n} at {seq}: stored {other:?}")),
                     }
                 }
-                let oc = env
-                    .admin
-                    .ordered_consumer(
-                        STREAM,
-                        OrderedConsumerConfig {
-                            filter_subjects: vec![subject(self.op)],
-                            ..Default::default()
-                        },
-                    )
-                    .await
-                    .unwrap();
-                let stored: Vec<u64> = oc
-                    .fetch_no_wait(10_000)
-                    .await
-                    .unwrap()
-                    .map(|m| parse(m.unwrap().data()))
-                    .collect()
-                    .await;
+                // Read back with a fresh ordered consumer; a cluster that is
+                // still settling after a leader change may answer a pull
+                // with 503 for a while: read again then (bounded).
+                let mut attempt = 0;
+                let stored: Vec<u64> = loop {
+                    attempt += 1;
+                    let oc = env
+                        .admin
+                        .ordered_consumer(
+                            STREAM,
+                            OrderedConsumerConfig {
+                                filter_subjects: vec![subject(self.op)],
+                                ..Default::default()
+                            },
+                        )
+                        .await
+                        .unwrap();
+                    let read: Result<Vec<u64>, jetstream::Error> = oc
+                        .fetch_no_wait(10_000)
+                        .await
+                        .unwrap()
+                        .map(|m| m.map(|m| parse(m.data())))
+                        .collect::<Vec<_>>()
+                        .await
+                        .into_iter()
+                        .collect();
+                    match read {
+                        Ok(stored) => break stored,
+                        Err(e) if e.kind() == ErrorKind::NoResponders && attempt < 20 => {
+                            tokio::time::sleep(Duration::from_millis(250)).await;
+                        }
+                        Err(e) => panic!("reading the stream back failed: {e}"),
+                    }
+                };
                 let unique: HashSet<u64> = stored.iter().copied().collect();
                 if unique.len() != stored.len() {
                     problems.push(format!("stored twice: {stored:?}"));
