@@ -16,7 +16,6 @@ mod kv;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod object_store;
-mod observe;
 mod ordered;
 #[cfg(feature = "otel")]
 mod otel;
