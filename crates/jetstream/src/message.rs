@@ -112,6 +112,22 @@ impl<'a> AckTokens<'a> {
             pending: num(t[base + 6])?,
         })
     }
+
+    /// The tokens of `reply`, or the error saying it is no `$JS.ACK` subject.
+    pub(crate) fn of(reply: Option<&'a str>) -> Result<AckTokens<'a>, Error> {
+        reply.and_then(AckTokens::parse).ok_or_else(|| {
+            Error::msg(
+                ErrorKind::InvalidArgument,
+                "not a JetStream message (no $JS.ACK reply)",
+            )
+        })
+    }
+
+    /// When the message was stored.
+    pub(crate) fn time(&self) -> Result<Timestamp, Error> {
+        Timestamp::from_nanosecond(i128::from(self.timestamp))
+            .map_err(|e| Error::with_source(ErrorKind::InvalidResponse, e))
+    }
 }
 
 impl Msg {
@@ -376,14 +392,8 @@ impl Msg {
 
 /// Delivery metadata parsed from a `$JS.ACK` reply subject.
 pub(crate) fn metadata_of(reply: Option<&str>) -> Result<MsgMetadata, Error> {
-    let t = reply.and_then(AckTokens::parse).ok_or_else(|| {
-        Error::msg(
-            ErrorKind::InvalidArgument,
-            "not a JetStream message (no $JS.ACK reply)",
-        )
-    })?;
-    let timestamp = Timestamp::from_nanosecond(i128::from(t.timestamp))
-        .map_err(|e| Error::with_source(ErrorKind::InvalidResponse, e))?;
+    let t = AckTokens::of(reply)?;
+    let timestamp = t.time()?;
     Ok(MsgMetadata {
         sequence: SequencePair {
             stream: t.stream_seq,

@@ -9,8 +9,8 @@ use nats_core::HeaderMap;
 
 use super::KeyValue;
 use crate::direct_get::StoredMessage;
-use crate::error::{Error, ErrorKind, Result};
-use crate::message::Msg;
+use crate::error::Result;
+use crate::message::{AckTokens, Msg};
 
 /// Header naming the operation of a KV write (`DEL` or `PURGE`; absent for a put).
 pub(crate) const KV_OPERATION: &str = "KV-Operation";
@@ -177,16 +177,8 @@ impl Entry {
     pub(crate) fn from_msg(kv: &KeyValue, msg: &Msg) -> Result<Entry> {
         // The reply subject's tokens as they are: no copy of the stream and
         // consumer names a full `metadata()` would make.
-        let Some(tokens) = msg.tokens() else {
-            return Err(msg.metadata().err().unwrap_or_else(|| {
-                Error::msg(
-                    ErrorKind::InvalidResponse,
-                    "entry without delivery metadata",
-                )
-            }));
-        };
-        let created = Timestamp::from_nanosecond(i128::from(tokens.timestamp))
-            .map_err(|e| Error::with_source(ErrorKind::InvalidResponse, e))?;
+        let tokens = AckTokens::of(msg.reply())?;
+        let created = tokens.time()?;
         Ok(Entry {
             bucket: kv.bucket_shared(),
             key: kv.key_of(msg.subject()).to_string(),
