@@ -6,7 +6,6 @@ mod basics;
 mod cluster;
 mod pending;
 mod permissions;
-mod protocol_trace;
 mod reconnect;
 mod requests;
 mod subscriptions;

@@ -1,4 +1,11 @@
 //! Every protocol operation is a `trace` event under target `nats_core::protocol`.
+//!
+//! A test binary of its own: `tracing` caches per call site, for the whole
+//! process, whether anyone listens; other tests hitting the same call sites
+//! on other threads while this one installs its scoped subscriber could leave
+//! an event unrecorded (it happened once in the shared binary).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
