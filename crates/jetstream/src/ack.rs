@@ -86,6 +86,10 @@ pub(crate) struct AckState {
     client: Client,
     acked: AtomicBool,
     ack_none: bool,
+    /// More messages were waiting in the inbox when this one was handed out:
+    /// its final acknowledgement is batched with theirs
+    /// ([`Client::publish_batched`]), the last of them sends the lot.
+    batched: bool,
     /// How long a confirmed acknowledgement waits: the JetStream context's timeout.
     ack_timeout: Duration,
     /// The client's connection count when the message arrived: a different count later
@@ -106,12 +110,19 @@ impl AckState {
             client,
             acked: AtomicBool::new(false),
             ack_none,
+            batched: false,
             ack_timeout,
             connection,
             origin: None,
             #[cfg(feature = "metrics")]
             latency: None,
         }
+    }
+
+    /// Batches the final acknowledgement with those of the messages that
+    /// follow (see the `batched` field).
+    pub(crate) fn set_batched(&mut self, batched: bool) {
+        self.batched = batched;
     }
 
     /// Records the time to the final acknowledgement in `histogram`.
@@ -182,7 +193,15 @@ impl AckState {
         let subject = self.subject(reply)?;
         let span = crate::observe::ack(kind.name(), subject, false);
         self.claim(kind)?;
-        if let Err(e) = self.client.publish(subject, body).instrument(span).await {
+        let sent = if self.batched && kind.is_final() {
+            self.client
+                .publish_batched(subject, body)
+                .instrument(span)
+                .await
+        } else {
+            self.client.publish(subject, body).instrument(span).await
+        };
+        if let Err(e) = sent {
             self.unclaim(kind);
             return Err(e.into());
         }

@@ -178,6 +178,13 @@ impl Msg {
         self
     }
 
+    /// Marks that more messages were waiting behind this one when it was
+    /// handed out: its acknowledgement leaves together with theirs.
+    pub(crate) fn with_batched_ack(mut self, more_waiting: bool) -> Msg {
+        self.ack.set_batched(more_waiting);
+        self
+    }
+
     /// Records the consumer a pull delivered the message from (for [`Msg::ack_next`]).
     pub(crate) fn with_origin(mut self, origin: Arc<Consumer>) -> Msg {
         self.ack.set_origin(origin);

@@ -16,8 +16,16 @@
 //!
 //! A sweep walks the requests in flight, at most once per earliest deadline:
 //! with equal timeouts, once per timeout while requests keep coming.
+//!
+//! The sweeper also bounds how long a batched publish
+//! ([`Client::publish_batched`](crate::Client::publish_batched)) waits for a
+//! later write to take it along: while batched publishes keep coming it ticks
+//! every [`BATCH_TICK`] and wakes the connection task for any left queued;
+//! the first tick that saw none ends the ticking.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -36,8 +44,15 @@ pub(crate) fn note(sweep_at: &mut Option<Instant>, deadline: Instant) -> bool {
     true
 }
 
+/// How long a batched publish waits at most for a later write to take it
+/// along before the sweeper wakes the connection task for it (timer
+/// resolution adds up to a millisecond).
+pub(crate) const BATCH_TICK: Duration = Duration::from_millis(1);
+
 /// The sweeper: runs until the client is closed.
 pub(crate) async fn sweep(shared: Arc<Shared>) {
+    // When the next batch tick is due, while ticking.
+    let mut tick_at: Option<Instant> = None;
     loop {
         // Created before reading `sweep_at`; `notify_one` also leaves a
         // permit when nobody waits, so no re-arm is missed either way.
@@ -45,7 +60,14 @@ pub(crate) async fn sweep(shared: Arc<Shared>) {
         if shared.current_state() == State::Closed {
             return;
         }
-        let at = lock(&shared.requests).sweep_at;
+        if tick_at.is_none() && shared.batch_tick.load(Ordering::Acquire) {
+            tick_at = Some(Instant::now() + BATCH_TICK);
+        }
+        let deadline = lock(&shared.requests).sweep_at;
+        let at = match (deadline, tick_at) {
+            (Some(d), Some(t)) => Some(d.min(t)),
+            (d, t) => d.or(t),
+        };
         match at {
             None => rearm.await,
             Some(at) => {
@@ -55,7 +77,11 @@ pub(crate) async fn sweep(shared: Arc<Shared>) {
                 }
             }
         }
-        expire(&shared, Instant::now());
+        let now = Instant::now();
+        expire(&shared, now);
+        if tick_at.is_some_and(|t| t <= now) {
+            tick_at = shared.tick_batched().then(|| now + BATCH_TICK);
+        }
     }
 }
 
@@ -81,7 +107,6 @@ fn expire(shared: &Shared, now: Instant) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn only_an_earlier_deadline_rearms() {

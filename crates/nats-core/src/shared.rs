@@ -33,6 +33,10 @@ use crate::write_queue::WriteQueue;
 /// writes them in batches.
 const DIRECT_QUIET: Duration = Duration::from_micros(100);
 
+/// A batched publish ([`Shared::write_batched`]) is left for the next write
+/// only while the queue holds less than this: a larger batch wakes the task.
+const BATCH_LIMIT: usize = 32 * 1024;
+
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (our
 /// critical sections leave the data consistent at every step).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -72,6 +76,11 @@ pub(crate) struct WriteState {
     pub busy_at: Option<Instant>,
     /// How many publishes were written directly (diagnostics and tests).
     pub direct_writes: u64,
+    /// Batched publishes are queued that nobody woke the task for: the next
+    /// ordinary write, or the sweeper's batch tick, does.
+    pub batched: bool,
+    /// A batched publish came in since the sweeper's last batch tick.
+    pub batched_since_tick: bool,
 }
 
 impl std::fmt::Debug for WriteState {
@@ -252,8 +261,12 @@ pub(crate) struct Shared {
     pub next_sid: AtomicU64,
     pub requests: Mutex<Requests>,
     /// Wakes the request-deadline sweeper to re-arm (an earlier deadline,
-    /// or the client closed).
+    /// the batch tick started, or the client closed).
     pub sweeper: Notify,
+    /// The sweeper ticks every [`BATCH_TICK`](crate::deadlines::BATCH_TICK)
+    /// to send out batched publishes that no later write took along; set
+    /// while batched publishes keep coming (changed under the write lock).
+    pub batch_tick: AtomicBool,
     /// `<inbox_prefix>.<nuid>.`: the prefix of request reply subjects.
     pub mux_prefix: String,
     pub info: Mutex<Arc<ServerInfo>>,
@@ -320,9 +333,40 @@ impl Shared {
     where
         F: FnOnce(&mut WriteQueue) + Send + 'a,
     {
+        self.write_as(len, stats, encode, false)
+    }
+
+    /// Like [`Shared::write`], but a publish that finds room is left in the
+    /// queue without waking the connection task: it goes out with the next
+    /// ordinary write, a flush, or at the latest on the sweeper's next batch
+    /// tick ([`BATCH_TICK`](crate::deadlines::BATCH_TICK)) — for a burst of
+    /// small publishes (acknowledgements of a batch of messages) that should
+    /// leave in one syscall.
+    pub(crate) fn write_batched<'a, F>(
+        &'a self,
+        len: usize,
+        stats: (u64, u64),
+        encode: F,
+    ) -> Result<WriteFuture<'a>, Error>
+    where
+        F: FnOnce(&mut WriteQueue) + Send + 'a,
+    {
+        self.write_as(len, stats, encode, true)
+    }
+
+    fn write_as<'a, F>(
+        &'a self,
+        len: usize,
+        stats: (u64, u64),
+        encode: F,
+        batched: bool,
+    ) -> Result<WriteFuture<'a>, Error>
+    where
+        F: FnOnce(&mut WriteQueue) + Send + 'a,
+    {
         let mut encode = Some(encode);
         // Fast path: room in the buffer, no waiter registration at all.
-        if self.try_write(len, stats, &mut encode, false)? {
+        if self.try_write(len, stats, &mut encode, false, batched)? {
             return Ok(WriteFuture(None));
         }
         // One allocation per publish that waits for room.
@@ -345,7 +389,7 @@ impl Shared {
             let notified = self.space.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.try_write(len, stats, &mut encode, true)? {
+            if self.try_write(len, stats, &mut encode, true, false)? {
                 return Ok(());
             }
             notified.await;
@@ -353,13 +397,15 @@ impl Shared {
     }
 
     /// Encodes if the buffer has room; otherwise (when `register` is set) marks
-    /// that a publisher waits for space.
+    /// that a publisher waits for space. A `batched` write leaves the task
+    /// asleep (see [`Shared::write_batched`]).
     fn try_write<F>(
         &self,
         len: usize,
         stats: (u64, u64),
         encode: &mut Option<F>,
         register: bool,
+        batched: bool,
     ) -> Result<bool, Error>
     where
         F: FnOnce(&mut WriteQueue),
@@ -390,6 +436,13 @@ impl Shared {
             if register {
                 w.space_waiters = true;
             }
+            // Batched bytes nobody woke the task for must not keep a
+            // publisher waiting for room.
+            let kick = std::mem::take(&mut w.batched);
+            drop(w);
+            if kick {
+                self.kick_writer();
+            }
             return Ok(false);
         }
         if let Some(encode) = encode.take() {
@@ -397,7 +450,18 @@ impl Shared {
         }
         w.out_messages += stats.0;
         w.out_bytes += stats.1;
-        let mut wake = used == 0 && w.connected;
+        if batched && used + len < BATCH_LIMIT {
+            w.batched = true;
+            w.batched_since_tick = true;
+            let start_tick = !self.batch_tick.swap(true, Ordering::AcqRel);
+            drop(w);
+            if start_tick {
+                self.sweeper.notify_one();
+            }
+            return Ok(true);
+        }
+        // Batched bytes ahead of this write go out with it.
+        let mut wake = (used == 0 || std::mem::take(&mut w.batched)) && w.connected;
         if w.direct.is_some() {
             w.count_write(self.reads.load(Ordering::Relaxed));
             if wake {
@@ -412,6 +476,25 @@ impl Shared {
             self.kick_writer();
         }
         Ok(true)
+    }
+
+    /// The sweeper's batch tick: wakes the task for batched publishes that no
+    /// later write took along, and ends the ticking once a tick saw no new
+    /// batched publish. Returns whether to keep ticking.
+    pub(crate) fn tick_batched(&self) -> bool {
+        let mut w = lock(&self.write);
+        let kick = std::mem::take(&mut w.batched) && w.connected;
+        let active = std::mem::take(&mut w.batched_since_tick);
+        if !active {
+            // Under the write lock: a batched publish after this starts the
+            // tick again.
+            self.batch_tick.store(false, Ordering::Release);
+        }
+        drop(w);
+        if kick {
+            self.kick_writer();
+        }
+        active
     }
 
     /// Like [`Shared::write`] but never waits: control messages (UNSUB from

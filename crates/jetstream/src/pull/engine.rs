@@ -445,7 +445,8 @@ impl Engine {
             self.ack_none,
             self.consumer.js.timeout(),
         )
-        .with_origin(self.consumer.clone());
+        .with_origin(self.consumer.clone())
+        .with_batched_ack(self.sub.pending_messages() > 0);
         #[cfg(feature = "metrics")]
         let msg = {
             self.metrics.delivered.increment(1);

@@ -188,6 +188,7 @@ impl PushEngine {
             self.ack_none,
             self.consumer.js.timeout(),
         )
+        .with_batched_ack(self.sub.pending_messages() > 0)
     }
 
     /// Heartbeats stopped: tell the user, and (while connected) ask whether the consumer

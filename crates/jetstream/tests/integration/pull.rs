@@ -609,3 +609,46 @@ async fn pulls_never_drop_under_a_low_connection_pending_limit() {
     }
     assert_eq!(client.statistics().dropped_messages, 0);
 }
+
+/// An acknowledgement batched with those of the messages behind it (they
+/// were waiting in the inbox) still goes out on its own when the user
+/// stops there: within the client's batch tick, not at the next write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batched_ack_goes_out_when_the_user_stops_acking() {
+    let server = Server::jetstream().start();
+    let (js, stream) = setup(&server, StorageType::Memory).await;
+    publish_n(&js, 10).await;
+    let c = durable(&stream, "c").await;
+    // A second connection looks at the consumer: a request on the first
+    // would take the batched ack along.
+    let observer = jetstream::new(nats_core::connect(server.url()).await.unwrap());
+    let watched = observer.consumer("S", "c").await.unwrap();
+
+    for round in 0..3u64 {
+        let mut batch = c.fetch(3).await.unwrap();
+        // Let the whole batch arrive: the first message then has two behind it.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let m = batch.next().await.unwrap().unwrap();
+        m.ack().await.unwrap();
+        let start = Instant::now();
+        loop {
+            let info = watched.info().await.unwrap();
+            if info.ack_floor.stream_sequence == round * 3 + 1 {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(2),
+                "round {round}: the ack never went out ({info:?})"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // The rest of the batch, acknowledged in one go at the end.
+        while let Some(m) = batch.next().await {
+            m.unwrap().ack().await.unwrap();
+        }
+        js.client().flush().await.unwrap();
+        let info = watched.info().await.unwrap();
+        assert_eq!(info.ack_floor.stream_sequence, round * 3 + 3);
+        assert_eq!(info.num_ack_pending, 0);
+    }
+}

@@ -404,6 +404,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
         if !w.queue.is_empty() {
             self.last_take = Some(Instant::now());
             std::mem::swap(&mut self.out, &mut w.queue);
+            // Batched publishes, if any, go out with this write.
+            w.batched = false;
         }
         let waiters = std::mem::take(&mut w.flush_waiters);
         if !waiters.is_empty() {

@@ -135,6 +135,7 @@ fn new_shared(options: ConnectOptions) -> Arc<Shared> {
         reads: AtomicU64::new(0),
         requests: Mutex::new(Requests::default()),
         sweeper: Notify::new(),
+        batch_tick: AtomicBool::new(false),
         mux_prefix,
         info: Mutex::new(Arc::new(ServerInfo::default())),
         max_payload: AtomicUsize::new(0),

@@ -670,3 +670,97 @@ async fn back_pressure_bounds_the_queue_with_direct_writes_and_large_payloads() 
     let ids: Vec<u32> = ids(&frames).into_iter().map(|(_, q)| q).collect();
     assert_eq!(ids, (0..400).collect::<Vec<_>>());
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_batched_publish_waits_for_the_next_write_and_leaves_with_it() {
+    let (client, shared) = client(ConnectOptions::new());
+    let wire = Wire::new(usize::MAX, 0);
+    let (_server, _task) = serve_over(&shared, &wire, true);
+    started(&shared, &wire).await;
+    let subs = wire.data().len();
+    let calls = wire.state().direct_calls;
+
+    for seq in 0..3 {
+        client
+            .publish_batched("ack", payload(0, seq, false))
+            .await
+            .unwrap();
+    }
+    // Nothing woke the task and nothing was written: the batch waits.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(wire.data().len(), subs, "a batched publish went out alone");
+    assert_eq!(wire.state().direct_calls, calls);
+
+    // The next ordinary publish takes the batch along, in one write.
+    client.publish("ack", payload(0, 3, false)).await.unwrap();
+    drained(&shared).await;
+    let s = wire.state();
+    assert_eq!(s.direct_calls, calls + 1, "one write for the lot");
+    let (frames, partial) = frames(&s.data[subs..]);
+    assert_eq!(partial, 0);
+    assert_eq!(ids(&frames), [(0, 0), (0, 1), (0, 2), (0, 3)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batched_publish_no_write_follows_goes_out_on_the_tick() {
+    let (client, shared) = client(ConnectOptions::new());
+    // The sweeper, as `connect` starts it: it ticks for batched publishes.
+    tokio::spawn(crate::deadlines::sweep(shared.clone()));
+    let wire = Wire::new(usize::MAX, 0);
+    let (_server, _task) = serve_over(&shared, &wire, true);
+    started(&shared, &wire).await;
+    let subs = wire.data().len();
+
+    // Rounds apart by more than a tick: the ticking stops in between and
+    // starts again with the next batched publish.
+    for seq in 0..5 {
+        let start = Instant::now();
+        client
+            .publish_batched("ack", payload(0, seq, false))
+            .await
+            .unwrap();
+        wait_until("the batched publish", || {
+            ids(&frames(&wire.data()[subs..]).0).len() == seq as usize + 1
+        })
+        .await;
+        let took = start.elapsed();
+        // The tick is 1 ms (plus timer resolution); a loaded machine gets slack.
+        assert!(took < Duration::from_millis(500), "round {seq}: {took:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(
+            !shared.batch_tick.load(std::sync::atomic::Ordering::Acquire),
+            "round {seq}: the tick went on with nothing batched"
+        );
+    }
+    let (frames, _) = frames(&wire.data()[subs..]);
+    assert_eq!(ids(&frames), (0..5).map(|q| (0, q)).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_waiting_for_room_is_not_held_up_by_a_batch() {
+    // Without the sweeper: only the full buffer may wake the task here.
+    const BUFFER: usize = 4 * 1024;
+    let (client, shared) = client(ConnectOptions::new().write_buffer_size(BUFFER));
+    let wire = Wire::new(usize::MAX, 0);
+    let (_server, _task) = serve_over(&shared, &wire, true);
+    started(&shared, &wire).await;
+    let subs = wire.data().len();
+    // Batched publishes up to the buffer's size, then one that does not fit.
+    let big = Bytes::from(vec![b'x'; 1000]);
+    for _ in 0..4 {
+        client.publish_batched("b", big.clone()).await.unwrap();
+    }
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        client.publish_batched("b", big.clone()),
+    )
+    .await
+    .expect("the publish waiting for room was held up by the batch")
+    .unwrap();
+    client.publish("b", "end").await.unwrap();
+    drained(&shared).await;
+    let (frames, _) = frames(&wire.data()[subs..]);
+    assert_eq!(frames.len(), 6);
+}

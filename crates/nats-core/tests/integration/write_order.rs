@@ -1,7 +1,8 @@
-//! The write path against a real server: many tasks publishing and requesting
-//! on one connection, some of their writes made directly by the caller and
-//! some by the connection task, reach subscribers in each task's order, each
-//! once; also across a connection cut in the middle of a frame.
+//! The write path against a real server: many tasks publishing (some
+//! batched) and requesting on one connection, some of their writes made
+//! directly by the caller and some by the connection task, reach
+//! subscribers in each task's order, each once; also across a connection cut
+//! in the middle of a frame. A batched publish nothing follows still goes out.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -52,10 +53,11 @@ async fn responder(server_url: &str) -> (Client, JoinHandle<()>) {
     (client, task)
 }
 
-/// Task `p`: `EACH` steps on `order.<p>`, most of them publishes, every
-/// seventh a request (which the observer sees as well), with pauses so
-/// that some writes find the connection idle. Returns the steps that failed
-/// (only when `tolerate` is set: a connection cut may fail a request).
+/// Task `p`: `EACH` steps on `order.<p>`, most of them publishes (some
+/// batched), every seventh a request (which the observer sees as well), with
+/// pauses so that some writes find the connection idle. Returns the steps
+/// that failed (only when `tolerate` is set: a connection cut may fail a
+/// request).
 fn task(client: &Client, p: u32, tolerate: bool) -> JoinHandle<u32> {
     let client = client.clone();
     tokio::spawn(async move {
@@ -67,6 +69,10 @@ fn task(client: &Client, p: u32, tolerate: bool) -> JoinHandle<u32> {
                     .request(subject.clone(), payload(p, seq))
                     .await
                     .map(drop)
+            } else if seq % 5 == 1 {
+                client
+                    .publish_batched(subject.clone(), payload(p, seq))
+                    .await
             } else {
                 client.publish(subject.clone(), payload(p, seq)).await
             };
@@ -200,4 +206,29 @@ async fn a_connection_cut_mid_frame_duplicates_and_reorders_nothing() {
         client.connects()
     );
     assert!(client.connects() >= 2, "the client reconnected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_batched_publish_arrives_without_a_later_write() {
+    let server = Server::new().start();
+    let observer = nats_core::connect(server.url()).await.unwrap();
+    let mut sub = observer.subscribe("lone").await.unwrap();
+    observer.flush().await.unwrap();
+    let client = nats_core::connect(server.url()).await.unwrap();
+    client.flush().await.unwrap();
+    // Apart by more than the batch tick: each starts the ticking afresh.
+    for i in 0..3 {
+        let start = Instant::now();
+        client
+            .publish_batched("lone", format!("{i}"))
+            .await
+            .unwrap();
+        let msg = tokio::time::timeout(Duration::from_secs(2), sub.next())
+            .await
+            .unwrap_or_else(|_| panic!("batched publish {i} never went out"))
+            .unwrap();
+        assert_eq!(msg.payload, format!("{i}"));
+        eprintln!("batched publish {i} arrived after {:?}", start.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
