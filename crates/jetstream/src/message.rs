@@ -1,16 +1,14 @@
 //! Messages delivered by consumers, their metadata, and acknowledgements.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use jiff::Timestamp;
-use nats_core::{Client, HeaderMap, Message};
+use nats_core::{HeaderMap, Message};
 
 use crate::ack::{term_body, AckKind, AckState};
 use crate::error::{Error, ErrorKind};
 use crate::pull::Fetch;
-use crate::Consumer;
 
 /// A message delivered by a consumer, with the acknowledgement calls.
 ///
@@ -76,14 +74,23 @@ pub(crate) struct AckTokens<'a> {
 impl<'a> AckTokens<'a> {
     pub(crate) fn parse(reply: &'a str) -> Option<AckTokens<'a>> {
         let rest = reply.strip_prefix("$JS.ACK.")?;
+        // One pass over the bytes (this runs for every delivered message).
         let mut t = [""; 12];
         let mut n = 0;
-        for token in rest.split('.') {
-            if n < t.len() {
-                t[n] = token;
+        let mut start = 0;
+        for (i, b) in rest.bytes().enumerate() {
+            if b == b'.' {
+                if let Some(slot) = t.get_mut(n) {
+                    *slot = rest.get(start..i)?;
+                }
+                n += 1;
+                start = i + 1;
             }
-            n += 1;
         }
+        if let Some(slot) = t.get_mut(n) {
+            *slot = rest.get(start..)?;
+        }
+        n += 1;
         let num = |s: &str| s.parse::<u64>().ok();
         // 9 tokens in all (7 after `$JS.ACK.`) or 11+ (9+ after it).
         let (domain, base) = match n {
@@ -131,19 +138,6 @@ impl<'a> AckTokens<'a> {
 }
 
 impl Msg {
-    pub(crate) fn new(
-        message: Message,
-        client: Client,
-        ack_none: bool,
-        ack_timeout: Duration,
-    ) -> Msg {
-        Msg {
-            span: crate::observe::receive(&message),
-            message,
-            ack: AckState::new(client, ack_none, ack_timeout),
-        }
-    }
-
     /// The `jetstream.receive` span of this delivery (field `subject`; `debug` level). [`consume`](crate::Consumer::consume) runs the handler
     /// inside it; with [`messages`](crate::Consumer::messages) or a fetch, instrument your
     /// processing with it. With the `otel` feature it continues the trace of the publisher
@@ -171,24 +165,13 @@ impl Msg {
         &self.span
     }
 
-    /// Measures the time from now to the final acknowledgement into `histogram`.
-    #[cfg(feature = "metrics")]
-    pub(crate) fn with_ack_latency(mut self, histogram: metrics::Histogram) -> Msg {
-        self.ack.set_latency(histogram);
-        self
-    }
-
-    /// Marks that more messages were waiting behind this one when it was
-    /// handed out: its acknowledgement leaves together with theirs.
-    pub(crate) fn with_batched_ack(mut self, more_waiting: bool) -> Msg {
-        self.ack.set_batched(more_waiting);
-        self
-    }
-
-    /// Records the consumer a pull delivered the message from (for [`Msg::ack_next`]).
-    pub(crate) fn with_origin(mut self, origin: Arc<Consumer>) -> Msg {
-        self.ack.set_origin(origin);
-        self
+    /// A delivered message with its acknowledgement state.
+    pub(crate) fn from_parts(message: Message, ack: AckState) -> Msg {
+        Msg {
+            span: crate::observe::receive(&message),
+            message,
+            ack,
+        }
     }
 
     pub(crate) fn into_parts(self) -> (Message, AckState) {

@@ -31,6 +31,7 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Sleep;
 
 use super::{classify, IdleWatch, PriorityOptions, PullRequest, Status};
+use crate::ack::AckState;
 use crate::error::{Error, ErrorKind};
 use crate::message::{message_size, Msg};
 use crate::types::{AckPolicy, ConsumerInfo};
@@ -439,25 +440,24 @@ impl Engine {
         {
             self.finished = true;
         }
-        let msg = Msg::new(
-            m,
+        // The acknowledgement state is complete before the message is built:
+        // a `Msg` is large, and every by-value step would copy it.
+        let mut ack = AckState::new(
             self.consumer.js.client().clone(),
             self.ack_none,
             self.consumer.js.timeout(),
-        )
-        .with_origin(self.consumer.clone())
-        .with_batched_ack(self.sub.pending_messages() > 0);
+        );
+        ack.set_origin(self.consumer.clone());
+        ack.set_batched(self.sub.pending_messages() > 0);
         #[cfg(feature = "metrics")]
-        let msg = {
+        {
             self.metrics.delivered.increment(1);
             self.metrics.outstanding.set(self.pending_msgs as f64);
-            if self.ack_none {
-                msg
-            } else {
-                msg.with_ack_latency(self.metrics.ack_latency.clone())
+            if !self.ack_none {
+                ack.set_latency(self.metrics.ack_latency.clone());
             }
-        };
-        msg
+        }
+        Msg::from_parts(m, ack)
     }
 
     /// Something the user should hear about: a warning in a continuous loop;

@@ -327,12 +327,17 @@ pub(crate) fn classify(m: &Message) -> Status {
 
 /// Detects missed heartbeats: twice the interval with nothing from the server
 /// (no message, status or heartbeat), counted from the last thing that arrived,
-/// as nats.go does. Activity only records the time; the timer is moved once it
-/// fires, not for every message.
+/// as nats.go does.
+///
+/// Activity only sets a flag (no clock read per message); the timer looks at
+/// it every half interval while things arrive, so a miss is reported between
+/// 2 and 2.5 intervals after the last arrival, never earlier than 2.
 pub(crate) struct IdleWatch {
     interval: Duration,
-    /// When something last arrived (or the watch was reset).
+    /// The check (or reset) that last saw activity: no earlier than it.
     last: tokio::time::Instant,
+    /// Something arrived since the last check.
+    seen: bool,
     sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
 }
 
@@ -350,36 +355,40 @@ impl IdleWatch {
         IdleWatch {
             interval,
             last: now,
-            sleep: Box::pin(tokio::time::sleep_until(now + interval * 2)),
+            seen: false,
+            sleep: Box::pin(tokio::time::sleep_until(now + interval / 2)),
         }
     }
 
     /// Something arrived from the server.
     pub(crate) fn activity(&mut self) {
-        self.last = tokio::time::Instant::now();
+        self.seen = true;
     }
 
     /// Starts counting afresh (after a reconnect or a re-pull).
     pub(crate) fn reset(&mut self) {
         self.last = tokio::time::Instant::now();
-        let due = self.last + self.interval * 2;
-        self.sleep.as_mut().reset(due);
+        self.seen = false;
+        let next = self.last + self.interval / 2;
+        self.sleep.as_mut().reset(next);
     }
 
-    /// Ready once twice the interval passed since the last activity; then
+    /// Ready once twice the interval passed with nothing arriving; then
     /// counts afresh from now.
     pub(crate) fn poll_missed(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
         use std::future::Future;
         loop {
             std::task::ready!(self.sleep.as_mut().poll(cx));
-            let due = self.last + self.interval * 2;
             let now = tokio::time::Instant::now();
+            if std::mem::take(&mut self.seen) {
+                self.last = now;
+            }
+            let due = self.last + self.interval * 2;
             if now >= due {
                 self.reset();
                 return std::task::Poll::Ready(());
             }
-            // Something arrived since the timer was set: wait for the rest.
-            self.sleep.as_mut().reset(due);
+            self.sleep.as_mut().reset(due.min(now + self.interval / 2));
         }
     }
 }
@@ -489,28 +498,36 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn heartbeats_are_missed_two_intervals_after_the_last_activity() {
+    async fn heartbeats_are_missed_two_to_two_and_a_half_intervals_after_the_last_activity() {
         let interval = Duration::from_secs(5);
+        let within = |d: Duration| d >= interval * 2 && d <= interval * 5 / 2;
         let start = tokio::time::Instant::now();
         let mut watch = IdleWatch::new(interval);
         // Nothing at all: missed after two intervals.
         std::future::poll_fn(|cx| watch.poll_missed(cx)).await;
         assert_eq!(start.elapsed(), interval * 2);
-        // Activity just after an interval boundary, while the watch is
-        // polled (as the engine does): counted from it, not rounded up to the
-        // next tick (which took up to three intervals).
-        tokio::select! {
-            () = std::future::poll_fn(|cx| watch.poll_missed(cx)) => panic!("missed too early"),
-            () = tokio::time::sleep(Duration::from_millis(5_100)) => {}
+        // Activity at odd times while the watch is polled (as the engine
+        // does): counted from the last of it.
+        for wait_ms in [5_100, 1_300, 2_600, 100, 4_900] {
+            tokio::select! {
+                () = std::future::poll_fn(|cx| watch.poll_missed(cx)) => panic!("missed too early"),
+                () = tokio::time::sleep(Duration::from_millis(wait_ms)) => {}
+            }
+            watch.activity();
         }
-        watch.activity();
         let active = tokio::time::Instant::now();
         std::future::poll_fn(|cx| watch.poll_missed(cx)).await;
-        assert_eq!(active.elapsed(), interval * 2);
+        assert!(within(active.elapsed()), "{:?}", active.elapsed());
         // After a report it counts afresh.
         let reported = tokio::time::Instant::now();
         std::future::poll_fn(|cx| watch.poll_missed(cx)).await;
         assert_eq!(reported.elapsed(), interval * 2);
+        // Activity unpolled, just before a check is due, then silence.
+        tokio::time::sleep(Duration::from_millis(2_499)).await;
+        watch.activity();
+        let active = tokio::time::Instant::now();
+        std::future::poll_fn(|cx| watch.poll_missed(cx)).await;
+        assert!(within(active.elapsed()), "{:?}", active.elapsed());
     }
 
     #[test]

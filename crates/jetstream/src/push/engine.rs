@@ -33,6 +33,7 @@ use nats_core::{Message, State, StatusCode, Subscriber};
 use tokio::sync::watch;
 
 use super::ConsumingGuard;
+use crate::ack::AckState;
 use crate::error::{Error, ErrorKind};
 use crate::message::{AckTokens, Msg};
 use crate::pull::engine::{is_gone, Control, Event};
@@ -182,13 +183,13 @@ impl PushEngine {
         if let Some(t) = m.reply.as_deref().and_then(AckTokens::parse) {
             self.last_consumer_seq = t.consumer_seq;
         }
-        Msg::new(
-            m,
+        let mut ack = AckState::new(
             self.consumer.js.client().clone(),
             self.ack_none,
             self.consumer.js.timeout(),
-        )
-        .with_batched_ack(self.sub.pending_messages() > 0)
+        );
+        ack.set_batched(self.sub.pending_messages() > 0);
+        Msg::from_parts(m, ack)
     }
 
     /// Heartbeats stopped: tell the user, and (while connected) ask whether the consumer
