@@ -352,6 +352,37 @@ impl IntoFuture for GetMsgPayload {
 }
 
 impl Stream {
+    /// The last message stored under the literal `subject` (a KV key's latest entry): the
+    /// direct get's subject form, `direct` being its full API subject, when the stream
+    /// allows direct gets; otherwise, or when no direct-get responder answers, as
+    /// [`Stream::get_last_msg_for_subject`] reads it from the leader. The same as that
+    /// call, without boxing a future or building subjects on the hot path.
+    pub(crate) async fn last_for_literal(
+        &self,
+        direct: String,
+        subject: impl FnOnce() -> String,
+    ) -> Result<StoredMessage> {
+        if self.cached_info().config.allow_direct {
+            let js = &self.js;
+            let reply = js
+                .client()
+                .request_with_timeout(&direct, None, Bytes::new(), js.timeout())
+                .instrument(crate::observe::api(&direct))
+                .await;
+            match reply {
+                Ok(reply) => return StoredMessage::from_direct(reply),
+                Err(e) if e.kind() == nats_core::ErrorKind::NoResponders => {
+                    tracing::debug!(stream = %self.name, "no direct get responder; asking the leader");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.get_msg_with()
+            .last_for_subject(subject())
+            .from_leader()
+            .await
+    }
+
     /// `STREAM.MSG.GET`: asks the stream leader.
     ///
     /// A direct get that finds no responder falls back to this: `DIRECT.GET` has responders

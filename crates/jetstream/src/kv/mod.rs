@@ -91,6 +91,9 @@ struct Inner {
     /// Where writes are published: `read_prefix`, behind the API prefix when JetStream is
     /// reached through a domain or import, or the mirror origin's external API.
     write_prefix: String,
+    /// `<api>.DIRECT.GET.<stream>.<read_prefix>`: a key appended, the direct get of its
+    /// latest entry.
+    direct_get_prefix: String,
 }
 
 impl KeyValue {
@@ -125,12 +128,15 @@ impl KeyValue {
                 (read, write)
             }
         };
+        let direct_get_prefix =
+            js.api_subject(&format!("DIRECT.GET.{}.{read_prefix}", stream.name()));
         KeyValue {
             inner: Arc::new(Inner {
                 bucket: Arc::from(bucket),
                 stream,
                 read_prefix,
                 write_prefix,
+                direct_get_prefix,
             }),
         }
     }
@@ -153,12 +159,17 @@ impl KeyValue {
 
     /// The subject a key is stored under inside the stream.
     pub(crate) fn read_subject(&self, key: &str) -> String {
-        format!("{}{key}", self.inner.read_prefix)
+        concat(&self.inner.read_prefix, key)
     }
 
     /// The subject a write of `key` is published to.
     pub(crate) fn write_subject(&self, key: &str) -> String {
-        format!("{}{key}", self.inner.write_prefix)
+        concat(&self.inner.write_prefix, key)
+    }
+
+    /// The direct-get API subject of `key`'s latest entry.
+    pub(crate) fn direct_get_subject(&self, key: &str) -> String {
+        concat(&self.inner.direct_get_prefix, key)
     }
 
     /// The key of a subject stored in the stream.
@@ -175,6 +186,14 @@ pub(crate) fn check_key(key: &str) -> Result<(), Error> {
 }
 
 /// `StreamNotFound` means the bucket is gone.
+/// `prefix` then `key`, in one allocation of the right size.
+fn concat(prefix: &str, key: &str) -> String {
+    let mut s = String::with_capacity(prefix.len() + key.len());
+    s.push_str(prefix);
+    s.push_str(key);
+    s
+}
+
 pub(crate) fn bucket_not_found(e: Error, bucket: &str) -> Error {
     if e.kind() == ErrorKind::StreamNotFound {
         e.with_kind(ErrorKind::BucketNotFound)

@@ -141,7 +141,7 @@ impl KeyValue {
             let msg = self
                 .inner
                 .stream
-                .get_last_msg_for_subject(self.read_subject(key))
+                .last_for_literal(self.direct_get_subject(key), || self.read_subject(key))
                 .await
                 .map_err(|e| bucket_not_found(key_not_found(e, key), self.bucket()))?;
             Ok(Entry::from_stored(self, msg))

@@ -207,6 +207,40 @@ async fn a_get_after_direct_gets_were_turned_off_reads_through_the_leader() {
     );
 }
 
+#[tokio::test]
+async fn a_kv_get_after_direct_gets_were_turned_off_reads_through_the_leader() {
+    let server = Server::jetstream().start();
+    let js = connect(&server).await;
+    let kv = js
+        .create_key_value(KeyValueConfig {
+            bucket: "B".into(),
+            storage: StorageType::Memory,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    kv.put("k", "one").await.unwrap();
+    assert_eq!(kv.get("k").await.unwrap().value().as_ref(), b"one");
+    // Another handle turns direct gets off; this one still believes they are on.
+    let mut config = js
+        .stream("KV_B")
+        .await
+        .unwrap()
+        .cached_info()
+        .config
+        .clone();
+    assert!(config.allow_direct);
+    config.allow_direct = false;
+    js.update_stream(config).await.unwrap();
+    let entry = kv.get("k").await.unwrap();
+    assert_eq!(entry.value().as_ref(), b"one");
+    assert_eq!(entry.revision(), 1);
+    assert_eq!(
+        kv.get("nothing").await.unwrap_err().kind(),
+        ErrorKind::KeyNotFound
+    );
+}
+
 /// A user who may read the bucket's stream info but not create consumers: every consumer
 /// create request is refused with a permissions error (an `-ERR`, no reply).
 const NO_CONSUMERS: &str = r#"
