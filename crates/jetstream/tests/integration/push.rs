@@ -822,3 +822,62 @@ async fn ordered_push_recovers_from_messages_dropped_by_a_slow_subscription() {
         ordered.cached_info().name
     );
 }
+
+/// An acknowledgement batched with those of the messages waiting behind it still goes out
+/// when the handler stops acknowledging: within the client's batch tick, not at its next
+/// write (the consumer is watched from a second connection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batched_push_ack_goes_out_when_the_handler_stops_acking() {
+    let server = Server::jetstream().start();
+    let (js, stream) = setup(&server, StorageType::Memory).await;
+    publish_range(&js, 0..5).await;
+    let consumer = stream
+        .create_push_consumer(ConsumerConfig {
+            ack_policy: AckPolicy::Explicit,
+            ..push_config("batched", "deliver.batched")
+        })
+        .await
+        .unwrap();
+    let observer = jetstream::new(nats_core::connect(server.url()).await.unwrap());
+    let watched = observer.push_consumer("P", "batched").await.unwrap();
+    let handled = Arc::new(Mutex::new(0u32));
+    let count = handled.clone();
+    let ctx = consumer
+        .consume(move |msg| {
+            let count = count.clone();
+            async move {
+                let first = {
+                    let mut n = count.lock().unwrap();
+                    *n += 1;
+                    *n == 1
+                };
+                if first {
+                    // Let the rest of the messages arrive behind this one first.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    msg.ack().await.unwrap();
+                    // Then stop: nothing else is written for a while.
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
+        })
+        .await
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let info = watched.info().await.unwrap();
+        if info.ack_floor.stream_sequence == 1 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "the ack never went out: {info:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        *handled.lock().unwrap(),
+        1,
+        "the handler is still on the first message"
+    );
+    ctx.stop();
+}
