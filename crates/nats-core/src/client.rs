@@ -315,17 +315,20 @@ impl Client {
 
     /// Like [`Client::send_request`], with a `guard` value that is dropped as
     /// soon as the request is done with: when its reply arrives (even if the
-    /// [`Response`] is not polled), when the connection is lost, or when the
-    /// `Response` is dropped. Use it to tie a resource, such as a slot in a
-    /// window of requests in flight, to the reply itself.
+    /// [`Response`] is not polled), when the connection is lost, when the
+    /// `Response` is dropped, or, with a `timeout`, when that passed (the
+    /// `Response` then fails with [`ErrorKind::Timeout`], as one from
+    /// [`Client::send_request_with_timeout`] does). Use it to tie a resource,
+    /// such as a slot in a window of requests in flight, to the reply itself.
     pub async fn send_request_with_guard(
         &self,
         subject: &str,
         headers: Option<&HeaderMap>,
         payload: Bytes,
         guard: Box<dyn Send>,
+        timeout: Option<Duration>,
     ) -> Result<Response, Error> {
-        request::send(self, subject, headers, &payload, Some(guard), None).await
+        request::send(self, subject, headers, &payload, Some(guard), timeout).await
     }
 
     /// Subscribes to `subject` (wildcards allowed).

@@ -7,7 +7,6 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use nats_core::{HeaderMap, Message, Response};
 use tokio::sync::oneshot;
-use tokio::time::{Instant, Sleep};
 
 use super::publish_error;
 use crate::error::{Error, ErrorKind};
@@ -48,13 +47,9 @@ pub struct PubAckFuture {
 
 #[derive(Debug)]
 enum State {
-    /// The reply comes straight from the request inbox; the deadline is
-    /// checked here.
-    Direct {
-        response: Response,
-        deadline: Instant,
-        sleep: Option<Pin<Box<Sleep>>>,
-    },
+    /// The reply comes straight from the request inbox; the request fails
+    /// by itself at its deadline.
+    Direct(Response),
     /// The context's reporter waits for the reply (and the deadline), tells
     /// the handlers, then passes the outcome on.
     Reported(oneshot::Receiver<Result<PubAck, Error>>),
@@ -63,16 +58,11 @@ enum State {
 impl PubAckFuture {
     pub(crate) fn direct(
         response: Response,
-        deadline: Instant,
         published: (String, Option<HeaderMap>, Bytes),
     ) -> PubAckFuture {
         let (subject, headers, payload) = published;
         PubAckFuture {
-            state: State::Direct {
-                response,
-                deadline,
-                sleep: None,
-            },
+            state: State::Direct(response),
             subject,
             headers,
             payload,
@@ -155,22 +145,13 @@ impl Future for PubAckFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         match &mut this.state {
-            State::Direct {
-                response,
-                deadline,
-                sleep,
-            } => {
-                if let Poll::Ready(reply) = Pin::new(response).poll(cx) {
-                    return Poll::Ready(ack_result(reply, &this.subject));
+            State::Direct(response) => match Pin::new(response).poll(cx) {
+                Poll::Ready(Err(e)) if e.kind() == nats_core::ErrorKind::Timeout => {
+                    Poll::Ready(Err(ack_timeout(&this.subject)))
                 }
-                let deadline = *deadline;
-                let sleep =
-                    sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-                match sleep.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Err(ack_timeout(&this.subject))),
-                    Poll::Pending => Poll::Pending,
-                }
-            }
+                Poll::Ready(reply) => Poll::Ready(ack_result(reply, &this.subject)),
+                Poll::Pending => Poll::Pending,
+            },
             State::Reported(outcome) => match Pin::new(outcome).poll(cx) {
                 Poll::Ready(Ok(result)) => Poll::Ready(result),
                 Poll::Ready(Err(_)) => Poll::Ready(Err(Error::msg(

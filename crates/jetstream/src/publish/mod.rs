@@ -443,17 +443,19 @@ impl IntoFuture for PublishAsync {
                 let client = js.client();
                 let Some(reporter) = js.inner.reporter.as_ref() else {
                     // The slot is freed by the request itself, as soon as the ack arrives.
+                    // The client's sweeper ends the request at its deadline (no
+                    // timer per publish), freeing the slot even if nobody awaits.
                     let response = client
                         .send_request_with_guard(
                             &subject,
                             options.headers.as_ref(),
                             payload.clone(),
                             Box::new(slot),
+                            Some(timeout),
                         )
                         .await?;
                     return Ok(PubAckFuture::direct(
                         response,
-                        Instant::now() + timeout,
                         (subject, options.headers, payload),
                     ));
                 };

@@ -342,7 +342,12 @@ async fn a_full_window_waits_while_acks_flow_and_fails_only_once_they_stop() {
     // Acks stop: with the slot held by an unanswered publish, the next one
     // fails with Timeout after about the timeout.
     answering.store(false, Ordering::SeqCst);
-    let held = js.publish_async("slow", "held").await.unwrap();
+    // (Its own deadline is later: a request frees its slot at its deadline.)
+    let held = js
+        .publish_async("slow", "held")
+        .timeout(Duration::from_secs(10))
+        .await
+        .unwrap();
     let waited = Instant::now();
     let err = js.publish_async("slow", "blocked").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);

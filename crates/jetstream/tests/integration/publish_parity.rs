@@ -409,11 +409,51 @@ async fn a_full_window_fails_at_once_when_so_configured() {
             ..Default::default()
         },
     );
-    let _held = waiting.publish_async("quiet", "1").await.unwrap();
+    // (Its own deadline is later: a request frees its slot at its deadline.)
+    let _held = waiting
+        .publish_async("quiet", "1")
+        .timeout(Duration::from_secs(10))
+        .await
+        .unwrap();
     let started = Instant::now();
     let err = waiting.publish_async("quiet", "2").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert!(started.elapsed() >= Duration::from_millis(250));
+}
+
+#[tokio::test]
+async fn an_unanswered_publish_frees_its_window_slot_at_its_deadline_awaited_or_not() {
+    let server = Server::new().start();
+    let client = connect(&server).await;
+    let _silent = silent(&client, "quiet").await;
+    let js = jetstream::with_options(
+        client.clone(),
+        JetStreamOptions {
+            max_pending_acks: 1,
+            timeout: Duration::from_millis(300),
+            ..Default::default()
+        },
+    );
+    // Never polled until the end: its slot is still freed at its deadline.
+    let held = js.publish_async("quiet", "1").await.unwrap();
+    let started = Instant::now();
+    let next = js
+        .publish_async("quiet", "2")
+        .timeout(Duration::from_secs(5))
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(2),
+        "the slot came free after {waited:?}"
+    );
+    let err = held.await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(
+        err.to_string().contains("no ack for the publish to quiet"),
+        "{err}"
+    );
+    drop(next);
 }
 
 #[tokio::test]
