@@ -24,6 +24,13 @@ use crate::pull::Fetch;
 /// ```
 #[derive(Debug)]
 pub struct Msg {
+    /// Boxed: a delivered message passes through several layers (engine,
+    /// stream, user) by value, and its parts are a few hundred bytes.
+    inner: Box<Delivered>,
+}
+
+#[derive(Debug)]
+struct Delivered {
     message: Message,
     ack: AckState,
     span: tracing::Span,
@@ -162,40 +169,43 @@ impl Msg {
     /// # Ok(()) }
     /// ```
     pub fn span(&self) -> &tracing::Span {
-        &self.span
+        &self.inner.span
     }
 
     /// A delivered message with its acknowledgement state.
     pub(crate) fn from_parts(message: Message, ack: AckState) -> Msg {
         Msg {
-            span: crate::observe::receive(&message),
-            message,
-            ack,
+            inner: Box::new(Delivered {
+                span: crate::observe::receive(&message),
+                message,
+                ack,
+            }),
         }
     }
 
     pub(crate) fn into_parts(self) -> (Message, AckState) {
-        (self.message, self.ack)
+        let Delivered { message, ack, .. } = *self.inner;
+        (message, ack)
     }
 
     /// The subject the message was stored under.
     pub fn subject(&self) -> &str {
-        &self.message.subject
+        &self.inner.message.subject
     }
 
     /// The payload.
     pub fn data(&self) -> &Bytes {
-        &self.message.payload
+        &self.inner.message.payload
     }
 
     /// The headers, if any.
     pub fn headers(&self) -> Option<&HeaderMap> {
-        self.message.headers.as_ref()
+        self.inner.message.headers.as_ref()
     }
 
     /// The `$JS.ACK` reply subject.
     pub fn reply(&self) -> Option<&str> {
-        self.message.reply.as_deref()
+        self.inner.message.reply.as_deref()
     }
 
     /// Decodes the payload as JSON into a `T` (feature `serde`).
@@ -221,7 +231,7 @@ impl Msg {
     /// ```
     #[cfg(feature = "serde")]
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_slice(&self.message.payload).map_err(|e| {
+        serde_json::from_slice(&self.inner.message.payload).map_err(|e| {
             Error::decode(crate::error::DecodeError::new(
                 self.subject(),
                 std::any::type_name::<T>(),
@@ -232,21 +242,25 @@ impl Msg {
 
     /// The underlying core message.
     pub fn message(&self) -> &Message {
-        &self.message
+        &self.inner.message
     }
 
     /// Consumes the `Msg`, returning the core message.
     pub fn into_message(self) -> Message {
-        self.message
+        self.inner.message
     }
 
     /// The size the server counts for byte budgets: subject, reply, headers and payload.
     pub fn size(&self) -> usize {
-        message_size(&self.message)
+        message_size(&self.inner.message)
     }
 
     pub(crate) fn tokens(&self) -> Option<AckTokens<'_>> {
-        self.message.reply.as_deref().and_then(AckTokens::parse)
+        self.inner
+            .message
+            .reply
+            .as_deref()
+            .and_then(AckTokens::parse)
     }
 
     /// Delivery metadata parsed from the reply subject.
@@ -264,7 +278,7 @@ impl Msg {
     /// [`nak`](Self::nak), [`nak_with_delay`](Self::nak_with_delay), [`term`](Self::term),
     /// [`term_with_reason`](Self::term_with_reason) and [`ack_with`](Self::ack_with).
     pub async fn ack(&self) -> Result<(), Error> {
-        self.ack.send(self.reply(), AckKind::Ack).await
+        self.inner.ack.send(self.reply(), AckKind::Ack).await
     }
 
     /// Sends an acknowledgement of the given [`AckKind`] without waiting for the
@@ -279,7 +293,7 @@ impl Msg {
     /// # Ok(()) }
     /// ```
     pub async fn ack_with(&self, kind: AckKind) -> Result<(), Error> {
-        self.ack.send(self.reply(), kind).await
+        self.inner.ack.send(self.reply(), kind).await
     }
 
     /// Acknowledges and waits for the server to confirm it applied the ack, at
@@ -296,7 +310,7 @@ impl Msg {
     /// Cancel safety: dropping the future while it waits for the confirmation leaves the
     /// message counted as acknowledged here, whether or not the server applied the ack.
     pub async fn double_ack(&self) -> Result<(), Error> {
-        self.ack.confirm(self.reply(), AckKind::Ack).await
+        self.inner.ack.confirm(self.reply(), AckKind::Ack).await
     }
 
     /// Sends an acknowledgement of the given [`AckKind`] and waits for the server
@@ -313,17 +327,18 @@ impl Msg {
     /// # Ok(()) }
     /// ```
     pub async fn double_ack_with(&self, kind: AckKind) -> Result<(), Error> {
-        self.ack.confirm(self.reply(), kind).await
+        self.inner.ack.confirm(self.reply(), kind).await
     }
 
     /// Asks for redelivery now.
     pub async fn nak(&self) -> Result<(), Error> {
-        self.ack.send(self.reply(), AckKind::Nak).await
+        self.inner.ack.send(self.reply(), AckKind::Nak).await
     }
 
     /// Asks for redelivery after `delay`.
     pub async fn nak_with_delay(&self, delay: Duration) -> Result<(), Error> {
-        self.ack
+        self.inner
+            .ack
             .send(self.reply(), AckKind::NakWithDelay(delay))
             .await
     }
@@ -331,17 +346,18 @@ impl Msg {
     /// Says the message is still being worked on: restarts the ack timer. May be
     /// sent any number of times before a final ack.
     pub async fn in_progress(&self) -> Result<(), Error> {
-        self.ack.send(self.reply(), AckKind::Progress).await
+        self.inner.ack.send(self.reply(), AckKind::Progress).await
     }
 
     /// Stops redelivery of the message for good.
     pub async fn term(&self) -> Result<(), Error> {
-        self.ack.send(self.reply(), AckKind::Term).await
+        self.inner.ack.send(self.reply(), AckKind::Term).await
     }
 
     /// Stops redelivery, with a reason carried into the server's advisory (2.10.4+).
     pub async fn term_with_reason(&self, reason: impl AsRef<str>) -> Result<(), Error> {
-        self.ack
+        self.inner
+            .ack
             .send_body(self.reply(), AckKind::Term, term_body(reason.as_ref()))
             .await
     }
@@ -376,7 +392,7 @@ impl Msg {
     /// # Ok(()) }
     /// ```
     pub fn ack_next(&self, batch: usize) -> Result<Fetch, Error> {
-        self.ack.ack_next(self.reply(), batch)
+        self.inner.ack.ack_next(self.reply(), batch)
     }
 }
 
