@@ -507,11 +507,12 @@ impl Shared {
         if w.closed {
             return;
         }
-        let was_empty = w.queue.is_empty();
+        // Batched bytes ahead of it go out with it.
+        let wake = w.queue.is_empty() || std::mem::take(&mut w.batched);
         encode(w.queue.buf());
         let connected = w.connected;
         drop(w);
-        if was_empty && connected {
+        if wake && connected {
             self.kick_writer();
         }
     }

@@ -764,3 +764,22 @@ async fn a_publisher_waiting_for_room_is_not_held_up_by_a_batch() {
     let (frames, _) = frames(&wire.data()[subs..]);
     assert_eq!(frames.len(), 6);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_pong_takes_batched_publishes_along() {
+    // No sweeper here: only the PONG may carry the batch out.
+    let (client, shared) = client(ConnectOptions::new());
+    let wire = Wire::new(usize::MAX, 0);
+    let (mut server, _task) = serve_over(&shared, &wire, true);
+    started(&shared, &wire).await;
+    let subs = wire.data().len();
+    client
+        .publish_batched("ack", payload(0, 0, false))
+        .await
+        .unwrap();
+    server.write_all(b"PING\r\n").await.unwrap();
+    wait_until("the PONG", || wire.data().ends_with(b"PONG\r\n")).await;
+    let (frames, partial) = frames(&wire.data()[subs..]);
+    assert_eq!(partial, 0);
+    assert_eq!(ids(&frames), [(0, 0)], "the batch went out before the PONG");
+}
