@@ -104,25 +104,27 @@ pub(crate) struct AckState {
 }
 
 impl AckState {
-    pub(crate) fn new(client: Client, ack_none: bool, ack_timeout: Duration) -> AckState {
+    /// The state of a message just taken from `inbox` (a pull's or a push
+    /// consumer's subscription): its final ack is batched when more messages
+    /// wait there behind it.
+    pub(crate) fn new(
+        client: Client,
+        ack_none: bool,
+        ack_timeout: Duration,
+        inbox: &nats_core::Subscriber,
+    ) -> AckState {
         let connection = client.connects();
         AckState {
             client,
             acked: AtomicBool::new(false),
             ack_none,
-            batched: false,
+            batched: inbox.pending_messages() > 0,
             ack_timeout,
             connection,
             origin: None,
             #[cfg(feature = "metrics")]
             latency: None,
         }
-    }
-
-    /// Batches the final acknowledgement with those of the messages that
-    /// follow (see the `batched` field).
-    pub(crate) fn set_batched(&mut self, batched: bool) {
-        self.batched = batched;
     }
 
     /// Records the time to the final acknowledgement in `histogram`.

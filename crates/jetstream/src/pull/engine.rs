@@ -446,9 +446,9 @@ impl Engine {
             self.consumer.js.client().clone(),
             self.ack_none,
             self.consumer.js.timeout(),
+            &self.sub,
         );
         ack.set_origin(self.consumer.clone());
-        ack.set_batched(self.sub.pending_messages() > 0);
         #[cfg(feature = "metrics")]
         {
             self.metrics.delivered.increment(1);

@@ -183,12 +183,12 @@ impl PushEngine {
         if let Some(t) = m.reply.as_deref().and_then(AckTokens::parse) {
             self.last_consumer_seq = t.consumer_seq;
         }
-        let mut ack = AckState::new(
+        let ack = AckState::new(
             self.consumer.js.client().clone(),
             self.ack_none,
             self.consumer.js.timeout(),
+            &self.sub,
         );
-        ack.set_batched(self.sub.pending_messages() > 0);
         Msg::from_parts(m, ack)
     }
 
