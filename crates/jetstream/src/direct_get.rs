@@ -292,12 +292,8 @@ impl IntoFuture for GetMsg {
             self.check()?;
             let stream = &self.stream;
             if self.direct() {
-                match stream.direct_get(&self.request).await {
-                    Err(e) if e.kind() == ErrorKind::NoResponders => {
-                        tracing::debug!(stream = %stream.name, "no direct get responder; asking the leader");
-                    }
-                    Ok(reply) => return StoredMessage::from_direct(reply),
-                    Err(e) => return Err(e),
+                if let Some(reply) = stream.direct_get(&self.request).await? {
+                    return StoredMessage::from_direct(reply);
                 }
             }
             let raw = stream.leader_get(&self.request).await?;
@@ -332,17 +328,11 @@ impl IntoFuture for GetMsgPayload {
             get.check()?;
             let stream = &get.stream;
             if get.direct() {
-                match stream.direct_get(&get.request).await {
-                    Err(e) if e.kind() == ErrorKind::NoResponders => {
-                        tracing::debug!(stream = %stream.name, "no direct get responder; asking the leader");
-                    }
-                    Ok(reply) => {
-                        return match direct_status_error(&reply) {
-                            Some(e) => Err(e),
-                            None => Ok(reply.payload),
-                        }
-                    }
-                    Err(e) => return Err(e),
+                if let Some(reply) = stream.direct_get(&get.request).await? {
+                    return match direct_status_error(&reply) {
+                        Some(e) => Err(e),
+                        None => Ok(reply.payload),
+                    };
                 }
             }
             let raw = stream.leader_get(&get.request).await?;
@@ -363,18 +353,8 @@ impl Stream {
         subject: impl FnOnce() -> String,
     ) -> Result<StoredMessage> {
         if self.cached_info().config.allow_direct {
-            let js = &self.js;
-            let reply = js
-                .client()
-                .request_with_timeout(&direct, None, Bytes::new(), js.timeout())
-                .instrument(crate::observe::api(&direct))
-                .await;
-            match reply {
-                Ok(reply) => return StoredMessage::from_direct(reply),
-                Err(e) if e.kind() == nats_core::ErrorKind::NoResponders => {
-                    tracing::debug!(stream = %self.name, "no direct get responder; asking the leader");
-                }
-                Err(e) => return Err(e.into()),
+            if let Some(reply) = self.direct_request(&direct, Bytes::new()).await? {
+                return StoredMessage::from_direct(reply);
             }
         }
         self.get_msg_with()
@@ -396,8 +376,8 @@ impl Stream {
         Ok(response.message)
     }
 
-    /// `DIRECT.GET`: the raw reply; no responder: [`ErrorKind::NoResponders`].
-    async fn direct_get(&self, request: &MsgGetRequest) -> Result<Message> {
+    /// `DIRECT.GET`: the raw reply; `None` when no direct-get responder answered.
+    async fn direct_get(&self, request: &MsgGetRequest) -> Result<Option<Message>> {
         let js = &self.js;
         // The subject form needs an empty body (so no options) and a subject without
         // wildcards.
@@ -415,12 +395,29 @@ impl Stream {
                 (format!("DIRECT.GET.{}", self.name), Bytes::from(body))
             }
         };
-        let subject = js.api_subject(&suffix);
-        Ok(js
+        self.direct_request(&js.api_subject(&suffix), payload).await
+    }
+
+    /// Sends a direct-get request to its full API `subject`; `None` when no direct-get
+    /// responder answered (the caller then asks the leader: see [`Stream::leader_get`]).
+    async fn direct_request(&self, subject: &str, payload: Bytes) -> Result<Option<Message>> {
+        let js = &self.js;
+        match js
             .client()
-            .request_with_timeout(&subject, None, payload, js.timeout())
-            .instrument(crate::observe::api(&subject))
-            .await?)
+            .request_with_timeout(subject, None, payload, js.timeout())
+            .instrument(crate::observe::api(subject))
+            .await
+        {
+            Ok(reply) => Ok(Some(reply)),
+            Err(e) => {
+                let e = Error::from(e);
+                if e.kind() != ErrorKind::NoResponders {
+                    return Err(e);
+                }
+                tracing::debug!(stream = %self.name, "no direct get responder; asking the leader");
+                Ok(None)
+            }
+        }
     }
 }
 

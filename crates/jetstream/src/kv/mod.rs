@@ -185,7 +185,6 @@ pub(crate) fn check_key(key: &str) -> Result<(), Error> {
     validate_kv_key(key, false)
 }
 
-/// `StreamNotFound` means the bucket is gone.
 /// `prefix` then `key`, in one allocation of the right size.
 fn concat(prefix: &str, key: &str) -> String {
     let mut s = String::with_capacity(prefix.len() + key.len());
@@ -194,6 +193,7 @@ fn concat(prefix: &str, key: &str) -> String {
     s
 }
 
+/// `StreamNotFound` means the bucket is gone.
 pub(crate) fn bucket_not_found(e: Error, bucket: &str) -> Error {
     if e.kind() == ErrorKind::StreamNotFound {
         e.with_kind(ErrorKind::BucketNotFound)
