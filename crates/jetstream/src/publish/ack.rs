@@ -120,23 +120,20 @@ impl PubAckFuture {
     }
 }
 
-/// The outcome of a publish from the reply to its request.
+/// The outcome of a publish from the reply to its request (which carries the
+/// publish's deadline: `Timeout` means no ack came before it).
 pub(crate) fn ack_result(
     reply: Result<nats_core::Message, nats_core::Error>,
     subject: &str,
 ) -> Result<PubAck, Error> {
     match reply {
         Ok(msg) => decode_pub_ack(&msg.payload),
+        Err(e) if e.kind() == nats_core::ErrorKind::Timeout => Err(Error::msg(
+            ErrorKind::Timeout,
+            format!("no ack for the publish to {subject}"),
+        )),
         Err(e) => Err(publish_error(e, subject)),
     }
-}
-
-/// No ack came before the deadline.
-pub(crate) fn ack_timeout(subject: &str) -> Error {
-    Error::msg(
-        ErrorKind::Timeout,
-        format!("no ack for the publish to {subject}"),
-    )
 }
 
 impl Future for PubAckFuture {
@@ -145,13 +142,9 @@ impl Future for PubAckFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         match &mut this.state {
-            State::Direct(response) => match Pin::new(response).poll(cx) {
-                Poll::Ready(Err(e)) if e.kind() == nats_core::ErrorKind::Timeout => {
-                    Poll::Ready(Err(ack_timeout(&this.subject)))
-                }
-                Poll::Ready(reply) => Poll::Ready(ack_result(reply, &this.subject)),
-                Poll::Pending => Poll::Pending,
-            },
+            State::Direct(response) => Pin::new(response)
+                .poll(cx)
+                .map(|reply| ack_result(reply, &this.subject)),
             State::Reported(outcome) => match Pin::new(outcome).poll(cx) {
                 Poll::Ready(Ok(result)) => Poll::Ready(result),
                 Poll::Ready(Err(_)) => Poll::Ready(Err(Error::msg(

@@ -25,7 +25,7 @@ use nats_core::{HeaderMap, Message, Response};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::ack::{ack_result, ack_timeout};
+use super::ack::ack_result;
 use super::window::WindowSlot;
 use crate::error::Error;
 use crate::types::PubAck;
@@ -156,8 +156,8 @@ pub(crate) struct Reporter {
 
 /// A sent asynchronous publish, waiting for its ack.
 pub(crate) struct Tracked {
+    /// Fails by itself with `Timeout` at the publish's deadline.
     pub response: Response,
-    pub deadline: Instant,
     pub subject: String,
     pub headers: Option<HeaderMap>,
     pub payload: Bytes,
@@ -257,17 +257,13 @@ impl Reporter {
 async fn wait(tracked: Tracked) -> Outcome {
     let Tracked {
         response,
-        deadline,
         subject,
         headers,
         payload,
         slot,
         outcome,
     } = tracked;
-    let result = match tokio::time::timeout_at(deadline, response).await {
-        Ok(reply) => ack_result(reply, &subject),
-        Err(_) => Err(ack_timeout(&subject)),
-    };
+    let result = ack_result(response.await, &subject);
     Outcome {
         subject,
         headers,

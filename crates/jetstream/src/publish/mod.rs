@@ -16,7 +16,6 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use nats_core::{HeaderMap, Message};
 use tokio::sync::oneshot;
-use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::error::{Error, ErrorKind};
@@ -461,13 +460,17 @@ impl IntoFuture for PublishAsync {
                 };
                 // The reporter frees the slot once the handlers have seen the outcome.
                 let response = client
-                    .send_request(&subject, options.headers.as_ref(), payload.clone())
+                    .send_request_with_timeout(
+                        &subject,
+                        options.headers.as_ref(),
+                        payload.clone(),
+                        timeout,
+                    )
                     .await?;
                 let (outcome, receiver) = oneshot::channel();
                 let published = (subject.clone(), options.headers.clone(), payload.clone());
                 let tracked = handlers::Tracked {
                     response,
-                    deadline: Instant::now() + timeout,
                     subject,
                     headers: options.headers,
                     payload,
