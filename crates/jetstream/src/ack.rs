@@ -83,20 +83,21 @@ impl AckKind {
 /// methods of [`Msg`] and [`Acker`] (which take the reply subject).
 #[derive(Debug)]
 pub(crate) struct AckState {
-    client: Client,
+    /// The consumer that delivered the message: its client sends the
+    /// acknowledgements, its context's timeout bounds a confirmed one.
+    consumer: Arc<Consumer>,
+    /// Delivered by a pull, so [`ack_next`](Self::ack_next) may pull from
+    /// `consumer` again (not by a push consumer).
+    pulled: bool,
     acked: AtomicBool,
     ack_none: bool,
     /// More messages were waiting in the inbox when this one was handed out:
     /// its final acknowledgement is batched with theirs
     /// ([`Client::publish_batched`]), the last of them sends the lot.
     batched: bool,
-    /// How long a confirmed acknowledgement waits: the JetStream context's timeout.
-    ack_timeout: Duration,
     /// The client's connection count when the message arrived: a different count later
     /// means the connection it came on was lost.
     connection: u64,
-    /// The consumer a pull delivered the message from (for `ack_next`).
-    origin: Option<Arc<Consumer>>,
     /// When the message was delivered, and where the time to its final
     /// acknowledgement is recorded (feature `metrics`).
     #[cfg(feature = "metrics")]
@@ -104,27 +105,30 @@ pub(crate) struct AckState {
 }
 
 impl AckState {
-    /// The state of a message just taken from `inbox` (a pull's or a push
-    /// consumer's subscription): its final ack is batched when more messages
-    /// wait there behind it.
+    /// The state of a message `consumer` delivered (by a pull when `pulled`)
+    /// and that was just taken from `inbox`: its final ack is batched when
+    /// more messages wait there behind it.
     pub(crate) fn new(
-        client: Client,
+        consumer: Arc<Consumer>,
+        pulled: bool,
         ack_none: bool,
-        ack_timeout: Duration,
         inbox: &nats_core::Subscriber,
     ) -> AckState {
-        let connection = client.connects();
+        let connection = consumer.js.client().connects();
         AckState {
-            client,
+            consumer,
+            pulled,
             acked: AtomicBool::new(false),
             ack_none,
             batched: inbox.pending_messages() > 0,
-            ack_timeout,
             connection,
-            origin: None,
             #[cfg(feature = "metrics")]
             latency: None,
         }
+    }
+
+    fn client(&self) -> &Client {
+        self.consumer.js.client()
     }
 
     /// Records the time to the final acknowledgement in `histogram`.
@@ -143,10 +147,6 @@ impl AckState {
         }
         #[cfg(not(feature = "metrics"))]
         let _ = kind;
-    }
-
-    pub(crate) fn set_origin(&mut self, origin: Arc<Consumer>) {
-        self.origin = Some(origin);
     }
 
     fn subject<'a>(&self, reply: Option<&'a str>) -> Result<&'a str, Error> {
@@ -196,12 +196,12 @@ impl AckState {
         let span = crate::observe::ack(kind.name(), subject, false);
         self.claim(kind)?;
         let sent = if self.batched && kind.is_final() {
-            self.client
+            self.client()
                 .publish_batched(subject, body)
                 .instrument(span)
                 .await
         } else {
-            self.client.publish(subject, body).instrument(span).await
+            self.client().publish(subject, body).instrument(span).await
         };
         if let Err(e) = sent {
             self.unclaim(kind);
@@ -223,8 +223,8 @@ impl AckState {
             ));
         }
         match self
-            .client
-            .request_with_timeout(subject, None, kind.body(), self.ack_timeout)
+            .client()
+            .request_with_timeout(subject, None, kind.body(), self.consumer.js.timeout())
             .instrument(crate::observe::ack(kind.name(), subject, true))
             .await
         {
@@ -242,17 +242,17 @@ impl AckState {
     /// Whether the connection the message arrived on is gone: the client is not connected,
     /// or it reconnected since.
     fn delivery_connection_lost(&self) -> bool {
-        self.client.connection_state() != nats_core::State::Connected
-            || self.client.connects() != self.connection
+        self.client().connection_state() != nats_core::State::Connected
+            || self.client().connects() != self.connection
     }
 
     pub(crate) fn ack_next(&self, reply: Option<&str>, batch: usize) -> Result<Fetch, Error> {
-        let Some(consumer) = &self.origin else {
+        if !self.pulled {
             return Err(Error::msg(
                 ErrorKind::InvalidArgument,
                 "ack_next needs a message pulled from a consumer",
             ));
-        };
+        }
         if batch == 0 {
             return Err(Error::msg(
                 ErrorKind::InvalidArgument,
@@ -261,7 +261,8 @@ impl AckState {
         }
         let subject = self.subject(reply)?.to_string();
         self.claim(AckKind::Ack)?;
-        Ok(Fetch::new(Source::Consumer((**consumer).clone()), batch, 0, false).via_ack(subject))
+        let consumer = (*self.consumer).clone();
+        Ok(Fetch::new(Source::Consumer(consumer), batch, 0, false).via_ack(subject))
     }
 }
 

@@ -1,5 +1,6 @@
 //! Messages delivered by consumers, their metadata, and acknowledgements.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -34,6 +35,9 @@ struct Delivered {
     message: Message,
     ack: AckState,
     span: tracing::Span,
+    /// The numbers of the reply subject, read on first use: the engines,
+    /// batches, watchers and KV entries that look at them share one reading.
+    numbers: OnceLock<Option<AckNumbers>>,
 }
 
 /// Stream and consumer sequence of a delivered message.
@@ -64,6 +68,36 @@ pub struct MsgMetadata {
     pub domain: Option<String>,
 }
 
+/// The value of an unsigned decimal token (as the server writes sequences,
+/// counts and nanosecond timestamps): digits only, no sign, no overflow.
+fn decimal(digits: &[u8]) -> Option<u64> {
+    // Up to 19 digits cannot overflow: no checked arithmetic per digit.
+    let (head, last) = match digits.len() {
+        0 => return None,
+        1..=19 => (digits, None),
+        20 => (&digits[..19], Some(digits[19])),
+        _ => return None,
+    };
+    let mut value = 0u64;
+    for &d in head {
+        let digit = d.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value = value * 10 + u64::from(digit);
+    }
+    match last {
+        None => Some(value),
+        Some(d) => {
+            let digit = d.wrapping_sub(b'0');
+            if digit > 9 {
+                return None;
+            }
+            value.checked_mul(10)?.checked_add(u64::from(digit))
+        }
+    }
+}
+
 /// The tokens of a `$JS.ACK` subject, in either form (9 tokens, or 11+ with
 /// domain and account hash). Borrowed: no allocation.
 #[derive(Debug, Clone, Copy)]
@@ -71,6 +105,12 @@ pub(crate) struct AckTokens<'a> {
     pub domain: Option<&'a str>,
     pub stream: &'a str,
     pub consumer: &'a str,
+    pub numbers: AckNumbers,
+}
+
+/// The numbers of a `$JS.ACK` subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AckNumbers {
     pub delivered: u64,
     pub stream_seq: u64,
     pub consumer_seq: u64,
@@ -78,52 +118,92 @@ pub(crate) struct AckTokens<'a> {
     pub pending: u64,
 }
 
-impl<'a> AckTokens<'a> {
-    pub(crate) fn parse(reply: &'a str) -> Option<AckTokens<'a>> {
+impl AckNumbers {
+    pub(crate) fn parse(reply: &str) -> Option<AckNumbers> {
+        AckLayout::of(reply)?.numbers()
+    }
+
+    /// When the message was stored.
+    pub(crate) fn time(&self) -> Result<Timestamp, Error> {
+        Timestamp::from_nanosecond(i128::from(self.timestamp))
+            .map_err(|e| Error::with_source(ErrorKind::InvalidResponse, e))
+    }
+}
+
+/// Where the tokens of a `$JS.ACK` subject are. Found for every delivered
+/// message: the dots eight bytes at a time, and numbers are read only when
+/// asked for, without `str::parse`.
+struct AckLayout<'a> {
+    /// The subject after `$JS.ACK.`.
+    rest: &'a str,
+    /// Where each of the first 12 tokens of `rest` ends.
+    ends: [usize; 12],
+    /// The index of the stream token: 0, or 2 in the form with domain and
+    /// account hash.
+    base: usize,
+}
+
+impl<'a> AckLayout<'a> {
+    fn of(reply: &'a str) -> Option<AckLayout<'a>> {
         let rest = reply.strip_prefix("$JS.ACK.")?;
-        // One pass over the bytes (this runs for every delivered message).
-        let mut t = [""; 12];
+        let mut ends = [0usize; 12];
         let mut n = 0;
-        let mut start = 0;
-        for (i, b) in rest.bytes().enumerate() {
-            if b == b'.' {
-                if let Some(slot) = t.get_mut(n) {
-                    *slot = rest.get(start..i)?;
-                }
-                n += 1;
-                start = i + 1;
+        for dot in nats_core::subject::dots(rest) {
+            if let Some(end) = ends.get_mut(n) {
+                *end = dot;
             }
+            n += 1;
         }
-        if let Some(slot) = t.get_mut(n) {
-            *slot = rest.get(start..)?;
+        if let Some(end) = ends.get_mut(n) {
+            *end = rest.len();
         }
         n += 1;
-        let num = |s: &str| s.parse::<u64>().ok();
         // 9 tokens in all (7 after `$JS.ACK.`) or 11+ (9+ after it).
-        let (domain, base) = match n {
-            7 => (None, 0),
-            n if n >= 9 => {
-                let d = t[0];
-                (
-                    if d == "_" || d.is_empty() {
-                        None
-                    } else {
-                        Some(d)
-                    },
-                    2,
-                )
-            }
+        let base = match n {
+            7 => 0,
+            n if n >= 9 => 2,
             _ => return None,
+        };
+        Some(AckLayout { rest, ends, base })
+    }
+
+    /// Token `i`: from after the dot ending token `i - 1` to its own end.
+    fn token(&self, i: usize) -> Option<&'a str> {
+        let start = match i {
+            0 => 0,
+            _ => self.ends.get(i - 1)? + 1,
+        };
+        self.rest.get(start..*self.ends.get(i)?)
+    }
+
+    /// The number in token `i` (counted from the stream token).
+    fn number(&self, i: usize) -> Option<u64> {
+        decimal(self.token(self.base + i)?.as_bytes())
+    }
+
+    fn numbers(&self) -> Option<AckNumbers> {
+        Some(AckNumbers {
+            delivered: self.number(2)?,
+            stream_seq: self.number(3)?,
+            consumer_seq: self.number(4)?,
+            timestamp: i64::try_from(self.number(5)?).ok()?,
+            pending: self.number(6)?,
+        })
+    }
+}
+
+impl<'a> AckTokens<'a> {
+    pub(crate) fn parse(reply: &'a str) -> Option<AckTokens<'a>> {
+        let layout = AckLayout::of(reply)?;
+        let domain = match layout.base {
+            0 => None,
+            _ => Some(layout.token(0)?).filter(|d| *d != "_" && !d.is_empty()),
         };
         Some(AckTokens {
             domain,
-            stream: t[base],
-            consumer: t[base + 1],
-            delivered: num(t[base + 2])?,
-            stream_seq: num(t[base + 3])?,
-            consumer_seq: num(t[base + 4])?,
-            timestamp: t[base + 5].parse::<i64>().ok()?,
-            pending: num(t[base + 6])?,
+            stream: layout.token(layout.base)?,
+            consumer: layout.token(layout.base + 1)?,
+            numbers: layout.numbers()?,
         })
     }
 
@@ -135,12 +215,6 @@ impl<'a> AckTokens<'a> {
                 "not a JetStream message (no $JS.ACK reply)",
             )
         })
-    }
-
-    /// When the message was stored.
-    pub(crate) fn time(&self) -> Result<Timestamp, Error> {
-        Timestamp::from_nanosecond(i128::from(self.timestamp))
-            .map_err(|e| Error::with_source(ErrorKind::InvalidResponse, e))
     }
 }
 
@@ -177,6 +251,7 @@ impl Msg {
         Msg {
             inner: Box::new(Delivered {
                 span: crate::observe::receive(&message),
+                numbers: OnceLock::new(),
                 message,
                 ack,
             }),
@@ -255,12 +330,13 @@ impl Msg {
         message_size(&self.inner.message)
     }
 
-    pub(crate) fn tokens(&self) -> Option<AckTokens<'_>> {
-        self.inner
-            .message
-            .reply
-            .as_deref()
-            .and_then(AckTokens::parse)
+    /// The numbers of the `$JS.ACK` reply subject (sequences, delivery count,
+    /// pending, timestamp), read once and kept.
+    pub(crate) fn numbers(&self) -> Option<AckNumbers> {
+        *self
+            .inner
+            .numbers
+            .get_or_init(|| self.reply().and_then(AckNumbers::parse))
     }
 
     /// Delivery metadata parsed from the reply subject.
@@ -399,15 +475,15 @@ impl Msg {
 /// Delivery metadata parsed from a `$JS.ACK` reply subject.
 pub(crate) fn metadata_of(reply: Option<&str>) -> Result<MsgMetadata, Error> {
     let t = AckTokens::of(reply)?;
-    let timestamp = t.time()?;
+    let n = t.numbers;
     Ok(MsgMetadata {
         sequence: SequencePair {
-            stream: t.stream_seq,
-            consumer: t.consumer_seq,
+            stream: n.stream_seq,
+            consumer: n.consumer_seq,
         },
-        num_delivered: t.delivered,
-        num_pending: t.pending,
-        timestamp,
+        num_delivered: n.delivered,
+        num_pending: n.pending,
+        timestamp: n.time()?,
         stream: t.stream.to_string(),
         consumer: t.consumer.to_string(),
         domain: t.domain.map(str::to_string),
@@ -427,16 +503,32 @@ mod tests {
     fn v1_ack_subject() {
         let t = AckTokens::parse("$JS.ACK.ORDERS.worker.3.42.17.1700000000123456789.5").unwrap();
         assert_eq!((t.stream, t.consumer), ("ORDERS", "worker"));
-        assert_eq!((t.delivered, t.stream_seq, t.consumer_seq), (3, 42, 17));
-        assert_eq!((t.timestamp, t.pending), (1_700_000_000_123_456_789, 5));
+        let n = t.numbers;
+        assert_eq!((n.delivered, n.stream_seq, n.consumer_seq), (3, 42, 17));
+        assert_eq!((n.timestamp, n.pending), (1_700_000_000_123_456_789, 5));
         assert_eq!(t.domain, None);
+        let reply = "$JS.ACK.ORDERS.worker.3.42.17.1700000000123456789.5";
+        assert_eq!(AckNumbers::parse(reply), Some(n));
+        let seq = |reply| AckNumbers::parse(reply).map(|n| n.stream_seq);
+        assert_eq!(seq("$JS.ACK.hub.H.S.C.1.7.3.4.0.r"), Some(7));
+        assert_eq!(seq("$JS.ACK.S.C.1.2.3"), None);
+    }
+
+    #[test]
+    fn ack_numbers_up_to_their_limits() {
+        let t =
+            AckTokens::parse("$JS.ACK.S.C.1.18446744073709551615.0.9223372036854775807.0").unwrap();
+        let n = t.numbers;
+        assert_eq!(n.stream_seq, u64::MAX);
+        assert_eq!(n.timestamp, i64::MAX);
+        assert_eq!((n.delivered, n.consumer_seq, n.pending), (1, 0, 0));
     }
 
     #[test]
     fn v2_ack_subject_with_domain_and_extra_tokens() {
         let t = AckTokens::parse("$JS.ACK.hub.ACCHASH.S.C.1.2.3.4.0.rand").unwrap();
         assert_eq!(t.domain, Some("hub"));
-        assert_eq!((t.stream, t.consumer, t.stream_seq), ("S", "C", 2));
+        assert_eq!((t.stream, t.consumer, t.numbers.stream_seq), ("S", "C", 2));
         let t = AckTokens::parse("$JS.ACK._.ACCHASH.S.C.1.2.3.4.0").unwrap();
         assert_eq!(t.domain, None);
     }
@@ -448,6 +540,14 @@ mod tests {
             "$JS.ACK.S.C.1.2.3.4",
             "$JS.ACK.S.C.1.2.3.4.5.6",
             "$JS.ACK.S.C.x.2.3.4.5",
+            // Empty, signed, overflowing numbers; a timestamp past i64.
+            "$JS.ACK.S.C..2.3.4.5",
+            "$JS.ACK.S.C.1.+2.3.4.5",
+            "$JS.ACK.S.C.1.2.3.-4.5",
+            "$JS.ACK.S.C.1.18446744073709551616.3.4.5",
+            "$JS.ACK.S.C.1.1844674407370955161x.3.4.5",
+            "$JS.ACK.S.C.1.000000000000000000001.3.4.5",
+            "$JS.ACK.S.C.1.2.3.9223372036854775808.5",
         ] {
             assert!(AckTokens::parse(bad).is_none(), "{bad}");
         }

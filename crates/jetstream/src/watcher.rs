@@ -141,7 +141,7 @@ impl WatchCore {
             };
             if let Initial::Expecting { expected, received } = &mut self.initial {
                 *received += 1;
-                let latest = msg.tokens().is_some_and(|t| t.pending == 0);
+                let latest = msg.numbers().is_some_and(|n| n.pending == 0);
                 if latest || *received >= *expected {
                     self.initial = Initial::MarkerDue;
                 }

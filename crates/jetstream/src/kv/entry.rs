@@ -9,8 +9,8 @@ use nats_core::HeaderMap;
 
 use super::KeyValue;
 use crate::direct_get::StoredMessage;
-use crate::error::Result;
-use crate::message::{AckTokens, Msg};
+use crate::error::{Error, ErrorKind, Result};
+use crate::message::Msg;
 
 /// Header naming the operation of a KV write (`DEL` or `PURGE`; absent for a put).
 pub(crate) const KV_OPERATION: &str = "KV-Operation";
@@ -175,18 +175,23 @@ impl Entry {
 
     /// A message delivered to a watcher.
     pub(crate) fn from_msg(kv: &KeyValue, msg: &Msg) -> Result<Entry> {
-        // The reply subject's tokens as they are: no copy of the stream and
+        // The numbers the watcher read already: no copy of the stream and
         // consumer names a full `metadata()` would make.
-        let tokens = AckTokens::of(msg.reply())?;
-        let created = tokens.time()?;
+        let numbers = msg.numbers().ok_or_else(|| {
+            Error::msg(
+                ErrorKind::InvalidArgument,
+                "not a JetStream message (no $JS.ACK reply)",
+            )
+        })?;
+        let created = numbers.time()?;
         Ok(Entry {
             bucket: kv.bucket_shared(),
             key: kv.key_of(msg.subject()).to_string(),
             operation: Operation::from_headers(msg.headers()),
             value: msg.data().clone(),
-            revision: tokens.stream_seq,
+            revision: numbers.stream_seq,
             created,
-            delta: tokens.pending,
+            delta: numbers.pending,
         })
     }
 }

@@ -332,7 +332,7 @@ impl ChunkReader {
                 }
             };
             last_progress = Instant::now();
-            let Some((stream_seq, pending)) = msg.tokens().map(|t| (t.stream_seq, t.pending))
+            let Some((stream_seq, pending)) = msg.numbers().map(|n| (n.stream_seq, n.pending))
             else {
                 continue;
             };

@@ -442,13 +442,8 @@ impl Engine {
         }
         // The acknowledgement state is complete before the message is built:
         // a `Msg` is large, and every by-value step would copy it.
-        let mut ack = AckState::new(
-            self.consumer.js.client().clone(),
-            self.ack_none,
-            self.consumer.js.timeout(),
-            &self.sub,
-        );
-        ack.set_origin(self.consumer.clone());
+        #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
+        let mut ack = AckState::new(self.consumer.clone(), true, self.ack_none, &self.sub);
         #[cfg(feature = "metrics")]
         {
             self.metrics.delivered.increment(1);

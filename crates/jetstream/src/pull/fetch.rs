@@ -13,7 +13,7 @@ use super::ordered::OrderedFetch;
 use super::slot_stream::SlotStream;
 use super::{PriorityOptions, Source, DEFAULT_BYTES_BATCH, DEFAULT_EXPIRES};
 use crate::error::{Error, ErrorKind};
-use crate::message::Msg;
+use crate::message::{AckNumbers, Msg};
 use crate::Consumer;
 
 /// A single pull of up to `n` messages (or bytes). Made by
@@ -202,13 +202,15 @@ impl IntoFuture for Fetch {
 /// [`OrderedConsumer`](crate::OrderedConsumer), the next fetch starts after the last message this batch yielded.
 pub struct MessageBatch {
     inner: Pin<Box<dyn Stream<Item = Result<Msg, Error>> + Send>>,
-    last_stream_sequence: Option<u64>,
+    /// The reply subject of the last message yielded: its stream sequence
+    /// is read only when asked for.
+    last_reply: Option<nats_core::Subject>,
 }
 
 impl std::fmt::Debug for MessageBatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MessageBatch")
-            .field("last_stream_sequence", &self.last_stream_sequence)
+            .field("last_stream_sequence", &self.last_stream_sequence())
             .finish_non_exhaustive()
     }
 }
@@ -245,13 +247,14 @@ impl MessageBatch {
         });
         MessageBatch {
             inner: Box::pin(inner),
-            last_stream_sequence: None,
+            last_reply: None,
         }
     }
 
     /// The stream sequence of the last message yielded, if any.
     pub fn last_stream_sequence(&self) -> Option<u64> {
-        self.last_stream_sequence
+        let reply = self.last_reply.as_deref()?;
+        AckNumbers::parse(reply).map(|n| n.stream_seq)
     }
 }
 
@@ -261,7 +264,7 @@ impl Stream for MessageBatch {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let item = std::task::ready!(self.inner.as_mut().poll_next(cx));
         if let Some(Ok(m)) = &item {
-            self.last_stream_sequence = m.tokens().map(|t| t.stream_seq);
+            self.last_reply = m.message().reply.clone();
         }
         Poll::Ready(item)
     }

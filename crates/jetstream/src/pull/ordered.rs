@@ -516,7 +516,7 @@ impl Sequence {
     /// Whether `m` follows the last message; if so, records its stream
     /// sequence as delivered.
     fn advance(&mut self, oc: &OrderedConsumer, m: &Msg) -> bool {
-        match m.tokens() {
+        match m.numbers() {
             Some(t) if t.consumer_seq == self.consumer_seq + 1 => {
                 self.consumer_seq = t.consumer_seq;
                 oc.record(t.stream_seq);

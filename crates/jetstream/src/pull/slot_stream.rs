@@ -5,7 +5,8 @@
 //! it into place: the whole state machine of the loop's `next_event` (which
 //! holds every pull, drain, re-creation and back-off it may await: kilobytes)
 //! is copied twice per message. Here the loop is one future for the life of
-//! the stream, made once; each item costs two uncontended lock operations.
+//! the stream, made once; each item costs two uncontended lock operations
+//! (one to hand it over, one to take it).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -26,13 +27,14 @@ pub(crate) struct Sender<T>(Slot<T>);
 impl<T> Sender<T> {
     /// Hands `item` over and waits until the stream has taken it.
     ///
-    /// Only the stream polls the driving future, and it does so only with the
-    /// slot empty (it takes an item before polling again), so the wait needs
-    /// no waker: it is over by the next poll.
+    /// Only the stream polls the driving future, and after every poll it takes
+    /// what the slot holds before it polls again: the wait is over by the next
+    /// poll, so it needs neither a waker nor a second look at the slot.
     pub(crate) async fn send(&self, item: T) {
         *lock(&self.0) = Some(item);
+        let mut handed_over = false;
         std::future::poll_fn(|_| {
-            if lock(&self.0).is_none() {
+            if std::mem::replace(&mut handed_over, true) {
                 Poll::Ready(())
             } else {
                 Poll::Pending
@@ -70,9 +72,8 @@ impl<T> Stream for SlotStream<T> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = &mut *self;
-        if let Some(item) = lock(&this.slot).take() {
-            return Poll::Ready(Some(item));
-        }
+        // The slot is empty here: every poll of the driver below is followed
+        // by taking what it handed over.
         let Some(driver) = this.driver.as_mut() else {
             return Poll::Ready(None);
         };

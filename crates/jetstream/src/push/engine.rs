@@ -35,7 +35,7 @@ use tokio::sync::watch;
 use super::ConsumingGuard;
 use crate::ack::AckState;
 use crate::error::{Error, ErrorKind};
-use crate::message::{AckTokens, Msg};
+use crate::message::Msg;
 use crate::pull::engine::{is_gone, Control, Event};
 use crate::pull::{classify, IdleWatch, Status};
 use crate::types::{AckPolicy, ConsumerInfo};
@@ -180,16 +180,13 @@ impl PushEngine {
     }
 
     fn deliver(&mut self, m: Message) -> Msg {
-        if let Some(t) = m.reply.as_deref().and_then(AckTokens::parse) {
-            self.last_consumer_seq = t.consumer_seq;
+        let ack = AckState::new(self.consumer.clone(), false, self.ack_none, &self.sub);
+        let msg = Msg::from_parts(m, ack);
+        // Read once: what the user's side asks of the numbers later is kept.
+        if let Some(n) = msg.numbers() {
+            self.last_consumer_seq = n.consumer_seq;
         }
-        let ack = AckState::new(
-            self.consumer.js.client().clone(),
-            self.ack_none,
-            self.consumer.js.timeout(),
-            &self.sub,
-        );
-        Msg::from_parts(m, ack)
+        msg
     }
 
     /// Heartbeats stopped: tell the user, and (while connected) ask whether the consumer

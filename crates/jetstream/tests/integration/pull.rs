@@ -66,6 +66,32 @@ async fn fetch_fewer_than_asked_returns_at_expiry() {
     );
 }
 
+/// A batch tells the stream sequence of the last message it yielded, and
+/// where the consumer started in the stream shows in it.
+#[tokio::test]
+async fn fetch_batch_knows_the_last_stream_sequence_yielded() {
+    let server = Server::jetstream().start();
+    let (js, stream) = setup(&server, StorageType::Memory).await;
+    publish_n(&js, 5).await;
+    let c = stream
+        .create_consumer(ConsumerConfig {
+            durable_name: Some("from3".into()),
+            deliver_policy: jetstream::DeliverPolicy::ByStartSequence { start_sequence: 3 },
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut batch = c.fetch(2).await.unwrap();
+    assert_eq!(batch.last_stream_sequence(), None);
+    let mut seen = Vec::new();
+    while let Some(m) = batch.next().await {
+        let m = m.unwrap();
+        m.ack().await.unwrap();
+        seen.push(batch.last_stream_sequence());
+    }
+    assert_eq!(seen, [Some(3), Some(4)]);
+}
+
 #[tokio::test]
 async fn fetch_no_wait_with_nothing_is_immediate_and_empty() {
     let server = Server::jetstream().start();
