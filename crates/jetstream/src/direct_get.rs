@@ -112,7 +112,7 @@ impl StoredMessage {
             .ok_or_else(|| missing(NATS_SEQUENCE))?;
         let time = headers
             .get(NATS_TIME_STAMP)
-            .and_then(|s| s.parse::<Timestamp>().ok())
+            .and_then(crate::rfc3339::parse)
             .ok_or_else(|| missing(NATS_TIME_STAMP))?;
         // The server's own headers go, in one pass.
         headers.retain(|name, _| {

@@ -391,6 +391,7 @@ mod observe;
 mod publish;
 mod pull;
 mod push;
+mod rfc3339;
 mod stream;
 mod streams_api;
 mod trace;

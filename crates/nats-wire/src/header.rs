@@ -290,21 +290,27 @@ impl HeaderMap {
                 map.description = Some(text.slice_ref(desc));
             }
         }
+        // Every message with headers comes through here (every direct get
+        // reply, for one): each line is split on bytes, the colon found with
+        // memchr, only spaces and tabs trimmed.
         let mut ended = false;
         for (start, end) in lines.by_ref() {
-            let line = &text[start..end];
+            let line = &text.as_bytes()[start..end];
             if line.is_empty() {
                 ended = true;
                 break;
             }
-            let colon = line
-                .find(':')
+            let colon = memchr::memchr(b':', line)
                 .ok_or_else(|| Error::parse("header line without ':'"))?;
-            let name = line[..colon].trim();
+            let name = trim_blanks(start, &line[..colon]);
             if name.is_empty() {
                 return Err(Error::parse("header line with an empty name"));
             }
-            let value = line[colon + 1..].trim();
+            let value = trim_blanks(start + colon + 1, &line[colon + 1..]);
+            // Space and tab are ASCII: the ranges fall on character boundaries.
+            let (Some(name), Some(value)) = (text.get(name), text.get(value)) else {
+                return Err(Error::parse("header line split inside a character"));
+            };
             map.entries
                 .push((text.slice_ref(name), text.slice_ref(value)));
         }
@@ -313,6 +319,21 @@ impl HeaderMap {
         }
         Ok(map)
     }
+}
+
+/// The range of `part` (found at offset `at` of its block) without the
+/// spaces and tabs around it (as nats.go's header reader, through Go's
+/// `textproto`, trims them).
+fn trim_blanks(at: usize, part: &[u8]) -> std::ops::Range<usize> {
+    let blank = |b: u8| b == b' ' || b == b'\t';
+    let (mut start, mut end) = (0, part.len());
+    while start < end && blank(part[start]) {
+        start += 1;
+    }
+    while end > start && blank(part[end - 1]) {
+        end -= 1;
+    }
+    at + start..at + end
 }
 
 /// Iterates CRLF-terminated lines as (start, end) offsets, end excluding CRLF.
@@ -438,6 +459,14 @@ mod tests {
     fn value_whitespace_and_colons() {
         let h = HeaderMap::parse(Bytes::from_static(b"NATS/1.0\r\nK:  a:b c \r\n\r\n")).unwrap();
         assert_eq!(h.get("K"), Some("a:b c"));
+        // Spaces and tabs around names and values go; other characters stay.
+        let h = HeaderMap::parse(Bytes::from(
+            "NATS/1.0\r\n\tName \t:\t v\u{a0}\t\r\nE:\r\n\r\n",
+        ))
+        .unwrap();
+        assert_eq!(h.get("Name"), Some("v\u{a0}"));
+        assert_eq!(h.get("E"), Some(""));
+        assert_eq!(h.len(), 2);
     }
 
     #[test]
