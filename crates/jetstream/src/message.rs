@@ -70,7 +70,7 @@ pub struct MsgMetadata {
 
 /// The value of an unsigned decimal token (as the server writes sequences,
 /// counts and nanosecond timestamps): digits only, no sign, no overflow.
-fn decimal(digits: &[u8]) -> Option<u64> {
+pub(crate) fn decimal(digits: &[u8]) -> Option<u64> {
     // Up to 19 digits cannot overflow: no checked arithmetic per digit.
     let (head, last) = match digits.len() {
         0 => return None,

@@ -109,6 +109,9 @@ pub(crate) fn decode_pub_ack(body: &[u8]) -> Result<PubAck, Error> {
             "empty publish ack: the subject is not captured by a stream with acks",
         ));
     }
+    if let Some(ack) = plain_pub_ack(body) {
+        return Ok(ack);
+    }
     let reply: PubAckReply = serde_json::from_slice(body).map_err(invalid_response)?;
     if let Some(api) = reply.error {
         return Err(Error::from_api(api));
@@ -127,6 +130,24 @@ pub(crate) fn decode_pub_ack(body: &[u8]) -> Result<PubAck, Error> {
         value: reply.val,
         batch_id: reply.batch,
         batch_size: reply.count,
+    })
+}
+
+/// The reply to nearly every publish, `{"stream":"<name>","seq":<n>}` as the
+/// server writes it (a name without escapes), read by position; any other
+/// reply (errors, duplicates, domains, counters, batches) goes to serde.
+pub(crate) fn plain_pub_ack(body: &[u8]) -> Option<PubAck> {
+    let rest = body.strip_prefix(br#"{"stream":""#)?;
+    let end = rest.iter().position(|&b| b == b'"')?;
+    let (name, rest) = rest.split_at(end);
+    if name.is_empty() || name.contains(&b'\\') {
+        return None;
+    }
+    let digits = rest.strip_prefix(br#"","seq":"#)?.strip_suffix(b"}")?;
+    Some(PubAck {
+        stream: std::str::from_utf8(name).ok()?.to_owned(),
+        sequence: crate::message::decimal(digits)?,
+        ..PubAck::default()
     })
 }
 

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::{ts, CONSUMER_INFO, STREAM_INFO};
 use crate::types::api::{
-    decode_api, decode_pub_ack, ApiPaging, ConsumerAction, ConsumerListResponse,
+    decode_api, decode_pub_ack, plain_pub_ack, ApiPaging, ConsumerAction, ConsumerListResponse,
     ConsumerNamesResponse, CreateConsumerRequest, ListRequest, MsgDeleteRequest, MsgGetResponse,
     PurgeRequest, StreamListResponse, StreamNamesResponse,
 };
@@ -78,6 +78,35 @@ fn api_errors_are_checked_first() {
     // A well-formed reply of the wrong shape is an invalid response, not a panic.
     let err = decode_api::<StreamInfo>(br#"{"config":"nope"}"#).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+}
+
+#[test]
+fn plain_pub_acks_read_by_position_agree_with_serde() {
+    for body in [
+        r#"{"stream":"ORDERS","seq":42}"#,
+        r#"{"stream":"KV_b","seq":18446744073709551615}"#,
+        r#"{"stream":"ü","seq":0}"#,
+    ] {
+        let fast = plain_pub_ack(body.as_bytes()).expect(body);
+        let full: PubAck = serde_json::from_str(body).unwrap();
+        assert_eq!(fast, full);
+    }
+    // Anything else is left to serde.
+    for body in [
+        r#"{"stream":"a\"b","seq":1}"#,
+        r#"{"stream":"a\u0026b","seq":1}"#,
+        r#"{"stream":"","seq":1}"#,
+        r#"{"stream":"S","seq":1,"duplicate":true}"#,
+        r#"{"stream":"S","seq":-1}"#,
+        r#"{"stream":"S","seq":18446744073709551616}"#,
+        r#"{"stream":"S","seq":1} "#,
+        r#"{"stream":"S","seq":}"#,
+        r#"{"error":{"code":503,"description":"no"}}"#,
+    ] {
+        assert_eq!(plain_pub_ack(body.as_bytes()), None, "{body}");
+    }
+    let ack = decode_pub_ack(br#"{"stream":"a\u0026b","seq":7}"#).unwrap();
+    assert_eq!((ack.stream.as_str(), ack.sequence), ("a&b", 7));
 }
 
 #[test]
