@@ -66,6 +66,10 @@ pub(crate) struct Connection<T> {
     pongs: VecDeque<PongWaiter>,
     pings_outstanding: usize,
     ping_timer: Pin<Box<Sleep>>,
+    /// The ping timer was polled since it was last set, so it wakes the task
+    /// when it elapses: until then it need not be polled (a poll costs a
+    /// timer-state check on every turn of the task).
+    ping_armed: bool,
     closing: bool,
     /// A small write was put off once to let more publishes join it.
     deferred: bool,
@@ -89,6 +93,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             pongs: VecDeque::new(),
             pings_outstanding: 0,
             ping_timer: Box::pin(tokio::time::sleep(interval)),
+            ping_armed: false,
             closing: false,
             deferred: false,
             holding: true,
@@ -190,7 +195,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 Poll::Pending => {}
             }
 
-            if self.ping_timer.as_mut().poll(cx).is_ready() {
+            let ping_due = (!self.ping_armed || self.ping_timer.is_elapsed())
+                && self.ping_timer.as_mut().poll(cx).is_ready();
+            self.ping_armed = true;
+            if ping_due {
                 if self.pings_outstanding >= self.shared.options.max_pings_outstanding {
                     return Poll::Ready(Exit::Lost(Error::with_detail(
                         ErrorKind::Timeout,
@@ -202,6 +210,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 self.pings_outstanding += 1;
                 let next = tokio::time::Instant::now() + self.shared.options.ping_interval;
                 self.ping_timer.as_mut().reset(next);
+                self.ping_armed = false;
                 progress = true;
             }
 
