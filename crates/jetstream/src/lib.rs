@@ -377,6 +377,7 @@
 #![deny(missing_docs)]
 
 mod ack;
+mod ascii;
 mod batch;
 mod consumer;
 mod consumers_api;

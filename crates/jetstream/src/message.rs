@@ -68,36 +68,6 @@ pub struct MsgMetadata {
     pub domain: Option<String>,
 }
 
-/// The value of an unsigned decimal token (as the server writes sequences,
-/// counts and nanosecond timestamps): digits only, no sign, no overflow.
-pub(crate) fn decimal(digits: &[u8]) -> Option<u64> {
-    // Up to 19 digits cannot overflow: no checked arithmetic per digit.
-    let (head, last) = match digits.len() {
-        0 => return None,
-        1..=19 => (digits, None),
-        20 => (&digits[..19], Some(digits[19])),
-        _ => return None,
-    };
-    let mut value = 0u64;
-    for &d in head {
-        let digit = d.wrapping_sub(b'0');
-        if digit > 9 {
-            return None;
-        }
-        value = value * 10 + u64::from(digit);
-    }
-    match last {
-        None => Some(value),
-        Some(d) => {
-            let digit = d.wrapping_sub(b'0');
-            if digit > 9 {
-                return None;
-            }
-            value.checked_mul(10)?.checked_add(u64::from(digit))
-        }
-    }
-}
-
 /// The tokens of a `$JS.ACK` subject, in either form (9 tokens, or 11+ with
 /// domain and account hash). Borrowed: no allocation.
 #[derive(Debug, Clone, Copy)]
@@ -178,7 +148,7 @@ impl<'a> AckLayout<'a> {
 
     /// The number in token `i` (counted from the stream token).
     fn number(&self, i: usize) -> Option<u64> {
-        decimal(self.token(self.base + i)?.as_bytes())
+        crate::ascii::decimal(self.token(self.base + i)?.as_bytes())
     }
 
     fn numbers(&self) -> Option<AckNumbers> {

@@ -49,12 +49,9 @@ fn utc(b: &[u8]) -> Option<Timestamp> {
     Timestamp::new(seconds, i32::try_from(nanos).ok()?).ok()
 }
 
-/// The value of 1 to 9 ASCII digits.
+/// The value of the ASCII digits of one field (at most 9).
 fn digits(b: &[u8]) -> Option<i64> {
-    b.iter().try_fold(0i64, |value, &d| {
-        let digit = d.wrapping_sub(b'0');
-        (digit <= 9).then(|| value * 10 + i64::from(digit))
-    })
+    i64::try_from(crate::ascii::decimal(b)?).ok()
 }
 
 fn days_in_month(year: i64, month: i64) -> i64 {

@@ -379,6 +379,36 @@ proptest! {
             prop_assert_eq!(again, parsed);
         }
     }
+
+    /// The validators (which scan many bytes at a time) agree with the rule
+    /// applied token by token, for subjects short and long.
+    #[test]
+    fn subject_validation_follows_the_token_rule(
+        subject in prop_oneof![
+            // Mostly well-formed: short tokens, wildcards among them.
+            "[a.*>é]{0,24}",
+            // Anything: whitespace, NUL and control bytes too.
+            "[a.*> \t\r\n\x0c\x00\x01_$é]{0,80}",
+        ],
+    ) {
+        use nats_wire::subject::{validate_publish_subject, validate_subscribe_subject};
+        prop_assert_eq!(validate_publish_subject(&subject).is_ok(), subject_rule(&subject, false));
+        prop_assert_eq!(validate_subscribe_subject(&subject).is_ok(), subject_rule(&subject, true));
+    }
+
+    /// `dots` finds exactly the `.` bytes, whatever surrounds them (bytes with
+    /// the high bit set, `-` and `/` next to `.` in value, lengths around the
+    /// eight-byte words).
+    #[test]
+    fn dots_are_the_dot_bytes(subject in "[a./\\-n\x00\x7f\u{80}é]{0,40}") {
+        let expected: Vec<usize> = subject
+            .bytes()
+            .enumerate()
+            .filter(|&(_, b)| b == b'.')
+            .map(|(i, _)| i)
+            .collect();
+        prop_assert_eq!(nats_wire::subject::dots(&subject).collect::<Vec<_>>(), expected);
+    }
 }
 
 /// Feeding `data` in the given chunks never panics (Ok(None) consuming nothing is
@@ -412,50 +442,4 @@ fn subject_rule(subject: &str, wildcards: bool) -> bool {
             ">" => wildcards && i == tokens.len() - 1,
             _ => true,
         })
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: cases(),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
-
-    /// The validators (which scan many bytes at a time) agree with the rule
-    /// applied token by token, for subjects short and long.
-    #[test]
-    fn subject_validation_follows_the_token_rule(
-        subject in prop_oneof![
-            // Mostly well-formed: short tokens, wildcards among them.
-            "[a.*>é]{0,24}",
-            // Anything: whitespace, NUL and control bytes too.
-            "[a.*> \t\r\n\x0c\x00\x01_$é]{0,80}",
-        ],
-    ) {
-        use nats_wire::subject::{validate_publish_subject, validate_subscribe_subject};
-        prop_assert_eq!(validate_publish_subject(&subject).is_ok(), subject_rule(&subject, false));
-        prop_assert_eq!(validate_subscribe_subject(&subject).is_ok(), subject_rule(&subject, true));
-    }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: cases(),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
-
-    /// `dots` finds exactly the `.` bytes, whatever surrounds them (bytes with
-    /// the high bit set, `-` and `/` next to `.` in value, lengths around the
-    /// eight-byte words).
-    #[test]
-    fn dots_are_the_dot_bytes(subject in "[a./\\-n\x00\x7f\u{80}é]{0,40}") {
-        let expected: Vec<usize> = subject
-            .bytes()
-            .enumerate()
-            .filter(|&(_, b)| b == b'.')
-            .map(|(i, _)| i)
-            .collect();
-        prop_assert_eq!(nats_wire::subject::dots(&subject).collect::<Vec<_>>(), expected);
-    }
 }

@@ -146,7 +146,7 @@ pub(crate) fn plain_pub_ack(body: &[u8]) -> Option<PubAck> {
     let digits = rest.strip_prefix(br#"","seq":"#)?.strip_suffix(b"}")?;
     Some(PubAck {
         stream: std::str::from_utf8(name).ok()?.to_owned(),
-        sequence: crate::message::decimal(digits)?,
+        sequence: crate::ascii::decimal(digits)?,
         ..PubAck::default()
     })
 }
