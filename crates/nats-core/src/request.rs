@@ -144,7 +144,8 @@ pub(crate) async fn send(
     guard: Option<Box<dyn Send>>,
     timeout: Option<Duration>,
 ) -> Result<Response, Error> {
-    let size = client.check_message(subject, Some("_INBOX.x"), headers, payload.len())?;
+    // The reply subject is our own inbox: nothing to check.
+    let size = client.check_message(subject, None, headers, payload.len())?;
     let shared = &client.shared;
     let (token, rx) = register(shared, subject, guard, timeout)?;
     let response = Response {

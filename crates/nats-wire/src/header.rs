@@ -413,6 +413,29 @@ mod tests {
     }
 
     #[test]
+    fn parsed_fields_mix_with_fields_set_by_hand() {
+        let mut h = HeaderMap::parse(Bytes::from_static(
+            b"NATS/1.0\r\nA: 1\r\nB: 2\r\nA: 3\r\nC: 4\r\n\r\n",
+        ))
+        .unwrap();
+        let parsed = h.clone();
+        let by_hand: HeaderMap = [("A", "1"), ("B", "2"), ("A", "3"), ("C", "4")]
+            .into_iter()
+            .collect();
+        assert_eq!(parsed, by_hand);
+        h.insert("A", "9");
+        h.append("D", "5");
+        assert_eq!(h.get_all("A").collect::<Vec<_>>(), ["9"]);
+        assert!(h.remove("B"));
+        h.retain(|name, _| name != "C");
+        assert_eq!(h.iter().collect::<Vec<_>>(), [("A", "9"), ("D", "5")]);
+        assert_ne!(h, parsed);
+        // The clone taken before is untouched.
+        assert_eq!(parsed.get_all("A").collect::<Vec<_>>(), ["1", "3"]);
+        assert_eq!(round_trip(&h), h);
+    }
+
+    #[test]
     fn status_line() {
         let h = HeaderMap::parse(Bytes::from_static(b"NATS/1.0 404 No Messages\r\n\r\n")).unwrap();
         assert_eq!(h.status(), Some(StatusCode::NOT_FOUND));

@@ -162,9 +162,13 @@ impl Entry {
 
     /// A message read with a get.
     pub(crate) fn from_stored(kv: &KeyValue, msg: StoredMessage) -> Entry {
+        // The key is the tail of the subject: its string is reused.
+        let mut key = msg.subject;
+        let prefix = key.len() - kv.key_of(&key).len();
+        key.drain(..prefix);
         Entry {
             bucket: kv.bucket_shared(),
-            key: kv.key_of(&msg.subject).to_string(),
+            key,
             operation: Operation::from_headers(msg.headers.as_ref()),
             value: msg.payload,
             revision: msg.sequence,
