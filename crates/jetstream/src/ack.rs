@@ -91,10 +91,6 @@ pub(crate) struct AckState {
     pulled: bool,
     acked: AtomicBool,
     ack_none: bool,
-    /// More messages were waiting in the inbox when this one was handed out:
-    /// its final acknowledgement is batched with theirs
-    /// ([`Client::publish_batched`]), the last of them sends the lot.
-    batched: bool,
     /// The client's connection count when the message arrived: a different count later
     /// means the connection it came on was lost.
     connection: u64,
@@ -105,22 +101,14 @@ pub(crate) struct AckState {
 }
 
 impl AckState {
-    /// The state of a message `consumer` delivered (by a pull when `pulled`)
-    /// and that was just taken from `inbox`: its final ack is batched when
-    /// more messages wait there behind it.
-    pub(crate) fn new(
-        consumer: Arc<Consumer>,
-        pulled: bool,
-        ack_none: bool,
-        inbox: &nats_core::Subscriber,
-    ) -> AckState {
+    /// The state of a message `consumer` delivered (by a pull when `pulled`).
+    pub(crate) fn new(consumer: Arc<Consumer>, pulled: bool, ack_none: bool) -> AckState {
         let connection = consumer.js.client().connects();
         AckState {
             consumer,
             pulled,
             acked: AtomicBool::new(false),
             ack_none,
-            batched: inbox.pending_messages() > 0,
             connection,
             #[cfg(feature = "metrics")]
             latency: None,
@@ -195,7 +183,11 @@ impl AckState {
         let subject = self.subject(reply)?;
         let span = crate::observe::ack(kind.name(), subject, false);
         self.claim(kind)?;
-        let sent = if self.batched && kind.is_final() {
+        // A final acknowledgement is batched (`Client::publish_batched`): the acks of
+        // a burst of messages leave in one write, with the next pull or publish, the
+        // next read of the connection, or at the latest a millisecond later. The
+        // server learns of it that much later; nothing waits on it.
+        let sent = if kind.is_final() {
             self.client()
                 .publish_batched(subject, body)
                 .instrument(span)

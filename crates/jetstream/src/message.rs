@@ -316,6 +316,12 @@ impl Msg {
 
     /// Acknowledges the message.
     ///
+    /// The ack is queued without waking the connection: the acks of messages handled
+    /// one after the other leave together, with the client's next pull or publish, its
+    /// next read from the server, or at the latest about a millisecond later (as
+    /// [`Client::publish_batched`](nats_core::Client::publish_batched) sends). To know the
+    /// server applied it, use [`double_ack`](Self::double_ack).
+    ///
     /// The message counts as acknowledged from the moment this is called: a later `ack`,
     /// `nak` or `term` gets [`ErrorKind::AlreadyAcked`] (after a failed send it may be
     /// tried again). Cancel safety: if the future is dropped before it completes, the ack

@@ -79,7 +79,8 @@ impl Client {
     ///
     /// For bursts of small messages where one syscall for the lot beats one
     /// per message, the last of the burst sent with [`Client::publish`]:
-    /// JetStream acknowledgements of messages that arrived together use it.
+    /// JetStream acknowledgements use it. While batched publishes keep coming,
+    /// the connection also sends them whenever it reads from the server.
     /// Ordering is the same as for `publish`: messages from one task reach the
     /// server in the order they were published, batched or not. A batch
     /// holding 32 KiB or more goes out at once.

@@ -443,7 +443,7 @@ impl Engine {
         // The acknowledgement state is complete before the message is built:
         // a `Msg` is large, and every by-value step would copy it.
         #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
-        let mut ack = AckState::new(self.consumer.clone(), true, self.ack_none, &self.sub);
+        let mut ack = AckState::new(self.consumer.clone(), true, self.ack_none);
         #[cfg(feature = "metrics")]
         {
             self.metrics.delivered.increment(1);

@@ -180,7 +180,7 @@ impl PushEngine {
     }
 
     fn deliver(&mut self, m: Message) -> Msg {
-        let ack = AckState::new(self.consumer.clone(), false, self.ack_none, &self.sub);
+        let ack = AckState::new(self.consumer.clone(), false, self.ack_none);
         let msg = Msg::from_parts(m, ack);
         // Read once: what the user's side asks of the numbers later is kept.
         if let Some(n) = msg.numbers() {

@@ -249,6 +249,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 // Something was read: the next lone publish may be written
                 // directly (see `Shared::write`).
                 self.shared.reads.fetch_add(1, Ordering::Relaxed);
+                if self.shared.batch_tick.load(Ordering::Relaxed) {
+                    // Batched publishes (acks) go out now that the task is awake anyway.
+                    self.shared.writer_kicked.store(true, Ordering::Release);
+                }
                 Poll::Ready(self.handle_ops())
             }
         }

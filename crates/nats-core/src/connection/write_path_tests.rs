@@ -783,3 +783,35 @@ async fn a_pong_takes_batched_publishes_along() {
     assert_eq!(partial, 0);
     assert_eq!(ids(&frames), [(0, 0)], "the batch went out before the PONG");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_read_takes_batched_publishes_along() {
+    // No sweeper here: only the read may carry the batch out.
+    let (client, shared) = client(ConnectOptions::new());
+    let wire = Wire::new(usize::MAX, 0);
+    let (mut server, _task) = serve_over(&shared, &wire, true);
+    started(&shared, &wire).await;
+    let subs = wire.data().len();
+    for seq in 0..3 {
+        client
+            .publish_batched("ack", payload(0, seq, false))
+            .await
+            .unwrap();
+    }
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(wire.data().len(), subs, "a batched publish went out alone");
+    // A message for no subscription: nothing to answer, but the task is awake.
+    server
+        .write_all(b"MSG elsewhere 999 2\r\nhi\r\n")
+        .await
+        .unwrap();
+    wait_until("the batch", || {
+        ids(&frames(&wire.data()[subs..]).0).len() == 3
+    })
+    .await;
+    let (frames, partial) = frames(&wire.data()[subs..]);
+    assert_eq!(partial, 0);
+    assert_eq!(ids(&frames), [(0, 0), (0, 1), (0, 2)]);
+}
