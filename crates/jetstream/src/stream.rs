@@ -314,32 +314,6 @@ impl Stream {
     }
 }
 
-#[cfg(any(feature = "kv", feature = "object-store"))]
-impl Stream {
-    /// The ordered consumer of a KV or object-store watcher (and of the listings built on
-    /// one). Its creation retries transient failures; a watch has no option of its own to
-    /// bound that, so it waits at most twice the context's
-    /// [`timeout`](crate::JetStreamOptions::timeout) (room for one retry), then fails with
-    /// [`ErrorKind::Timeout`]. Errors that a retry can not fix come at once.
-    pub(crate) async fn watch_consumer(
-        &self,
-        config: crate::types::OrderedConsumerConfig,
-    ) -> Result<crate::OrderedConsumer> {
-        let limit = self.js.timeout().saturating_mul(2);
-        tokio::time::timeout(limit, self.ordered_consumer(config))
-            .await
-            .map_err(|_| {
-                Error::msg(
-                    ErrorKind::Timeout,
-                    format!(
-                        "watch: no consumer on stream {:?} could be created within {limit:?}",
-                        self.name
-                    ),
-                )
-            })?
-    }
-}
-
 /// Refuses stream sequence `0`, which no message has (the server would take it as "the last
 /// message" or answer a bare "bad request").
 pub(crate) fn check_sequence(sequence: u64, what: &str) -> Result<()> {

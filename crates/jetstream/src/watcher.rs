@@ -2,30 +2,36 @@
 //! built on them): an ordered consumer read as "the initial values, one marker, then live
 //! changes".
 //!
+//! The ordered consumer receives by push, with flow control, as nats.go's watchers do: the
+//! server delivers without a pull request to serve per batch, which costs it less per entry
+//! than pulls (on a server-bound machine the watch rate follows). Flow control bounds what the
+//! client buffers: the server waits for the watcher to read up to each flow-control request.
+//!
 //! The end of the initial values is found exactly: the consumer's pending count at creation
 //! (zero: the marker comes at once), and the pending count each message carries (zero:
 //! nothing older is left). The core only delivers messages and the marker; turning a message
 //! into an entry (and leaving some out) is the caller's job, and a message left out still
 //! counts towards the marker.
 
+use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_core::Stream as _;
 
-use crate::error::{ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::message::Msg;
-use crate::pull::{DeleteOnDrop, Messages};
+use crate::pull::engine::Control;
+use crate::pull::{AnyEngine, DeleteOnDrop, Messages, OrderedEngine, Receive};
 use crate::stream::Stream;
 use crate::types::OrderedConsumerConfig;
 use crate::OrderedConsumer;
 
-/// Idle heartbeat of a watcher's pulls: a lost consumer (e.g. the bucket was deleted) is
-/// noticed after two missed heartbeats.
+/// Idle heartbeat of a watcher's consumer: a lost consumer (e.g. the bucket was deleted)
+/// is noticed after two missed heartbeats.
 const HEARTBEAT: Duration = Duration::from_secs(3);
-/// How many bytes of entries a watcher keeps requested (and at most buffers).
-const WATCH_BYTES: usize = 8 * 1024 * 1024;
 
 /// One step of a watch.
 // Returned once and matched at once: boxing the message would only add an allocation.
@@ -76,9 +82,32 @@ impl WatchCore {
         config: OrderedConsumerConfig,
         updates_only: bool,
     ) -> Result<WatchCore> {
-        let consumer = stream.watch_consumer(config).await?;
-        // Nothing was pulled yet, so the consumer's pending count is the number of initial
-        // entries (plus any delivered count, should the server report one).
+        let js = stream.context();
+        let consumer = OrderedConsumer::build(js.clone(), stream.name(), config, HashMap::new())?;
+        let control = Arc::new(Control::default());
+        // Subscribes to a fresh inbox, then creates the first push consumer delivering to
+        // it. The creation retries transient failures; a watch has no option of its own to
+        // bound that, so it waits at most twice the context's timeout (room for one retry).
+        let limit = js.timeout().saturating_mul(2);
+        let receive = Receive::Push {
+            heartbeat: HEARTBEAT,
+        };
+        let engine = tokio::time::timeout(
+            limit,
+            OrderedEngine::start(consumer.clone(), receive, control.clone()),
+        )
+        .await
+        .map_err(|_| {
+            Error::msg(
+                ErrorKind::Timeout,
+                format!(
+                    "watch: no consumer on stream {:?} could be created within {limit:?}",
+                    stream.name()
+                ),
+            )
+        })??;
+        // The consumer's pending count at its creation is the number of initial entries
+        // (plus any delivered count, should the server report one).
         let info = consumer.cached_info();
         let expected = info.num_pending + info.delivered.consumer_sequence;
         let initial = match (updates_only, expected) {
@@ -89,14 +118,7 @@ impl WatchCore {
                 received: 0,
             },
         };
-        // Bound the buffered entries by bytes, not by count: values may be large. The
-        // budget always fits the largest message the server allows.
-        let budget = WATCH_BYTES.max(2 * stream.context().client().max_payload() + 4096);
-        let messages = consumer
-            .messages()
-            .max_bytes(budget)
-            .heartbeat(HEARTBEAT)
-            .await?;
+        let messages = Messages::from_engine(AnyEngine::Ordered(engine), control, true, None);
         let cleanup = consumer.delete_on_drop();
         Ok(WatchCore {
             consumer,

@@ -22,7 +22,7 @@ use crate::pull::watch_start;
 use crate::types::OrderedConsumerConfig;
 use crate::watcher::{WatchCore, WatchEvent};
 
-/// Lifetime of a watcher's server-side consumer once it is no longer pulled from (should the
+/// Lifetime of a watcher's server-side consumer once nobody reads it (should the
 /// clean-up on drop not reach the server).
 const WATCH_INACTIVE_THRESHOLD: Duration = Duration::from_secs(60);
 /// How long [`ObjectStore::list`] waits for its consumer's deletion.

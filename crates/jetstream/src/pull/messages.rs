@@ -148,24 +148,41 @@ impl IntoFuture for MessagesBuilder {
                 .config(matches!(self.source, Source::Ordered(_)))?;
             let control = Arc::new(Control::default());
             let engine = AnyEngine::start(&self.source, cfg, control.clone()).await?;
-            let reader = Reader {
-                engine: Box::new(engine),
-                heartbeat_items: self.heartbeat_items,
-                on_warning: self.on_warning,
-            };
-            // One loop for the life of the stream (see `SlotStream`).
-            let stream = SlotStream::new(|tx| async move {
-                let mut reader = reader;
-                while let Some(item) = reader.next().await {
-                    tx.send(item).await;
-                }
-            });
-            Ok(Messages {
-                inner: Box::pin(stream),
+            Ok(Messages::from_engine(
+                engine,
                 control,
-                done: false,
-            })
+                self.heartbeat_items,
+                self.on_warning,
+            ))
         })
+    }
+}
+
+impl Messages {
+    /// The stream of a started receive loop (`control` is the loop's).
+    pub(crate) fn from_engine(
+        engine: AnyEngine,
+        control: Arc<Control>,
+        heartbeat_items: bool,
+        on_warning: Option<WarningHandler>,
+    ) -> Messages {
+        let reader = Reader {
+            engine: Box::new(engine),
+            heartbeat_items,
+            on_warning,
+        };
+        // One loop for the life of the stream (see `SlotStream`).
+        let stream = SlotStream::new(|tx| async move {
+            let mut reader = reader;
+            while let Some(item) = reader.next().await {
+                tx.send(item).await;
+            }
+        });
+        Messages {
+            inner: Box::pin(stream),
+            control,
+            done: false,
+        }
     }
 }
 

@@ -697,6 +697,31 @@ async fn kv_watch_survives_a_server_restart() {
 }
 
 #[tokio::test]
+async fn kv_watcher_reads_by_push_with_flow_control() {
+    // As nats.go's watchers: a push consumer with flow control and heartbeats, which costs
+    // the server less per entry than serving pulls.
+    let server = Server::jetstream().start();
+    let js = connect(&server).await;
+    let kv = bucket(&js, "b", 1).await;
+    for i in 0..50 {
+        kv.put(format!("k{i}"), "v").await.unwrap();
+    }
+    let mut watcher = kv.watch_all().await.unwrap();
+    let infos: Vec<_> = kv.stream().list_consumers().try_collect().await.unwrap();
+    assert_eq!(infos.len(), 1);
+    let config = &infos[0].config;
+    assert!(config.deliver_subject.is_some(), "{config:?}");
+    assert!(config.flow_control, "{config:?}");
+    assert_eq!(config.idle_heartbeat, Duration::from_secs(3));
+    for _ in 0..50 {
+        next_entry(&mut watcher).await;
+    }
+    assert_eq!(next(&mut watcher).await, None);
+    kv.put("k0", "w").await.unwrap();
+    assert_eq!(summary(&next_entry(&mut watcher).await), put("k0", "w"));
+}
+
+#[tokio::test]
 async fn kv_dropping_a_watcher_removes_its_consumer() {
     let server = Server::jetstream().start();
     let js = connect(&server).await;
