@@ -823,9 +823,9 @@ async fn ordered_push_recovers_from_messages_dropped_by_a_slow_subscription() {
     );
 }
 
-/// An acknowledgement batched with those of the messages waiting behind it still goes out
-/// when the handler stops acknowledging: within the client's batch tick, not at its next
-/// write (the consumer is watched from a second connection).
+/// A batched acknowledgement still goes out when the handler stops acknowledging and
+/// nothing else is written: within the client's batch tick (the consumer is watched from a
+/// second connection).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batched_push_ack_goes_out_when_the_handler_stops_acking() {
     let server = Server::jetstream().start();
