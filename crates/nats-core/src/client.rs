@@ -254,7 +254,9 @@ impl Client {
         payload: Bytes,
         timeout: Option<Duration>,
     ) -> Result<crate::Message, Error> {
-        let response = request::send(self, subject, headers, &payload, None, timeout).await?;
+        let (response, write) =
+            request::send(self, subject, headers, &payload, None, timeout, true)?;
+        write.await?;
         response.await.map_err(|e| match e.kind() {
             ErrorKind::NoResponders if e.detail().is_none() => {
                 e.context(format!("nobody listens on {subject}"))
@@ -281,7 +283,9 @@ impl Client {
         headers: Option<&HeaderMap>,
         payload: Bytes,
     ) -> Result<Response, Error> {
-        request::send(self, subject, headers, &payload, None, None).await
+        let (response, write) = request::send(self, subject, headers, &payload, None, None, false)?;
+        write.await?;
+        Ok(response)
     }
 
     /// Like [`Client::send_request`], but the [`Response`] fails with
@@ -311,7 +315,10 @@ impl Client {
         payload: Bytes,
         timeout: Duration,
     ) -> Result<Response, Error> {
-        request::send(self, subject, headers, &payload, None, Some(timeout)).await
+        let (response, write) =
+            request::send(self, subject, headers, &payload, None, Some(timeout), false)?;
+        write.await?;
+        Ok(response)
     }
 
     /// Like [`Client::send_request`], with a `guard` value that is dropped as
@@ -329,7 +336,17 @@ impl Client {
         guard: Box<dyn Send>,
         timeout: Option<Duration>,
     ) -> Result<Response, Error> {
-        request::send(self, subject, headers, &payload, Some(guard), timeout).await
+        let (response, write) = request::send(
+            self,
+            subject,
+            headers,
+            &payload,
+            Some(guard),
+            timeout,
+            false,
+        )?;
+        write.await?;
+        Ok(response)
     }
 
     /// Subscribes to `subject` (wildcards allowed).

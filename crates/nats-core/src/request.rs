@@ -20,7 +20,7 @@ use crate::connection::server_error;
 use crate::deadlines;
 use crate::error::{Error, ErrorKind};
 use crate::message::Message;
-use crate::shared::{lock, Shared, Waiter};
+use crate::shared::{lock, Shared, Waiter, WriteFuture};
 use crate::Client;
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -104,15 +104,16 @@ pub(crate) fn subject_hash(subject: &[u8]) -> u64 {
 
 type Reply = Result<Message, Error>;
 
-/// Registers a waiter and returns its token; fails when the server refused
-/// the shared inbox subscription (no reply could ever arrive). A `timeout`
-/// becomes a deadline the sweeper enforces (see [`crate::deadlines`]).
+/// Registers a waiter and returns its token and whether other requests are
+/// in flight; fails when the server refused the shared inbox subscription
+/// (no reply could ever arrive). A `timeout` becomes a deadline the sweeper
+/// enforces (see [`crate::deadlines`]).
 fn register(
     shared: &Shared,
     subject: &str,
     guard: Option<Box<dyn Send>>,
     timeout: Option<Duration>,
-) -> Result<(u64, oneshot::Receiver<Reply>), Error> {
+) -> Result<(u64, oneshot::Receiver<Reply>, bool), Error> {
     let (tx, rx) = oneshot::channel();
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut r = lock(&shared.requests);
@@ -121,6 +122,7 @@ fn register(
     }
     let token = r.next_token;
     r.next_token += 1;
+    let others = r.waiters.len() > 0;
     let waiter = Waiter {
         tx,
         subject_hash: subject_hash(subject.as_bytes()),
@@ -133,37 +135,87 @@ fn register(
     if rearm {
         shared.sweeper.notify_one();
     }
-    Ok((token, rx))
+    Ok((token, rx, others))
 }
 
-pub(crate) async fn send(
-    client: &Client,
-    subject: &str,
-    headers: Option<&HeaderMap>,
-    payload: &Bytes,
+/// Registers a request and encodes its publish: returns the [`Response`]
+/// and what is left of the write (nothing, unless the buffer is full: then
+/// the publish is encoded once there is room). A plain function, not an
+/// `async` one, so that request futures stay small: only the two small
+/// results live across their awaits, not the reply subject and the encoding.
+///
+/// With `awaited` (the caller awaits the [`Response`] at once), while other
+/// requests are in flight, on the thread that `block_on`s a multi-thread
+/// runtime, the request is only queued, and the `Response` sends it when
+/// polled the second time (see [`Flush`]).
+pub(crate) fn send<'a>(
+    client: &'a Client,
+    subject: &'a str,
+    headers: Option<&'a HeaderMap>,
+    payload: &'a Bytes,
     guard: Option<Box<dyn Send>>,
     timeout: Option<Duration>,
-) -> Result<Response, Error> {
+    awaited: bool,
+) -> Result<(Response, WriteFuture<'a>), Error> {
     // The reply subject is our own inbox: nothing to check.
     let size = client.check_message(subject, None, headers, payload.len())?;
     let shared = &client.shared;
-    let (token, rx) = register(shared, subject, guard, timeout)?;
+    let (token, rx, others) = register(shared, subject, guard, timeout)?;
+    // A lone request has nothing to wait for; with others in flight, their
+    // replies may be waking more callers in this pass.
+    let flush = if awaited && others && on_block_on_thread() {
+        Flush::Yield
+    } else {
+        Flush::Sent
+    };
     let response = Response {
         rx,
         token,
         shared: shared.clone(),
         done: false,
+        flush,
     };
     let reply = ReplySubject::new(&shared.mux_prefix, token);
     let len = subject.len() + reply.as_str().len() + size + 40;
-    // The reply subject moves into the encoding: it is not kept in this
-    // future while it waits.
-    shared
-        .write(len, (1, size as u64), move |queue| {
-            queue.put_pub(subject, Some(reply.as_str()), headers, payload)
-        })?
-        .await?;
-    Ok(response)
+    let encode = move |queue: &mut crate::write_queue::WriteQueue| {
+        queue.put_pub(subject, Some(reply.as_str()), headers, payload)
+    };
+    let stats = (1, size as u64);
+    // On an error the response drops: its waiter goes.
+    let write = match flush {
+        Flush::Yield => shared.write_deferred(len, stats, encode)?,
+        _ => shared.write(len, stats, encode)?,
+    };
+    Ok((response, write))
+}
+
+/// Whether this is the thread that `block_on`s a multi-thread tokio runtime
+/// (as under `#[tokio::main]`), outside any task.
+///
+/// There a future that wakes itself is polled again without the thread
+/// parking (no syscall), after the other futures of the same pass that were
+/// ready: so a request can wait for them before it writes. Everywhere else it
+/// writes at once: in a task, a self-wake would requeue the task behind the
+/// others and wake an idle worker; on a current-thread runtime it would
+/// cost a wake-up of the I/O driver.
+fn on_block_on_thread() -> bool {
+    tokio::task::try_id().is_none()
+        && tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
+/// When a [`Response`] sends its request (see [`send`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flush {
+    /// Sent, or left to the connection task: nothing to do.
+    Sent,
+    /// Queued, not yet sent: the first poll wakes the caller and returns
+    /// `Pending`, so that every other future ready in this pass of the
+    /// executor gets polled (and queues its own request) first.
+    Yield,
+    /// The second poll (or the drop) sends what is queued: one write for
+    /// every request of the pass.
+    Due,
 }
 
 /// Called by the connection task for a message on the shared inbox.
@@ -246,12 +298,25 @@ pub struct Response {
     token: u64,
     shared: Arc<Shared>,
     done: bool,
+    flush: Flush,
 }
 
 impl Future for Response {
     type Output = Result<Message, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.flush {
+            Flush::Sent => {}
+            Flush::Yield => {
+                self.flush = Flush::Due;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Flush::Due => {
+                self.flush = Flush::Sent;
+                self.shared.flush_deferred();
+            }
+        }
         let result = match Pin::new(&mut self.rx).poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Ok(Ok(msg))) if msg.is_no_responders() => {
@@ -270,6 +335,10 @@ impl Future for Response {
 
 impl Drop for Response {
     fn drop(&mut self) {
+        if self.flush != Flush::Sent {
+            // Requests of other callers may be queued with it.
+            self.shared.flush_deferred();
+        }
         if !self.done {
             lock(&self.shared.requests).waiters.remove(self.token);
         }

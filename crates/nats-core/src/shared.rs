@@ -76,8 +76,9 @@ pub(crate) struct WriteState {
     pub busy_at: Option<Instant>,
     /// How many publishes were written directly (diagnostics and tests).
     pub direct_writes: u64,
-    /// Batched publishes are queued that nobody woke the task for: the next
-    /// ordinary write, or the sweeper's batch tick, does.
+    /// Batched or deferred publishes are queued that nobody woke the task
+    /// for: the next ordinary write, the sweeper's batch tick, or (deferred)
+    /// their writer's flush does.
     pub batched: bool,
     /// A batched publish came in since the sweeper's last batch tick.
     pub batched_since_tick: bool,
@@ -116,20 +117,8 @@ impl WriteState {
     /// first after [`DIRECT_QUIET`] (a publisher that sends now and then). A
     /// write in a stream (async publishes while their acks come in, acks of a
     /// batch of messages, a publishing loop) goes to the task, which batches.
-    ///
-    /// What the socket does not take stays queued, its written part
-    /// remembered (see [`WriteQueue::unwind_written`] for a connection lost
-    /// meanwhile).
     fn write_direct(&mut self) -> bool {
-        let Some(direct) = &self.direct else {
-            return false;
-        };
-        if !self.connected
-            || self.task_writing
-            || !self.flush_waiters.is_empty()
-            || !self.queue.is_contiguous()
-            || self.queue.written() > 0
-        {
+        if !self.idle_for_direct() {
             return false;
         }
         let first_since_read = self.read_writes == 1;
@@ -145,6 +134,31 @@ impl WriteState {
         {
             return false;
         }
+        self.write_queued_direct(now)
+    }
+
+    /// Whether a publisher may write to the socket itself: connected over
+    /// plain TCP, the task holding nothing, no flush waiting for its PING.
+    fn idle_for_direct(&self) -> bool {
+        self.direct.is_some()
+            && self.connected
+            && !self.task_writing
+            && self.flush_waiters.is_empty()
+            && self.queue.is_contiguous()
+            && self.queue.written() == 0
+    }
+
+    /// Writes what the queue holds with one non-blocking write (the caller
+    /// checked [`WriteState::idle_for_direct`]); returns whether all of it
+    /// went.
+    ///
+    /// What the socket does not take stays queued, its written part
+    /// remembered (see [`WriteQueue::unwind_written`] for a connection lost
+    /// meanwhile).
+    fn write_queued_direct(&mut self, now: Instant) -> bool {
+        let Some(direct) = &self.direct else {
+            return false;
+        };
         let bytes = self.queue.tail_unwritten();
         let len = bytes.len();
         // An error (the connection is breaking) leaves everything queued:
@@ -158,6 +172,20 @@ impl WriteState {
         self.queue.advance(n);
         n == len
     }
+}
+
+/// What a write that finds room in the buffer does about sending it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WriteMode {
+    /// Sends it now: written directly, or the task woken.
+    Now,
+    /// Leaves it for the next write, socket read or batch tick
+    /// ([`Shared::write_batched`]).
+    Batched,
+    /// Leaves it for its writer's [`Shared::flush_deferred`], which follows
+    /// once the caller's executor has polled what else was ready
+    /// ([`Shared::write_deferred`]).
+    Deferred,
 }
 
 /// A publish waiting for room in the write buffer.
@@ -333,7 +361,7 @@ impl Shared {
     where
         F: FnOnce(&mut WriteQueue) + Send + 'a,
     {
-        self.write_as(len, stats, encode, false)
+        self.write_as(len, stats, encode, WriteMode::Now)
     }
 
     /// Like [`Shared::write`], but a publish that finds room is left in the
@@ -351,7 +379,52 @@ impl Shared {
     where
         F: FnOnce(&mut WriteQueue) + Send + 'a,
     {
-        self.write_as(len, stats, encode, true)
+        self.write_as(len, stats, encode, WriteMode::Batched)
+    }
+
+    /// Like [`Shared::write`], but a publish that finds room is only queued:
+    /// the caller must call [`Shared::flush_deferred`] soon (a request does
+    /// when its [`Response`](crate::Response) is polled a second time, or
+    /// dropped). Requests made in one pass of an executor over its ready
+    /// futures then leave in one write, made by the caller, instead of one
+    /// wake-up of the connection task each.
+    pub(crate) fn write_deferred<'a, F>(
+        &'a self,
+        len: usize,
+        stats: (u64, u64),
+        encode: F,
+    ) -> Result<WriteFuture<'a>, Error>
+    where
+        F: FnOnce(&mut WriteQueue) + Send + 'a,
+    {
+        self.write_as(len, stats, encode, WriteMode::Deferred)
+    }
+
+    /// Sends what deferred writes ([`Shared::write_deferred`]) left queued,
+    /// unless a write, read or tick took it along meanwhile: with one direct
+    /// write when the connection is idle plain TCP, else by waking the task.
+    pub(crate) fn flush_deferred(&self) {
+        let mut w = lock(&self.write);
+        if !w.batched || !w.connected {
+            // Sent already, or kept for the reconnect.
+            return;
+        }
+        w.batched = false;
+        let now = Instant::now();
+        let mut wake = true;
+        if w.direct.is_some() {
+            w.count_write(self.reads.load(Ordering::Relaxed));
+            if w.idle_for_direct() {
+                wake = !w.write_queued_direct(now);
+            }
+        }
+        if wake {
+            w.busy_at = Some(now);
+        }
+        drop(w);
+        if wake {
+            self.kick_writer();
+        }
     }
 
     fn write_as<'a, F>(
@@ -359,14 +432,14 @@ impl Shared {
         len: usize,
         stats: (u64, u64),
         encode: F,
-        batched: bool,
+        mode: WriteMode,
     ) -> Result<WriteFuture<'a>, Error>
     where
         F: FnOnce(&mut WriteQueue) + Send + 'a,
     {
         let mut encode = Some(encode);
         // Fast path: room in the buffer, no waiter registration at all.
-        if self.try_write(len, stats, &mut encode, false, batched)? {
+        if self.try_write(len, stats, &mut encode, false, mode)? {
             return Ok(WriteFuture(None));
         }
         // One allocation per publish that waits for room.
@@ -389,7 +462,7 @@ impl Shared {
             let notified = self.space.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.try_write(len, stats, &mut encode, true, false)? {
+            if self.try_write(len, stats, &mut encode, true, WriteMode::Now)? {
                 return Ok(());
             }
             notified.await;
@@ -397,15 +470,15 @@ impl Shared {
     }
 
     /// Encodes if the buffer has room; otherwise (when `register` is set) marks
-    /// that a publisher waits for space. A `batched` write leaves the task
-    /// asleep (see [`Shared::write_batched`]).
+    /// that a publisher waits for space. A batched or deferred write leaves the
+    /// task asleep (see [`Shared::write_batched`], [`Shared::write_deferred`]).
     fn try_write<F>(
         &self,
         len: usize,
         stats: (u64, u64),
         encode: &mut Option<F>,
         register: bool,
-        batched: bool,
+        mode: WriteMode,
     ) -> Result<bool, Error>
     where
         F: FnOnce(&mut WriteQueue),
@@ -450,7 +523,12 @@ impl Shared {
         }
         w.out_messages += stats.0;
         w.out_bytes += stats.1;
-        if batched && used + len < BATCH_LIMIT {
+        if mode == WriteMode::Deferred && used + len < BATCH_LIMIT {
+            // Its writer flushes it: no tick needed.
+            w.batched = true;
+            return Ok(true);
+        }
+        if mode == WriteMode::Batched && used + len < BATCH_LIMIT {
             w.batched = true;
             w.batched_since_tick = true;
             let start_tick = !self.batch_tick.swap(true, Ordering::AcqRel);

@@ -22,6 +22,7 @@ use crate::shared::{lock, Shared};
 use crate::Client;
 
 mod batched;
+mod deferred;
 
 /// The sending side of a mock socket.
 #[derive(Default)]
