@@ -210,6 +210,14 @@ impl Client {
     /// `subject`, and with [`ErrorKind::PermissionDenied`] when the server
     /// refuses it (the user may not publish to `subject`, or may not
     /// subscribe to the inbox prefix); the connection stays usable.
+    ///
+    /// The request is sent when the future is first polled; except on the
+    /// thread that `block_on`s a multi-thread runtime (`#[tokio::main]`) while
+    /// other requests are in flight: there it is sent on the second poll, which
+    /// it asks for at once, after the executor polled the other futures that
+    /// were ready, so that the requests of one pass leave in one write (or
+    /// when the future is dropped). The same holds for the other `request*`
+    /// methods.
     pub async fn request(
         &self,
         subject: impl AsRef<str>,
