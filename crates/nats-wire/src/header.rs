@@ -89,12 +89,62 @@ impl fmt::Display for StatusCode {
 /// assert_eq!(headers.get("Nats-Msg-Id"), Some("order-1"));
 /// assert_eq!(headers.get_all("X-Tag").collect::<Vec<_>>(), ["a", "b"]);
 /// ```
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct HeaderMap {
-    entries: Vec<(ByteString, ByteString)>,
+    entries: Vec<Field>,
     status: Option<StatusCode>,
     description: Option<ByteString>,
 }
+
+/// One `name: value` pair, both in one string: a received line (one slice of
+/// the block, one reference count per pair), or the two joined when set by
+/// hand.
+#[derive(Clone)]
+struct Field {
+    text: ByteString,
+    /// Where the name ends in `text`.
+    name_end: usize,
+    /// Where the value starts in `text` (it runs to the end).
+    value_start: usize,
+}
+
+impl Field {
+    fn new(name: impl Into<String>, value: impl Into<String>) -> Field {
+        let mut text: String = name.into();
+        let name_end = text.len();
+        text.push_str(&value.into());
+        Field {
+            text: ByteString::from(text),
+            name_end,
+            value_start: name_end,
+        }
+    }
+
+    fn name(&self) -> &str {
+        self.text.get(..self.name_end).unwrap_or_default()
+    }
+
+    /// Whether the name is `name` (compared as bytes: no slicing of `text`).
+    fn has_name(&self, name: &str) -> bool {
+        self.name_end == name.len() && self.text.as_bytes().starts_with(name.as_bytes())
+    }
+
+    fn value(&self) -> &str {
+        self.text.get(self.value_start..).unwrap_or_default()
+    }
+}
+
+impl PartialEq for HeaderMap {
+    /// Equal when the status lines and the `(name, value)` pairs, in order, are.
+    fn eq(&self, other: &HeaderMap) -> bool {
+        self.status == other.status
+            && self.description == other.description
+            && self.entries.len() == other.entries.len()
+            && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for HeaderMap {}
 
 impl HeaderMap {
     /// An empty header map.
@@ -104,52 +154,49 @@ impl HeaderMap {
 
     /// Sets `name` to `value`, replacing every earlier value of that name.
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        let name: String = name.into();
-        let value: String = value.into();
-        if let Some(pos) = self.entries.iter().position(|(k, _)| **k == *name) {
-            self.entries[pos].1 = ByteString::from(value);
-            let mut i = pos + 1;
-            while i < self.entries.len() {
-                if *self.entries[i].0 == *name {
-                    self.entries.remove(i);
-                } else {
-                    i += 1;
+        let field = Field::new(name, value);
+        let name = field.name();
+        match self.entries.iter().position(|f| f.has_name(name)) {
+            Some(pos) => {
+                // The first keeps its place; the later ones go.
+                let mut at = 0;
+                self.entries.retain(|f| {
+                    at += 1;
+                    at - 1 <= pos || !f.has_name(name)
+                });
+                if let Some(slot) = self.entries.get_mut(pos) {
+                    *slot = field;
                 }
             }
-        } else {
-            self.entries
-                .push((ByteString::from(name), ByteString::from(value)));
+            None => self.entries.push(field),
         }
     }
 
     /// Adds a value for `name`, keeping the values it already has.
     pub fn append(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.entries.push((
-            ByteString::from(name.into()),
-            ByteString::from(value.into()),
-        ));
+        self.entries.push(Field::new(name, value));
     }
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.entries
             .iter()
-            .find(|(k, _)| &**k == name)
-            .map(|(_, v)| &**v)
+            .find(|f| f.has_name(name))
+            .map(Field::value)
     }
 
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.entries
             .iter()
-            .filter(move |(k, _)| &**k == name)
-            .map(|(_, v)| &**v)
+            .filter(move |f| f.has_name(name))
+            .map(Field::value)
     }
 
     /// Removes every value of `name`, returning whether there was one.
     pub fn remove(&mut self, name: &str) -> bool {
         let before = self.entries.len();
-        self.entries.retain(|(k, _)| &**k != name);
+        self.entries.retain(|f| !f.has_name(name));
         before != self.entries.len()
     }
 
@@ -166,7 +213,7 @@ impl HeaderMap {
     /// assert_eq!(headers.iter().collect::<Vec<_>>(), [("X-Tag", "a")]);
     /// ```
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
-        self.entries.retain(|(k, v)| keep(k, v));
+        self.entries.retain(|f| keep(f.name(), f.value()));
     }
 
     /// Whether `name` has a value.
@@ -176,7 +223,7 @@ impl HeaderMap {
 
     /// Every `(name, value)` pair in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(k, v)| (&**k, &**v))
+        self.entries.iter().map(|f| (f.name(), f.value()))
     }
 
     /// The number of `(name, value)` pairs.
@@ -208,20 +255,20 @@ impl HeaderMap {
     /// Checks that every name and value can be sent: names are printable ASCII
     /// without `:`, values have no CR or LF.
     pub fn validate(&self) -> Result<(), Error> {
-        for (k, v) in &self.entries {
+        for (k, v) in self.iter() {
             if k.is_empty() {
                 return Err(Error::new(ErrorKind::InvalidHeader, "header name is empty"));
             }
             if let Some(c) = k.bytes().find(|b| !(33..=126).contains(b) || *b == b':') {
                 return Err(Error::new(
                     ErrorKind::InvalidHeader,
-                    format!("header name {:?} contains the byte 0x{c:02x}", &**k),
+                    format!("header name {k:?} contains the byte 0x{c:02x}"),
                 ));
             }
             if v.bytes().any(|b| b == b'\r' || b == b'\n') {
                 return Err(Error::new(
                     ErrorKind::InvalidHeader,
-                    format!("value of header {:?} contains CR or LF", &**k),
+                    format!("value of header {k:?} contains CR or LF"),
                 ));
             }
         }
@@ -237,7 +284,7 @@ impl HeaderMap {
                 n += 1 + d.len();
             }
         }
-        for (k, v) in &self.entries {
+        for (k, v) in self.iter() {
             n += k.len() + 2 + v.len() + 2;
         }
         n
@@ -257,7 +304,7 @@ impl HeaderMap {
             }
         }
         buf.put_slice(b"\r\n");
-        for (k, v) in &self.entries {
+        for (k, v) in self.iter() {
             buf.put_slice(k.as_bytes());
             buf.put_slice(b": ");
             buf.put_slice(v.as_bytes());
@@ -308,11 +355,19 @@ impl HeaderMap {
             }
             let value = trim_blanks(start + colon + 1, &line[colon + 1..]);
             // Space and tab are ASCII: the ranges fall on character boundaries.
-            let (Some(name), Some(value)) = (text.get(name), text.get(value)) else {
+            // One slice for the pair, from the name's start to the value's end.
+            let Some(pair) = text.get(name.start..value.end) else {
                 return Err(Error::parse("header line split inside a character"));
             };
-            map.entries
-                .push((text.slice_ref(name), text.slice_ref(value)));
+            if map.entries.capacity() == 0 {
+                // Room for a direct get's four at once (a status-only block allocates nothing).
+                map.entries = Vec::with_capacity(4);
+            }
+            map.entries.push(Field {
+                text: text.slice_ref(pair),
+                name_end: name.end - name.start,
+                value_start: value.start - name.start,
+            });
         }
         if !ended {
             return Err(Error::parse("header block does not end with a blank line"));
@@ -369,8 +424,8 @@ impl fmt::Debug for HeaderMap {
         if let Some(d) = &self.description {
             m.entry(&"(description)", &&**d);
         }
-        for (k, v) in &self.entries {
-            m.entry(&&**k, &&**v);
+        for (k, v) in self.iter() {
+            m.entry(&k, &v);
         }
         m.finish()
     }
