@@ -86,12 +86,33 @@ async fn client_of_one_node_fails_over_to_a_learned_node() {
     }
     client.flush().await.unwrap();
 
-    for sub in [&mut counted, &mut own] {
-        for i in 0..10 {
-            assert_eq!(next_text(sub).await, format!("d{i}"));
-        }
-        for i in 0..10 {
-            assert_eq!(next_text(sub).await, format!("a{i}"));
+    let now_on = client.server_info().server_name.clone();
+    for (name, sub) in [
+        ("the watcher's (on n1)", &mut counted),
+        ("the client's own", &mut own),
+    ] {
+        let expected = (0..10)
+            .map(|i| format!("d{i}"))
+            .chain((0..10).map(|i| format!("a{i}")));
+        let mut got = Vec::new();
+        for want in expected {
+            // Bounded, and on failure says which subscription missed what (the client
+            // reconnected to `now_on`; the buffered "d" messages were replayed there).
+            let msg = tokio::time::timeout(
+                Duration::from_secs(5),
+                futures_util::StreamExt::next(sub),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                panic!("{name} subscription: no {want} in 5 s (client on {now_on}); got {got:?}")
+            })
+            .expect("subscription open");
+            got.push(String::from_utf8(msg.payload.to_vec()).unwrap());
+            assert_eq!(
+                got.last(),
+                Some(&want),
+                "{name} subscription, client on {now_on}"
+            );
         }
         assert_quiet(sub).await;
     }
