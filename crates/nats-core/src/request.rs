@@ -20,7 +20,7 @@ use crate::connection::server_error;
 use crate::deadlines;
 use crate::error::{Error, ErrorKind};
 use crate::message::Message;
-use crate::shared::{lock, Shared, Waiter, WriteFuture};
+use crate::shared::{lock, Shared, Waiter, WriteFuture, WriteMode};
 use crate::Client;
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -181,11 +181,13 @@ pub(crate) fn send<'a>(
         queue.put_pub(subject, Some(reply.as_str()), headers, payload)
     };
     let stats = (1, size as u64);
-    // On an error the response drops: its waiter goes.
-    let write = match flush {
-        Flush::Yield => shared.write_deferred(len, stats, encode)?,
-        _ => shared.write(len, stats, encode)?,
+    let mode = if flush == Flush::Yield {
+        WriteMode::Deferred
+    } else {
+        WriteMode::Now
     };
+    // On an error the response drops: its waiter goes.
+    let write = shared.write_as(len, stats, encode, mode)?;
     Ok((response, write))
 }
 

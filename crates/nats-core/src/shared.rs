@@ -182,9 +182,12 @@ pub(crate) enum WriteMode {
     /// Leaves it for the next write, socket read or batch tick
     /// ([`Shared::write_batched`]).
     Batched,
-    /// Leaves it for its writer's [`Shared::flush_deferred`], which follows
-    /// once the caller's executor has polled what else was ready
-    /// ([`Shared::write_deferred`]).
+    /// Leaves it for its writer's [`Shared::flush_deferred`], which must
+    /// follow soon: a request calls it when its [`Response`](crate::Response)
+    /// is polled a second time, or dropped, once the caller's executor has
+    /// polled what else was ready. The requests of that pass then leave in one
+    /// write, made by the caller, instead of one wake-up of the connection
+    /// task each.
     Deferred,
 }
 
@@ -382,25 +385,7 @@ impl Shared {
         self.write_as(len, stats, encode, WriteMode::Batched)
     }
 
-    /// Like [`Shared::write`], but a publish that finds room is only queued:
-    /// the caller must call [`Shared::flush_deferred`] soon (a request does
-    /// when its [`Response`](crate::Response) is polled a second time, or
-    /// dropped). Requests made in one pass of an executor over its ready
-    /// futures then leave in one write, made by the caller, instead of one
-    /// wake-up of the connection task each.
-    pub(crate) fn write_deferred<'a, F>(
-        &'a self,
-        len: usize,
-        stats: (u64, u64),
-        encode: F,
-    ) -> Result<WriteFuture<'a>, Error>
-    where
-        F: FnOnce(&mut WriteQueue) + Send + 'a,
-    {
-        self.write_as(len, stats, encode, WriteMode::Deferred)
-    }
-
-    /// Sends what deferred writes ([`Shared::write_deferred`]) left queued,
+    /// Sends what deferred writes ([`WriteMode::Deferred`]) left queued,
     /// unless a write, read or tick took it along meanwhile: with one direct
     /// write when the connection is idle plain TCP, else by waking the task.
     pub(crate) fn flush_deferred(&self) {
@@ -427,7 +412,8 @@ impl Shared {
         }
     }
 
-    fn write_as<'a, F>(
+    /// [`Shared::write`] with the given [`WriteMode`].
+    pub(crate) fn write_as<'a, F>(
         &'a self,
         len: usize,
         stats: (u64, u64),
@@ -471,7 +457,7 @@ impl Shared {
 
     /// Encodes if the buffer has room; otherwise (when `register` is set) marks
     /// that a publisher waits for space. A batched or deferred write leaves the
-    /// task asleep (see [`Shared::write_batched`], [`Shared::write_deferred`]).
+    /// task asleep (see [`WriteMode`]).
     fn try_write<F>(
         &self,
         len: usize,
