@@ -1,16 +1,17 @@
 //! Writing objects: [`ObjectStore::put`] and its helpers for bytes, strings and files.
 //!
-//! The reader is consumed one chunk at a time. Each chunk is hashed and sent with an
-//! asynchronous publish; up to a window of acks (64 chunks, at most 8 MiB of chunks) is
-//! awaited lazily, oldest first, so the upload is pipelined rather than one round trip per
-//! chunk, and memory stays bounded whatever the object size.
+//! The reader is consumed one chunk at a time (bytes given whole to
+//! [`ObjectStore::put_bytes`] are cut into slices instead: no chunk is copied). Each chunk
+//! is hashed and sent with an asynchronous publish; up to a window of acks (64 chunks, at
+//! most 8 MiB of chunks) is awaited lazily, oldest first, so the upload is pipelined rather
+//! than one round trip per chunk, and memory stays bounded whatever the object size.
 
 use std::collections::VecDeque;
 use std::io;
 use std::path::Path;
 use tracing::Instrument;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -78,7 +79,7 @@ impl ObjectStore {
         meta: impl Into<ObjectMeta>,
         reader: impl AsyncRead + Unpin,
     ) -> Result<ObjectInfo> {
-        self.put_inner(meta.into(), reader).await
+        self.put_inner(meta.into(), Source::Reader(reader)).await
     }
 
     /// Stores `data` under `name`.
@@ -94,9 +95,9 @@ impl ObjectStore {
         name: impl Into<String>,
         data: impl Into<Bytes>,
     ) -> Result<ObjectInfo> {
-        let data: Bytes = data.into();
-        self.put_inner(ObjectMeta::from(name.into()), &data[..])
-            .await
+        // The chunks are slices of `data`: nothing is copied.
+        let source: Source<tokio::io::Empty> = Source::Bytes(data.into());
+        self.put_inner(ObjectMeta::from(name.into()), source).await
     }
 
     /// Stores the text `data` under `name`.
@@ -107,8 +108,11 @@ impl ObjectStore {
     /// # Ok(()) }
     /// ```
     pub async fn put_string(&self, name: impl Into<String>, data: &str) -> Result<ObjectInfo> {
-        self.put_inner(ObjectMeta::from(name.into()), data.as_bytes())
-            .await
+        self.put_inner(
+            ObjectMeta::from(name.into()),
+            Source::Reader(data.as_bytes()),
+        )
+        .await
     }
 
     /// Stores the file at `path`, named after its file name (`"dir/a.txt"` is stored as
@@ -173,13 +177,14 @@ impl ObjectStore {
             Error::with_source(ErrorKind::Io, e)
                 .with_message(format!("can not open {}", path.display()))
         })?;
-        self.put_inner(ObjectMeta::from(name), file).await
+        self.put_inner(ObjectMeta::from(name), Source::Reader(file))
+            .await
     }
 
     async fn put_inner<R: AsyncRead + Unpin>(
         &self,
         meta: ObjectMeta,
-        mut reader: R,
+        mut source: Source<R>,
     ) -> Result<ObjectInfo> {
         let span = crate::observe::object("put", self.bucket(), &meta.name);
         async move {
@@ -196,7 +201,7 @@ impl ObjectStore {
             let nuid = self.new_nuid();
             let chunk_subject = self.chunk_subject(&nuid);
             let uploaded = match self
-                .upload(&chunk_subject, chunk_size as usize, &mut reader)
+                .upload(&chunk_subject, chunk_size as usize, &mut source)
                 .await
             {
                 Ok(uploaded) => uploaded,
@@ -246,7 +251,7 @@ impl ObjectStore {
         &self,
         subject: &str,
         chunk_size: usize,
-        reader: &mut R,
+        source: &mut Source<R>,
     ) -> std::result::Result<Uploaded, (Error, bool)> {
         let window = window_for(chunk_size);
         let mut in_flight: VecDeque<PubAckFuture> = VecDeque::with_capacity(window);
@@ -255,7 +260,7 @@ impl ObjectStore {
         let mut chunks = 0u32;
         let sent = async {
             loop {
-                let chunk = read_chunk(reader, chunk_size).await.map_err(|e| {
+                let chunk = source.next_chunk(chunk_size).await.map_err(|e| {
                     Error::with_source(ErrorKind::Io, e).with_message("reading the object failed")
                 })?;
                 if chunk.is_empty() {
@@ -308,20 +313,39 @@ impl ObjectStore {
     }
 }
 
-/// Reads up to `size` bytes: a shorter chunk means the reader is at its end.
+/// Where the chunks of a put come from.
+enum Source<R> {
+    /// Read from a reader, each chunk into a buffer of its own.
+    Reader(R),
+    /// Bytes already in memory: each chunk is a slice of them, nothing is copied.
+    Bytes(Bytes),
+}
+
+impl<R: AsyncRead + Unpin> Source<R> {
+    /// The next chunk of up to `size` bytes: a shorter one is the last, an empty one means
+    /// there is nothing left.
+    async fn next_chunk(&mut self, size: usize) -> io::Result<Bytes> {
+        match self {
+            Source::Reader(reader) => read_chunk(reader, size).await,
+            Source::Bytes(rest) => Ok(rest.split_to(size.min(rest.len()))),
+        }
+    }
+}
+
+/// Reads up to `size` bytes: a shorter chunk means the reader is at its end. The buffer
+/// is not zeroed first: the reader fills it.
 async fn read_chunk<R: AsyncRead + Unpin>(reader: &mut R, size: usize) -> io::Result<Bytes> {
-    let mut buf = vec![0u8; size];
-    let mut filled = 0;
-    while filled < size {
-        match reader.read(&mut buf[filled..]).await {
+    let mut buf = BytesMut::with_capacity(size);
+    while buf.len() < size {
+        // `read_buf` reads at most the spare capacity, which is exactly what is missing.
+        match reader.read_buf(&mut buf).await {
             Ok(0) => break,
-            Ok(n) => filled += n,
+            Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
     }
-    buf.truncate(filled);
-    Ok(Bytes::from(buf))
+    Ok(buf.freeze())
 }
 
 #[cfg(test)]
@@ -349,6 +373,25 @@ mod tests {
         let last = read_chunk(&mut reader, 8).await.unwrap();
         assert_eq!(&last[..], &data[16..]);
         assert!(read_chunk(&mut reader, 8).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn bytes_are_chunked_as_slices_without_copies() {
+        let data = Bytes::from((0..20u8).collect::<Vec<u8>>());
+        let mut source: Source<tokio::io::Empty> = Source::Bytes(data.clone());
+        let first = source.next_chunk(8).await.unwrap();
+        assert_eq!(&first[..], &data[..8]);
+        // The same memory as the caller's bytes.
+        assert_eq!(first.as_ptr(), data.as_ptr());
+        assert_eq!(&source.next_chunk(8).await.unwrap()[..], &data[8..16]);
+        assert_eq!(&source.next_chunk(8).await.unwrap()[..], &data[16..]);
+        assert!(source.next_chunk(8).await.unwrap().is_empty());
+
+        // An exact multiple ends with an empty chunk, as a reader does.
+        let mut exact: Source<tokio::io::Empty> = Source::Bytes(data.slice(..16));
+        assert_eq!(exact.next_chunk(8).await.unwrap().len(), 8);
+        assert_eq!(exact.next_chunk(8).await.unwrap().len(), 8);
+        assert!(exact.next_chunk(8).await.unwrap().is_empty());
     }
 
     fn tokio_test_reader(data: &[u8]) -> impl AsyncRead + Unpin + '_ {

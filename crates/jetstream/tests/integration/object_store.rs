@@ -407,6 +407,12 @@ async fn chunking_follows_the_chunk_size() {
         out.extend_from_slice(&buf[..n]);
     }
     assert_eq!(out, big);
+
+    // An exact multiple of the chunk size: two chunks, read back whole (the digest checked).
+    let exact = pattern.bytes(256 * 1024);
+    let info = store.put_bytes("exact", exact.clone()).await.unwrap();
+    assert_eq!((info.chunks, info.size), (2, 256 * 1024));
+    assert_eq!(store.get_bytes("exact").await.unwrap(), exact);
 }
 
 #[tokio::test]
