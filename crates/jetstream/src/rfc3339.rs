@@ -22,12 +22,12 @@ fn utc(b: &[u8]) -> Option<Timestamp> {
     {
         return None;
     }
-    let year = digits(&b[0..4])?;
-    let month = digits(&b[5..7])?;
-    let day = digits(&b[8..10])?;
-    let hour = digits(&b[11..13])?;
-    let minute = digits(&b[14..16])?;
-    let second = digits(&b[17..19])?;
+    let year = two(b, 0)? * 100 + two(b, 2)?;
+    let month = two(b, 5)?;
+    let day = two(b, 8)?;
+    let hour = two(b, 11)?;
+    let minute = two(b, 14)?;
+    let second = two(b, 17)?;
     if !(1..=12).contains(&month)
         || day < 1
         || day > days_in_month(year, month)
@@ -40,7 +40,7 @@ fn utc(b: &[u8]) -> Option<Timestamp> {
     let nanos = match &b[19..b.len() - 1] {
         [] => 0,
         [b'.', fraction @ ..] if (1..=9).contains(&fraction.len()) => {
-            digits(fraction)? * 10i64.pow(9 - fraction.len() as u32)
+            digits(fraction)? * SCALE[fraction.len()]
         }
         _ => return None,
     };
@@ -50,6 +50,28 @@ fn utc(b: &[u8]) -> Option<Timestamp> {
 }
 
 /// The value of the ASCII digits of one field (at most 9).
+/// Nanoseconds per unit of a fraction of `i` digits.
+const SCALE: [i64; 10] = [
+    1_000_000_000,
+    100_000_000,
+    10_000_000,
+    1_000_000,
+    100_000,
+    10_000,
+    1_000,
+    100,
+    10,
+    1,
+];
+
+/// The two digits at `at` (the caller checked the length).
+#[inline]
+fn two(b: &[u8], at: usize) -> Option<i64> {
+    let tens = b.get(at)?.wrapping_sub(b'0');
+    let ones = b.get(at + 1)?.wrapping_sub(b'0');
+    (tens <= 9 && ones <= 9).then(|| i64::from(tens) * 10 + i64::from(ones))
+}
+
 fn digits(b: &[u8]) -> Option<i64> {
     i64::try_from(crate::ascii::decimal(b)?).ok()
 }
@@ -132,6 +154,11 @@ mod tests {
             "2026-12-07T06:13:12.1234567890Z",
             "2026-12-07T06:13:12",
             "2026-12-07 06:13:12Z",
+            "20a6-12-07T06:13:12Z",
+            "2026-1/-07T06:13:12Z",
+            "2026-12-07T06:1:12Z",
+            "2026-12-07T06:13:1xZ",
+            "2026-12-07T06:13:12.12a4Z",
             "",
         ] {
             assert_eq!(utc(bad.as_bytes()), None, "{bad}");

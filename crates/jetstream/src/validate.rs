@@ -55,6 +55,17 @@ pub(crate) fn validate_bucket_name(bucket: &str) -> Result<(), Error> {
 /// reserved.
 #[cfg(feature = "kv")]
 pub(crate) fn validate_kv_key(key: &str, allow_wildcards: bool) -> Result<(), Error> {
+    // Every get and put checks its key: the common valid one in one pass over its bytes;
+    // the token-by-token reading below says what is wrong (and handles wildcards).
+    if !allow_wildcards && plain_key(key.as_bytes()) {
+        return Ok(());
+    }
+    kv_key_by_tokens(key, allow_wildcards)
+}
+
+/// [`validate_kv_key`] token by token, with what is wrong.
+#[cfg(feature = "kv")]
+fn kv_key_by_tokens(key: &str, allow_wildcards: bool) -> Result<(), Error> {
     let invalid = |why: String| {
         Err(Error::msg(
             ErrorKind::InvalidKey,
@@ -95,6 +106,32 @@ pub(crate) fn validate_kv_key(key: &str, allow_wildcards: bool) -> Result<(), Er
         }
     }
     Ok(())
+}
+
+/// Whether `key` is a valid key without wildcards: non-empty `.`-separated tokens of
+/// `[A-Za-z0-9_/=-]`, not starting with the reserved `_kv`.
+#[cfg(feature = "kv")]
+fn plain_key(key: &[u8]) -> bool {
+    if key.first().is_none_or(|&b| b == b'.') || key.last() == Some(&b'.') {
+        return false;
+    }
+    if key.starts_with(b"_kv") {
+        return false;
+    }
+    let mut after_dot = false;
+    for &b in key {
+        if b == b'.' {
+            if after_dot {
+                return false;
+            }
+            after_dot = true;
+        } else if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'/' | b'=' | b'-') {
+            after_dot = false;
+        } else {
+            return false;
+        }
+    }
+    true
 }
 
 /// Checks a subject with the codec's subject validator (the one the core client uses for
@@ -231,6 +268,29 @@ mod tests {
                 kind(validate_bucket_name(bad)),
                 Some(ErrorKind::InvalidName),
                 "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    #[cfg(feature = "kv")]
+    fn the_one_pass_key_check_agrees_with_the_token_by_token_one() {
+        let alphabet: &[&str] = &[
+            "a", "Z9", ".", "_kv", "_", "/=-", " ", "*", ">", "é", "$", "kv",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..50_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let parts = (state % 9) as usize;
+            let key: String = (0..parts)
+                .map(|i| alphabet[((state >> (i * 5)) % alphabet.len() as u64) as usize])
+                .collect();
+            assert_eq!(
+                plain_key(key.as_bytes()),
+                kv_key_by_tokens(&key, false).is_ok(),
+                "{key:?}"
             );
         }
     }
