@@ -221,7 +221,14 @@ enum Flush {
 }
 
 /// Called by the connection task for a message on the shared inbox.
-pub(crate) fn deliver(shared: &Shared, msg: Message) {
+/// Hands every reply in `replies` to its request, in order, emptying it.
+pub(crate) fn deliver_all(shared: &Shared, replies: &mut Vec<Message>) {
+    for msg in replies.drain(..) {
+        deliver(shared, msg);
+    }
+}
+
+fn deliver(shared: &Shared, msg: Message) {
     let token = msg
         .subject
         .as_bytes()

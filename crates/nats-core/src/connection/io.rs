@@ -53,6 +53,9 @@ enum PongWaiter {
     Flush(Vec<oneshot::Sender<Result<(), Error>>>),
 }
 
+/// How many replies' room [`Connection::handle_ops`] keeps between reads.
+const KEPT_REPLIES: usize = 256;
+
 pub(crate) struct Connection<T> {
     io: T,
     shared: Arc<Shared>,
@@ -79,6 +82,9 @@ pub(crate) struct Connection<T> {
     /// When the last batch was taken for writing: writes in quick
     /// succession mean a stream of small publishes (acks), worth coalescing.
     last_take: Option<Instant>,
+    /// Replies to requests read from one buffer, handed to their requests
+    /// once the whole buffer is parsed (see [`Connection::handle_ops`]).
+    replies: Vec<Message>,
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
@@ -98,6 +104,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             deferred: false,
             holding: true,
             last_take: None,
+            replies: Vec::new(),
         }
     }
 
@@ -258,8 +265,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
         }
     }
 
+    ///
+    /// Replies to requests are handed over after the whole buffer is parsed
+    /// (before any other operation that could end a request, such as an
+    /// `-ERR`): a requester woken by the first reply would otherwise run
+    /// while the rest are still parsed, see only some of them, and send the
+    /// requests they set off in several writes instead of one.
     fn handle_ops(&mut self) -> Result<(), Error> {
         let shared = self.shared.clone();
+        let mut replies = std::mem::take(&mut self.replies);
         let mut subs = None;
         let (mut in_msgs, mut in_bytes) = (0u64, 0u64);
         let mut pongs = 0usize;
@@ -270,12 +284,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 Err(e) => break Err(Error::from(e)),
             };
             trace_op(&op);
+            if !matches!(op, ServerOp::Msg(_)) {
+                request::deliver_all(&shared, &mut replies);
+            }
             match op {
                 ServerOp::Msg(msg) => {
                     in_msgs += 1;
                     in_bytes += msg.length as u64;
                     let subs = subs.get_or_insert_with(|| lock(&shared.subs));
-                    dispatch(&shared, subs, msg);
+                    dispatch(&shared, subs, msg, &mut replies);
+                    continue;
                 }
                 ServerOp::Ping => pongs += 1,
                 ServerOp::Pong => {
@@ -313,6 +331,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             }
         };
         drop(subs);
+        request::deliver_all(&shared, &mut replies);
+        // Room for a usual batch is kept; what a burst grew is given back.
+        replies.shrink_to(KEPT_REPLIES);
+        self.replies = replies;
         if pongs > 0 {
             shared.write_now(|buf| (0..pongs).for_each(|_| encode_pong(buf)));
         }
@@ -435,7 +457,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
     }
 }
 
-fn dispatch(shared: &Shared, subs: &mut HashMap<u64, SubSlot>, msg: MsgOp) {
+/// Hands `msg` to its subscription; a reply to a request goes to `replies`
+/// (see [`Connection::handle_ops`]).
+fn dispatch(
+    shared: &Shared,
+    subs: &mut HashMap<u64, SubSlot>,
+    msg: MsgOp,
+    replies: &mut Vec<Message>,
+) {
     let sid = msg.sid;
     let Some(slot) = subs.get_mut(&sid) else {
         return;
@@ -462,7 +491,7 @@ fn dispatch(shared: &Shared, subs: &mut HashMap<u64, SubSlot>, msg: MsgOp) {
                 }
             }
         }
-        SubKind::Mux => request::deliver(shared, Message::from_op(msg)),
+        SubKind::Mux => replies.push(Message::from_op(msg)),
     }
     if done {
         subs.remove(&sid);

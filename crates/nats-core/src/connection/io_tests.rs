@@ -160,3 +160,40 @@ async fn garbage_from_the_server_is_a_protocol_error() {
         Exit::Closed => panic!("expected a protocol error"),
     }
 }
+
+#[tokio::test]
+async fn replies_read_before_an_error_reach_their_requests_first() {
+    let (client, mut server, _task) = connected();
+    let first = client.send_request("svc", None, "a".into()).await.unwrap();
+    let second = client.send_request("svc", None, "b".into()).await.unwrap();
+    let mut seen = Vec::new();
+    read_until(&mut server, &mut seen, b"\r\nb\r\n").await;
+    let text = String::from_utf8_lossy(&seen).into_owned();
+    // `PUB svc <reply> 1` twice; replies come on the shared inbox's sid.
+    let sid = super::MUX_SID;
+    let replies: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("PUB svc "))
+        .map(|l| l.split(' ').nth(2).expect("a reply subject"))
+        .collect();
+    assert_eq!(replies.len(), 2, "{text}");
+    // In one read: the first request's reply, then the server refusing
+    // publishes to `svc` (which fails the requests still waiting).
+    let burst = format!(
+        "MSG {} {sid} 2\r\nre\r\n-ERR 'Permissions Violation for Publish to \"svc\"'\r\n",
+        replies[0]
+    );
+    server.write_all(burst.as_bytes()).await.unwrap();
+    let within = Duration::from_secs(5);
+    let reply = tokio::time::timeout(within, first).await.unwrap().unwrap();
+    assert_eq!(&reply.payload[..], b"re");
+    let refused = tokio::time::timeout(within, second)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        refused.kind(),
+        crate::ErrorKind::PermissionDenied,
+        "{refused}"
+    );
+}
