@@ -25,7 +25,7 @@ use tracing::Instrument;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use nats_core::{Message, PendingLimits, State, Subscriber};
 use tokio::sync::{watch, Notify};
 use tokio::time::Sleep;
@@ -609,6 +609,17 @@ impl Engine {
         }
     }
 
+    /// What the subscription's next item means: a message, or its end.
+    fn on_next(&mut self, m: Option<Message>, stopping: bool) -> Option<Event> {
+        match m {
+            Some(m) => self.on_message(m),
+            None => {
+                self.finished = true;
+                (!stopping).then(|| Event::Terminal(Error::new(ErrorKind::ConnectionClosed)))
+            }
+        }
+    }
+
     /// The next message or event; `None` once the pull is over.
     pub(crate) async fn next_event(&mut self) -> Option<Event> {
         loop {
@@ -639,15 +650,17 @@ impl Engine {
             // Heartbeats are watched while disconnected too: the user hears
             // that the server went quiet; pulls resume once reconnected.
             let stopping = self.continuous.as_ref().is_some_and(|c| c.stopping);
+            // A message already waiting is taken as the biased select below
+            // would take it first, without setting up the select's branches.
+            if let Some(m) = self.sub.next().now_or_never() {
+                match self.on_next(m, stopping) {
+                    Some(event) => return Some(event),
+                    None => continue,
+                }
+            }
             let event = tokio::select! {
                 biased;
-                m = self.sub.next() => match m {
-                    Some(m) => self.on_message(m),
-                    None => {
-                        self.finished = true;
-                        (!stopping).then(|| Event::Terminal(Error::new(ErrorKind::ConnectionClosed)))
-                    }
-                },
+                m = self.sub.next() => self.on_next(m, stopping),
                 result = checked(&mut self.check) => self.on_checked(result),
                 // A check under way ends a one-shot pull on its own.
                 () = expired(&mut self.deadline), if self.check.is_none() => {

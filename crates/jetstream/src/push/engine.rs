@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use nats_core::{Message, State, StatusCode, Subscriber};
 use tokio::sync::watch;
 
@@ -272,6 +272,18 @@ impl PushEngine {
                 let _ = self.sub.drain().await;
             }
             let stopping = self.stopping;
+            // A message already waiting is taken as the biased select below
+            // would take it first, without setting up the select's branches.
+            if let Some(m) = self.sub.next().now_or_never() {
+                let event = match m {
+                    Some(m) => self.on_message(m).await,
+                    None => self.on_end(),
+                };
+                match event {
+                    Some(event) => return Some(event),
+                    None => continue,
+                }
+            }
             let event = tokio::select! {
                 biased;
                 m = self.sub.next() => match m {
