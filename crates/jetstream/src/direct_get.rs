@@ -347,6 +347,7 @@ impl Stream {
     /// allows direct gets; otherwise, or when no direct-get responder answers, as
     /// [`Stream::get_last_msg_for_subject`] reads it from the leader. The same as that
     /// call, without boxing a future or building subjects on the hot path.
+    #[cfg(feature = "kv")]
     pub(crate) async fn last_for_literal(
         &self,
         direct: String,

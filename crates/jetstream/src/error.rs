@@ -539,6 +539,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "kv")]
     fn decode_errors_name_where_the_payload_came_from() {
         let err = Error::decode(DecodeError::new(
             "orders.eu",
@@ -713,6 +714,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(any(feature = "kv", feature = "object-store"))]
     fn kind_remapping_keeps_the_server_error() {
         let err = Error::from_api(api(404, 10059, "stream not found"))
             .with_kind(ErrorKind::BucketNotFound);

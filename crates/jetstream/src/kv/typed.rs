@@ -348,6 +348,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "serde")]
     fn json_round_trips_and_reports_serde_errors() {
         let bytes = Codec::<Vec<u32>>::encode(&Json, &vec![1, 2]).unwrap();
         assert_eq!(&bytes[..], b"[1,2]");
