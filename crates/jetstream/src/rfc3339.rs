@@ -40,7 +40,7 @@ fn utc(b: &[u8]) -> Option<Timestamp> {
     let nanos = match &b[19..b.len() - 1] {
         [] => 0,
         [b'.', fraction @ ..] if (1..=9).contains(&fraction.len()) => {
-            digits(fraction)? * SCALE[fraction.len()]
+            digits(fraction)? * SCALE.get(fraction.len())?
         }
         _ => return None,
     };

@@ -220,14 +220,16 @@ enum Flush {
     Due,
 }
 
-/// Called by the connection task for a message on the shared inbox.
-/// Hands every reply in `replies` to its request, in order, emptying it.
+/// Called by the connection task with the messages a read brought on the
+/// shared inbox: hands every reply to its request, in order, emptying
+/// `replies`.
 pub(crate) fn deliver_all(shared: &Shared, replies: &mut Vec<Message>) {
     for msg in replies.drain(..) {
         deliver(shared, msg);
     }
 }
 
+/// Hands one reply to the request its subject's token names, if it still waits.
 fn deliver(shared: &Shared, msg: Message) {
     let token = msg
         .subject

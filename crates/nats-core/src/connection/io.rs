@@ -265,6 +265,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
         }
     }
 
+    /// Handles every whole operation in the read buffer.
     ///
     /// Replies to requests are handed over after the whole buffer is parsed
     /// (before any other operation that could end a request, such as an
