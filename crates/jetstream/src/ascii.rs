@@ -84,11 +84,7 @@ mod tests {
 
     #[test]
     fn decimals_of_every_length_agree_with_str_parse() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..20_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+        for state in crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15u64).take(20_000) {
             let len = (state % 21) as usize;
             let text: String = (0..len)
                 .map(|i| char::from(b'0' + ((state >> (i % 16 * 4)) % 10) as u8))

@@ -395,6 +395,8 @@ mod push;
 mod rfc3339;
 mod stream;
 mod streams_api;
+#[cfg(test)]
+mod test_rng;
 mod trace;
 mod types;
 mod validate;

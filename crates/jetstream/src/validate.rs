@@ -278,11 +278,7 @@ mod tests {
         let alphabet: &[&str] = &[
             "a", "Z9", ".", "_kv", "_", "/=-", " ", "*", ">", "é", "$", "kv",
         ];
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..50_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+        for state in crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15u64).take(50_000) {
             let parts = (state % 9) as usize;
             let key: String = (0..parts)
                 .map(|i| alphabet[((state >> (i * 5)) % alphabet.len() as u64) as usize])
