@@ -101,31 +101,34 @@ impl StoredMessage {
                 format!("direct get reply without a valid {name} header"),
             )
         };
-        let subject = headers
-            .get(NATS_SUBJECT)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| missing(NATS_SUBJECT))?
-            .to_string();
-        let sequence = headers
-            .get(NATS_SEQUENCE)
-            .and_then(|s| s.parse::<u64>().ok())
-            .ok_or_else(|| missing(NATS_SEQUENCE))?;
-        let time = headers
-            .get(NATS_TIME_STAMP)
-            .and_then(crate::rfc3339::parse)
-            .ok_or_else(|| missing(NATS_TIME_STAMP))?;
-        // The server's own headers go, in one pass.
-        headers.retain(|name, _| {
-            ![
-                NATS_STREAM,
-                NATS_SEQUENCE,
-                NATS_TIME_STAMP,
-                NATS_SUBJECT,
-                NATS_NUM_PENDING,
-                NATS_LAST_SEQUENCE,
-            ]
-            .contains(&name)
+        // One pass: the server's own headers are read (the first of each name counts,
+        // as `HeaderMap::get`) and removed; the rest stay with the message.
+        let (mut subject, mut sequence, mut time) = (None, None, None);
+        headers.retain(|name, value| {
+            match name {
+                NATS_SUBJECT => {
+                    if subject.is_none() {
+                        subject = Some((!value.is_empty()).then(|| value.to_string()));
+                    }
+                }
+                NATS_SEQUENCE => {
+                    if sequence.is_none() {
+                        sequence = Some(value.parse::<u64>().ok());
+                    }
+                }
+                NATS_TIME_STAMP => {
+                    if time.is_none() {
+                        time = Some(crate::rfc3339::parse(value));
+                    }
+                }
+                NATS_STREAM | NATS_NUM_PENDING | NATS_LAST_SEQUENCE => {}
+                _ => return true,
+            }
+            false
         });
+        let subject = subject.flatten().ok_or_else(|| missing(NATS_SUBJECT))?;
+        let sequence = sequence.flatten().ok_or_else(|| missing(NATS_SEQUENCE))?;
+        let time = time.flatten().ok_or_else(|| missing(NATS_TIME_STAMP))?;
         Ok(StoredMessage {
             subject,
             sequence,

@@ -91,21 +91,34 @@ impl fmt::Display for StatusCode {
 /// ```
 #[derive(Clone, Default)]
 pub struct HeaderMap {
+    /// The received block the [`Field::Line`]s point into (one reference count for all
+    /// of them); empty for a map built by hand.
+    block: ByteString,
     entries: Vec<Field>,
     status: Option<StatusCode>,
-    description: Option<ByteString>,
+    description: Option<Box<str>>,
 }
 
-/// One `name: value` pair, both in one string: a received line (one slice of
-/// the block, one reference count per pair), or the two joined when set by
-/// hand.
+/// One `name: value` pair: a received line (offsets into the map's block), or the
+/// two joined in one string when set by hand.
 #[derive(Clone)]
-struct Field {
-    text: ByteString,
-    /// Where the name ends in `text`.
-    name_end: usize,
-    /// Where the value starts in `text` (it runs to the end).
-    value_start: usize,
+enum Field {
+    Line {
+        /// Where the name starts in the block.
+        start: u32,
+        /// Where the name ends.
+        name_end: u32,
+        /// Where the value starts.
+        value_start: u32,
+        /// Where the value ends.
+        end: u32,
+    },
+    Owned {
+        /// The name, then the value.
+        text: Box<str>,
+        /// Where the name ends (and the value starts) in `text`.
+        name_end: usize,
+    },
 }
 
 impl Field {
@@ -113,24 +126,46 @@ impl Field {
         let mut text: String = name.into();
         let name_end = text.len();
         text.push_str(&value.into());
-        Field {
-            text: ByteString::from(text),
+        Field::Owned {
+            text: text.into_boxed_str(),
             name_end,
-            value_start: name_end,
         }
     }
 
-    fn name(&self) -> &str {
-        self.text.get(..self.name_end).unwrap_or_default()
+    #[inline]
+    fn name<'a>(&'a self, block: &'a str) -> &'a str {
+        match self {
+            Field::Line {
+                start, name_end, ..
+            } => block
+                .get(*start as usize..*name_end as usize)
+                .unwrap_or_default(),
+            Field::Owned { text, name_end } => text.get(..*name_end).unwrap_or_default(),
+        }
     }
 
-    /// Whether the name is `name` (compared as bytes: no slicing of `text`).
-    fn has_name(&self, name: &str) -> bool {
-        self.name_end == name.len() && self.text.as_bytes().starts_with(name.as_bytes())
+    /// Whether the name is `name` (compared as bytes).
+    #[inline]
+    fn has_name(&self, block: &str, name: &str) -> bool {
+        let (text, from, to) = match self {
+            Field::Line {
+                start, name_end, ..
+            } => (block.as_bytes(), *start as usize, *name_end as usize),
+            Field::Owned { text, name_end } => (text.as_bytes(), 0, *name_end),
+        };
+        to - from == name.len() && text.get(from..to) == Some(name.as_bytes())
     }
 
-    fn value(&self) -> &str {
-        self.text.get(self.value_start..).unwrap_or_default()
+    #[inline]
+    fn value<'a>(&'a self, block: &'a str) -> &'a str {
+        match self {
+            Field::Line {
+                value_start, end, ..
+            } => block
+                .get(*value_start as usize..*end as usize)
+                .unwrap_or_default(),
+            Field::Owned { text, name_end } => text.get(*name_end..).unwrap_or_default(),
+        }
     }
 }
 
@@ -155,14 +190,15 @@ impl HeaderMap {
     /// Sets `name` to `value`, replacing every earlier value of that name.
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
         let field = Field::new(name, value);
-        let name = field.name();
-        match self.entries.iter().position(|f| f.has_name(name)) {
+        let name = field.name("");
+        let block = &self.block;
+        match self.entries.iter().position(|f| f.has_name(block, name)) {
             Some(pos) => {
                 // The first keeps its place; the later ones go.
                 let mut at = 0;
                 self.entries.retain(|f| {
                     at += 1;
-                    at - 1 <= pos || !f.has_name(name)
+                    at - 1 <= pos || !f.has_name(block, name)
                 });
                 if let Some(slot) = self.entries.get_mut(pos) {
                     *slot = field;
@@ -181,22 +217,23 @@ impl HeaderMap {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.entries
             .iter()
-            .find(|f| f.has_name(name))
-            .map(Field::value)
+            .find(|f| f.has_name(&self.block, name))
+            .map(|f| f.value(&self.block))
     }
 
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.entries
             .iter()
-            .filter(move |f| f.has_name(name))
-            .map(Field::value)
+            .filter(move |f| f.has_name(&self.block, name))
+            .map(|f| f.value(&self.block))
     }
 
     /// Removes every value of `name`, returning whether there was one.
     pub fn remove(&mut self, name: &str) -> bool {
         let before = self.entries.len();
-        self.entries.retain(|f| !f.has_name(name));
+        let block = &self.block;
+        self.entries.retain(|f| !f.has_name(block, name));
         before != self.entries.len()
     }
 
@@ -213,7 +250,8 @@ impl HeaderMap {
     /// assert_eq!(headers.iter().collect::<Vec<_>>(), [("X-Tag", "a")]);
     /// ```
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
-        self.entries.retain(|f| keep(f.name(), f.value()));
+        let block = &self.block;
+        self.entries.retain(|f| keep(f.name(block), f.value(block)));
     }
 
     /// Whether `name` has a value.
@@ -223,7 +261,9 @@ impl HeaderMap {
 
     /// Every `(name, value)` pair in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|f| (f.name(), f.value()))
+        self.entries
+            .iter()
+            .map(|f| (f.name(&self.block), f.value(&self.block)))
     }
 
     /// The number of `(name, value)` pairs.
@@ -249,7 +289,7 @@ impl HeaderMap {
     /// Sets the status code and description of the version line.
     pub fn set_status(&mut self, status: Option<StatusCode>, description: Option<&str>) {
         self.status = status;
-        self.description = description.map(ByteString::from);
+        self.description = description.map(Box::from);
     }
 
     /// Checks that every name and value can be sent: names are printable ASCII
@@ -314,7 +354,13 @@ impl HeaderMap {
     }
 
     /// Parses a header block (from `NATS/1.0` up to and including the blank line).
+    ///
+    /// The pairs stay in the block: the map keeps the block (one reference count) and
+    /// the offsets of each name and value.
     pub fn parse(block: Bytes) -> Result<HeaderMap, Error> {
+        if u32::try_from(block.len()).is_err() {
+            return Err(Error::parse("header block larger than 4 GiB"));
+        }
         let text = ByteString::try_from(block)
             .map_err(|_| Error::parse("header block is not valid UTF-8"))?;
         let mut lines = LineIter { s: &text, pos: 0 };
@@ -334,12 +380,12 @@ impl HeaderMap {
             map.status = Some(status);
             let desc = rest_trim[code_end..].trim();
             if !desc.is_empty() {
-                map.description = Some(text.slice_ref(desc));
+                map.description = Some(Box::from(desc));
             }
         }
         // Every message with headers comes through here (every direct get
-        // reply, for one): each line is split on bytes, the colon found with
-        // memchr, only spaces and tabs trimmed.
+        // reply, for one): each line is split on bytes (the colon found with
+        // a plain scan: names are short), only spaces and tabs trimmed.
         let mut ended = false;
         for (start, end) in lines.by_ref() {
             let line = &text.as_bytes()[start..end];
@@ -347,30 +393,34 @@ impl HeaderMap {
                 ended = true;
                 break;
             }
-            let colon = memchr::memchr(b':', line)
+            let colon = line
+                .iter()
+                .position(|&b| b == b':')
                 .ok_or_else(|| Error::parse("header line without ':'"))?;
             let name = trim_blanks(start, &line[..colon]);
             if name.is_empty() {
                 return Err(Error::parse("header line with an empty name"));
             }
             let value = trim_blanks(start + colon + 1, &line[colon + 1..]);
-            // Space and tab are ASCII: the ranges fall on character boundaries.
-            // One slice for the pair, from the name's start to the value's end.
-            let Some(pair) = text.get(name.start..value.end) else {
-                return Err(Error::parse("header line split inside a character"));
-            };
+            // Space and tab are ASCII: the offsets fall on character boundaries
+            // (checked when read, as every offset into the block).
             if map.entries.capacity() == 0 {
                 // Room for a direct get's four at once (a status-only block allocates nothing).
                 map.entries = Vec::with_capacity(4);
             }
-            map.entries.push(Field {
-                text: text.slice_ref(pair),
-                name_end: name.end - name.start,
-                value_start: value.start - name.start,
+            // The block is at most u32::MAX bytes long (checked above).
+            map.entries.push(Field::Line {
+                start: name.start as u32,
+                name_end: name.end as u32,
+                value_start: value.start as u32,
+                end: value.end as u32,
             });
         }
         if !ended {
             return Err(Error::parse("header block does not end with a blank line"));
+        }
+        if !map.entries.is_empty() {
+            map.block = text;
         }
         Ok(map)
     }

@@ -53,8 +53,14 @@ enum PongWaiter {
     Flush(Vec<oneshot::Sender<Result<(), Error>>>),
 }
 
-/// How many replies' room [`Connection::handle_ops`] keeps between reads.
+/// How many messages' and replies' room [`Connection::handle_ops`] keeps
+/// between reads.
 const KEPT_REPLIES: usize = 256;
+
+/// At most this many messages wait for the end of their buffer to be
+/// dispatched (a read after a large message can hold many small ones): about
+/// 200 KiB of message records.
+pub(super) const MAX_HELD_MSGS: usize = 1024;
 
 pub(crate) struct Connection<T> {
     io: T,
@@ -82,8 +88,11 @@ pub(crate) struct Connection<T> {
     /// When the last batch was taken for writing: writes in quick
     /// succession mean a stream of small publishes (acks), worth coalescing.
     last_take: Option<Instant>,
-    /// Replies to requests read from one buffer, handed to their requests
-    /// once the whole buffer is parsed (see [`Connection::handle_ops`]).
+    /// Messages read from one buffer, dispatched once the whole buffer is
+    /// parsed (see [`Connection::handle_ops`]).
+    msgs: Vec<MsgOp>,
+    /// Replies to requests among them, handed to their requests after the
+    /// dispatch.
     replies: Vec<Message>,
 }
 
@@ -104,6 +113,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             deferred: false,
             holding: true,
             last_take: None,
+            msgs: Vec::new(),
             replies: Vec::new(),
         }
     }
@@ -267,15 +277,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
 
     /// Handles every whole operation in the read buffer.
     ///
-    /// Replies to requests are handed over after the whole buffer is parsed
-    /// (before any other operation that could end a request, such as an
-    /// `-ERR`): a requester woken by the first reply would otherwise run
-    /// while the rest are still parsed, see only some of them, and send the
-    /// requests they set off in several writes instead of one.
+    /// Messages are dispatched after the whole buffer is parsed (and before
+    /// any other operation, such as an `-ERR` that could end a request or a
+    /// `PONG` that ends a drain): a subscriber or requester woken by the first
+    /// message would otherwise run while the rest are still parsed, drain what
+    /// is there, go back to sleep and be woken again for the rest, one thread
+    /// wake-up per few messages instead of one per read; a requester would
+    /// also send the requests its replies set off in several writes instead of
+    /// one.
     fn handle_ops(&mut self) -> Result<(), Error> {
         let shared = self.shared.clone();
+        let mut msgs = std::mem::take(&mut self.msgs);
         let mut replies = std::mem::take(&mut self.replies);
-        let mut subs = None;
         let (mut in_msgs, mut in_bytes) = (0u64, 0u64);
         let mut pongs = 0usize;
         let result = loop {
@@ -285,17 +298,23 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 Err(e) => break Err(Error::from(e)),
             };
             trace_op(&op);
-            if !matches!(op, ServerOp::Msg(_)) {
-                request::deliver_all(&shared, &mut replies);
-            }
-            match op {
+            let op = match op {
                 ServerOp::Msg(msg) => {
                     in_msgs += 1;
                     in_bytes += msg.length as u64;
-                    let subs = subs.get_or_insert_with(|| lock(&shared.subs));
-                    dispatch(&shared, subs, msg, &mut replies);
+                    msgs.push(msg);
+                    if msgs.len() >= MAX_HELD_MSGS {
+                        dispatch_all(&shared, &mut msgs, &mut replies);
+                    }
                     continue;
                 }
+                other => other,
+            };
+            dispatch_all(&shared, &mut msgs, &mut replies);
+            match op {
+                // Queued above.
+                ServerOp::Msg(_) => {}
+                ServerOp::Ok => {}
                 ServerOp::Ping => pongs += 1,
                 ServerOp::Pong => {
                     self.pings_outstanding = 0;
@@ -305,7 +324,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                         }
                     }
                 }
-                ServerOp::Ok => {}
                 ServerOp::Info(info) => {
                     let ldm = info.lame_duck_mode;
                     shared.update_info(*info);
@@ -316,8 +334,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 ServerOp::Err(text) => {
                     let lower = text.to_ascii_lowercase();
                     if lower.starts_with("permissions violation") {
-                        let subs = subs.get_or_insert_with(|| lock(&shared.subs));
-                        permissions::refused(&shared, subs, &text);
+                        permissions::refused(&shared, &mut lock(&shared.subs), &text);
                         shared.emit(Event::ServerError(text));
                     } else if lower.starts_with("maximum subscriptions exceeded")
                         || lower.starts_with("invalid subject")
@@ -331,10 +348,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 }
             }
         };
-        drop(subs);
-        request::deliver_all(&shared, &mut replies);
+        dispatch_all(&shared, &mut msgs, &mut replies);
         // Room for a usual batch is kept; what a burst grew is given back.
+        msgs.shrink_to(KEPT_REPLIES);
         replies.shrink_to(KEPT_REPLIES);
+        self.msgs = msgs;
         self.replies = replies;
         if pongs > 0 {
             shared.write_now(|buf| (0..pongs).for_each(|_| encode_pong(buf)));
@@ -456,6 +474,19 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             self.shared.space.notify_waiters();
         }
     }
+}
+
+/// Hands every message of `msgs` (emptied) to its subscription, in order,
+/// under one lock of the subscriptions; then the replies among them to their
+/// requests.
+fn dispatch_all(shared: &Shared, msgs: &mut Vec<MsgOp>, replies: &mut Vec<Message>) {
+    if !msgs.is_empty() {
+        let mut subs = lock(&shared.subs);
+        for msg in msgs.drain(..) {
+            dispatch(shared, &mut subs, msg, replies);
+        }
+    }
+    request::deliver_all(shared, replies);
 }
 
 /// Hands `msg` to its subscription; a reply to a request goes to `replies`

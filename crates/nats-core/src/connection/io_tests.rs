@@ -197,3 +197,75 @@ async fn replies_read_before_an_error_reach_their_requests_first() {
         "{refused}"
     );
 }
+
+#[tokio::test]
+async fn a_read_of_many_messages_reaches_each_subscription_in_order() {
+    let (client, mut server, _task) = connected();
+    let mut evens = client.subscribe("even").await.unwrap();
+    let mut odds = client.subscribe("odd").await.unwrap();
+    let mut seen = Vec::new();
+    read_until(&mut server, &mut seen, b"SUB odd 3\r\n").await;
+    // More messages than are held back for one dispatch, interleaved between
+    // two subscriptions, then a PING: one write, read in as few reads as the
+    // pipe allows.
+    const N: usize = 2 * super::io::MAX_HELD_MSGS + 500;
+    let mut burst = String::new();
+    for i in 0..N {
+        let (subject, sid) = if i % 2 == 0 { ("even", 2) } else { ("odd", 3) };
+        let payload = i.to_string();
+        burst.push_str(&format!(
+            "MSG {subject} {sid} {}\r\n{payload}\r\n",
+            payload.len()
+        ));
+    }
+    burst.push_str("PING\r\n");
+    server.write_all(burst.as_bytes()).await.unwrap();
+    let within = Duration::from_secs(5);
+    for i in (0..N).step_by(2) {
+        let m = tokio::time::timeout(within, evens.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.payload, i.to_string().as_bytes());
+    }
+    for i in (1..N).step_by(2) {
+        let m = tokio::time::timeout(within, odds.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.payload, i.to_string().as_bytes());
+    }
+    seen.clear();
+    read_until(&mut server, &mut seen, b"PONG\r\n").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_read_before_a_pong_are_delivered_when_the_flush_returns() {
+    let (client, mut server, _task) = connected();
+    let mut sub = client.subscribe("news").await.unwrap();
+    let mut seen = Vec::new();
+    read_until(&mut server, &mut seen, b"SUB news 2\r\n").await;
+    for round in 0..20 {
+        let flusher = client.clone();
+        let flush = tokio::spawn(async move { flusher.flush().await });
+        seen.clear();
+        read_until(&mut server, &mut seen, b"PING\r\n").await;
+        // The messages and the flush's PONG in one read: by the time the
+        // flush returns, the messages are with the subscription.
+        let burst = format!("MSG news 2 1\r\na\r\nMSG news 2 1\r\nb\r\nPONG\r\n");
+        server.write_all(burst.as_bytes()).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), flush)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        for want in ["a", "b"] {
+            let m = futures_util::FutureExt::now_or_never(sub.next())
+                .unwrap_or_else(|| {
+                    panic!("round {round}: {want} not delivered before the flush returned")
+                })
+                .unwrap();
+            assert_eq!(m.payload, want.as_bytes());
+        }
+    }
+}
