@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use nats_wire::{encode_sub, encode_unsub, subject, HeaderMap, ServerInfo};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use crate::error::{Error, ErrorKind};
 use crate::events::{State, Statistics};
@@ -420,7 +420,7 @@ impl Client {
     ) -> Result<Subscriber, Error> {
         subject::validate_subscribe_subject(subject)?;
         let sid = self.shared.next_sid();
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = crate::sub_queue::queue();
         let pending = Arc::new(Pending::new(limits));
         lock(&self.shared.subs).insert(
             sid,

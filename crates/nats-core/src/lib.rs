@@ -42,6 +42,7 @@ mod options;
 mod pending;
 mod request;
 mod shared;
+mod sub_queue;
 mod subscriber;
 mod waiters;
 mod write_queue;

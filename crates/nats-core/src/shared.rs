@@ -25,6 +25,7 @@ use crate::events::{Counters, Event, State};
 use crate::message::Message;
 use crate::options::ConnectOptions;
 use crate::pending::Pending;
+use crate::sub_queue::QueueTx;
 use crate::write_queue::WriteQueue;
 
 /// A publish that is not request-shaped (see [`WriteState::write_direct`])
@@ -232,12 +233,8 @@ pub(crate) struct SubSlot {
 #[derive(Debug)]
 pub(crate) enum SubKind {
     /// A user subscription: its queue, bounded by the pending limits that
-    /// `pending` enforces (the channel itself is unbounded, so that receiving
-    /// takes no lock).
-    Channel {
-        tx: mpsc::UnboundedSender<Message>,
-        pending: Arc<Pending>,
-    },
+    /// `pending` enforces (the queue itself is unbounded).
+    Channel { tx: QueueTx, pending: Arc<Pending> },
     /// The shared request inbox (`<prefix>.<nuid>.*`): replies are matched by token.
     Mux,
 }

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use tokio::sync::mpsc;
 
 use crate::connection::server_error;
 use crate::error::Error;
 use crate::message::Message;
 use crate::pending::{Pending, PendingLimits};
 use crate::shared::lock;
+use crate::sub_queue::QueueRx;
 use crate::Client;
 
 /// The messages of a subscription, as a [`futures_core::Stream`].
@@ -51,18 +51,13 @@ use crate::Client;
 pub struct Subscriber {
     client: Client,
     sid: u64,
-    rx: mpsc::UnboundedReceiver<Message>,
+    rx: QueueRx,
     pending: Arc<Pending>,
     unsubscribed: bool,
 }
 
 impl Subscriber {
-    pub(crate) fn new(
-        client: Client,
-        sid: u64,
-        rx: mpsc::UnboundedReceiver<Message>,
-        pending: Arc<Pending>,
-    ) -> Self {
+    pub(crate) fn new(client: Client, sid: u64, rx: QueueRx, pending: Arc<Pending>) -> Self {
         Subscriber {
             client,
             sid,
@@ -125,7 +120,7 @@ impl Subscriber {
     pub async fn unsubscribe(&mut self) -> Result<(), Error> {
         self.unsubscribe_now();
         self.rx.close();
-        while let Ok(msg) = self.rx.try_recv() {
+        while let Some(msg) = self.rx.try_recv() {
             self.pending.release(msg.length);
         }
         Ok(())

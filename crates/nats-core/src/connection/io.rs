@@ -90,10 +90,19 @@ pub(crate) struct Connection<T> {
     last_take: Option<Instant>,
     /// Messages read from one buffer, dispatched once the whole buffer is
     /// parsed (see [`Connection::handle_ops`]).
+    held: Held,
+}
+
+/// What [`Connection::handle_ops`] holds back until a buffer is parsed; the
+/// room is kept between reads.
+#[derive(Default)]
+struct Held {
+    /// The messages, in the order read.
     msgs: Vec<MsgOp>,
-    /// Replies to requests among them, handed to their requests after the
-    /// dispatch.
+    /// The replies to requests among them, handed over after the dispatch.
     replies: Vec<Message>,
+    /// The subscriptions that got messages, woken after the dispatch.
+    woken: Vec<u64>,
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
@@ -113,8 +122,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
             deferred: false,
             holding: true,
             last_take: None,
-            msgs: Vec::new(),
-            replies: Vec::new(),
+            held: Held::default(),
         }
     }
 
@@ -287,8 +295,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
     /// one.
     fn handle_ops(&mut self) -> Result<(), Error> {
         let shared = self.shared.clone();
-        let mut msgs = std::mem::take(&mut self.msgs);
-        let mut replies = std::mem::take(&mut self.replies);
+        let mut held = std::mem::take(&mut self.held);
         let (mut in_msgs, mut in_bytes) = (0u64, 0u64);
         let mut pongs = 0usize;
         let result = loop {
@@ -302,15 +309,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 ServerOp::Msg(msg) => {
                     in_msgs += 1;
                     in_bytes += msg.length as u64;
-                    msgs.push(msg);
-                    if msgs.len() >= MAX_HELD_MSGS {
-                        dispatch_all(&shared, &mut msgs, &mut replies);
+                    held.msgs.push(msg);
+                    if held.msgs.len() >= MAX_HELD_MSGS {
+                        dispatch_all(&shared, &mut held);
                     }
                     continue;
                 }
                 other => other,
             };
-            dispatch_all(&shared, &mut msgs, &mut replies);
+            dispatch_all(&shared, &mut held);
             match op {
                 // Queued above.
                 ServerOp::Msg(_) => {}
@@ -348,12 +355,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 }
             }
         };
-        dispatch_all(&shared, &mut msgs, &mut replies);
+        dispatch_all(&shared, &mut held);
         // Room for a usual batch is kept; what a burst grew is given back.
-        msgs.shrink_to(KEPT_REPLIES);
-        replies.shrink_to(KEPT_REPLIES);
-        self.msgs = msgs;
-        self.replies = replies;
+        held.msgs.shrink_to(KEPT_REPLIES);
+        held.replies.shrink_to(KEPT_REPLIES);
+        held.woken.shrink_to(KEPT_REPLIES);
+        self.held = held;
         if pongs > 0 {
             shared.write_now(|buf| (0..pongs).for_each(|_| encode_pong(buf)));
         }
@@ -477,37 +484,61 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
 }
 
 /// Hands every message of `msgs` (emptied) to its subscription, in order,
-/// under one lock of the subscriptions; then the replies among them to their
-/// requests.
-fn dispatch_all(shared: &Shared, msgs: &mut Vec<MsgOp>, replies: &mut Vec<Message>) {
+/// under one lock of the subscriptions, waking each subscriber once at the
+/// end; then the replies among them to their requests.
+fn dispatch_all(shared: &Shared, held: &mut Held) {
+    let Held {
+        msgs,
+        replies,
+        woken,
+    } = held;
     if !msgs.is_empty() {
         let mut subs = lock(&shared.subs);
         for msg in msgs.drain(..) {
-            dispatch(shared, &mut subs, msg, replies);
+            let sid = msg.sid;
+            if dispatch(shared, &mut subs, msg, replies) && woken.last() != Some(&sid) {
+                woken.push(sid);
+            }
+        }
+        if woken.len() > 1 {
+            woken.sort_unstable();
+            woken.dedup();
+        }
+        for sid in woken.drain(..) {
+            if let Some(SubSlot {
+                kind: SubKind::Channel { tx, .. },
+                ..
+            }) = subs.get(&sid)
+            {
+                tx.wake();
+            }
         }
     }
     request::deliver_all(shared, replies);
 }
 
-/// Hands `msg` to its subscription; a reply to a request goes to `replies`
-/// (see [`Connection::handle_ops`]).
+/// Hands `msg` to its subscription (without waking the subscriber: see
+/// [`dispatch_all`]); a reply to a request goes to `replies` (see
+/// [`Connection::handle_ops`]). Whether a subscriber got a message.
 fn dispatch(
     shared: &Shared,
     subs: &mut HashMap<u64, SubSlot>,
     msg: MsgOp,
     replies: &mut Vec<Message>,
-) {
+) -> bool {
     let sid = msg.sid;
     let Some(slot) = subs.get_mut(&sid) else {
-        return;
+        return false;
     };
     slot.delivered += 1;
     let done = slot.max.is_some_and(|max| slot.delivered >= max);
+    let mut queued = false;
     match &slot.kind {
         SubKind::Channel { tx, pending } => {
             let len = msg.length;
             if pending.admit(len) {
-                if tx.send(Message::from_op(msg)).is_err() {
+                queued = tx.push(Message::from_op(msg));
+                if !queued {
                     // The subscriber is gone; nobody will receive it.
                     pending.release(len);
                 }
@@ -526,8 +557,10 @@ fn dispatch(
         SubKind::Mux => replies.push(Message::from_op(msg)),
     }
     if done {
+        // Its queue's end goes with the slot, which wakes the subscriber.
         subs.remove(&sid);
     }
+    queued
 }
 
 /// A `trace` event per operation from the server (target `nats_core::protocol`):

@@ -252,7 +252,7 @@ async fn messages_read_before_a_pong_are_delivered_when_the_flush_returns() {
         read_until(&mut server, &mut seen, b"PING\r\n").await;
         // The messages and the flush's PONG in one read: by the time the
         // flush returns, the messages are with the subscription.
-        let burst = format!("MSG news 2 1\r\na\r\nMSG news 2 1\r\nb\r\nPONG\r\n");
+        let burst = "MSG news 2 1\r\na\r\nMSG news 2 1\r\nb\r\nPONG\r\n";
         server.write_all(burst.as_bytes()).await.unwrap();
         tokio::time::timeout(Duration::from_secs(5), flush)
             .await
