@@ -282,7 +282,7 @@ impl GetMsg {
 
     /// Whether this read goes to `DIRECT.GET`.
     fn direct(&self) -> bool {
-        !self.from_leader && self.stream.cached_info().config.allow_direct
+        !self.from_leader && self.stream.allows_direct()
     }
 }
 
@@ -356,7 +356,7 @@ impl Stream {
         direct: String,
         subject: impl FnOnce() -> String,
     ) -> Result<StoredMessage> {
-        if self.cached_info().config.allow_direct {
+        if self.allows_direct() {
             if let Some(reply) = self.direct_request(&direct, Bytes::new()).await? {
                 return StoredMessage::from_direct(reply);
             }

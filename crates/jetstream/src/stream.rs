@@ -79,6 +79,16 @@ impl Stream {
             .clone()
     }
 
+    /// Whether the cached config allows direct gets (read in place: no clone of
+    /// the info's handle on every get).
+    pub(crate) fn allows_direct(&self) -> bool {
+        self.info
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .config
+            .allow_direct
+    }
+
     /// Fetches the stream's current info and refreshes the cache.
     ///
     /// ```no_run
