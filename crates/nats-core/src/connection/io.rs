@@ -53,13 +53,14 @@ enum PongWaiter {
     Flush(Vec<oneshot::Sender<Result<(), Error>>>),
 }
 
-/// How many messages' and replies' room [`Connection::handle_ops`] keeps
-/// between reads.
+/// How many replies' room [`Connection::handle_ops`] keeps between reads.
 const KEPT_REPLIES: usize = 256;
 
 /// At most this many messages wait for the end of their buffer to be
 /// dispatched (a read after a large message can hold many small ones): about
-/// 200 KiB of message records.
+/// 200 KiB of message records. Their room is kept between reads (a 64 KiB
+/// read of small messages fills it), so that a stream of full reads does not
+/// grow and shrink it every time.
 pub(super) const MAX_HELD_MSGS: usize = 1024;
 
 pub(crate) struct Connection<T> {
@@ -357,7 +358,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
         };
         dispatch_all(&shared, &mut held);
         // Room for a usual batch is kept; what a burst grew is given back.
-        held.msgs.shrink_to(KEPT_REPLIES);
+        held.msgs.shrink_to(MAX_HELD_MSGS);
         held.replies.shrink_to(KEPT_REPLIES);
         held.woken.shrink_to(KEPT_REPLIES);
         self.held = held;
