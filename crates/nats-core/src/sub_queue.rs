@@ -196,11 +196,16 @@ mod tests {
         }
     }
 
+    /// A waker that counts its wakes, and the count.
+    fn counting_waker() -> (Waker, Arc<CountingWaker>) {
+        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        (Waker::from(counter.clone()), counter)
+    }
+
     #[test]
     fn a_batch_wakes_the_receiver_once_and_keeps_its_order() {
         let (tx, mut rx) = queue();
-        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
-        let waker = Waker::from(counter.clone());
+        let (waker, counter) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         assert!(rx.poll_recv(&mut cx).is_pending());
         for n in 0..10 {
@@ -239,8 +244,7 @@ mod tests {
     #[test]
     fn dropping_the_sender_wakes_a_waiting_receiver() {
         let (tx, mut rx) = queue();
-        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
-        let waker = Waker::from(counter.clone());
+        let (waker, counter) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         assert!(rx.poll_recv(&mut cx).is_pending());
         drop(tx);

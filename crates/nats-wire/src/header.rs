@@ -1,6 +1,7 @@
 //! Message headers: the `NATS/1.0` block of `HPUB` / `HMSG`.
 
 use std::fmt;
+use std::ops::Range;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
@@ -132,40 +133,42 @@ impl Field {
         }
     }
 
+    /// The text the pair lives in (the map's block, or its own), and where
+    /// its name and its value are in it.
     #[inline]
-    fn name<'a>(&'a self, block: &'a str) -> &'a str {
+    fn parts<'a>(&'a self, block: &'a str) -> (&'a str, Range<usize>, Range<usize>) {
         match self {
             Field::Line {
-                start, name_end, ..
-            } => block
-                .get(*start as usize..*name_end as usize)
-                .unwrap_or_default(),
-            Field::Owned { text, name_end } => text.get(..*name_end).unwrap_or_default(),
+                start,
+                name_end,
+                value_start,
+                end,
+            } => (
+                block,
+                *start as usize..*name_end as usize,
+                *value_start as usize..*end as usize,
+            ),
+            Field::Owned { text, name_end } => (text, 0..*name_end, *name_end..text.len()),
         }
+    }
+
+    #[inline]
+    fn name<'a>(&'a self, block: &'a str) -> &'a str {
+        let (text, name, _) = self.parts(block);
+        text.get(name).unwrap_or_default()
     }
 
     /// Whether the name is `name` (compared as bytes).
     #[inline]
     fn has_name(&self, block: &str, name: &str) -> bool {
-        let (text, from, to) = match self {
-            Field::Line {
-                start, name_end, ..
-            } => (block.as_bytes(), *start as usize, *name_end as usize),
-            Field::Owned { text, name_end } => (text.as_bytes(), 0, *name_end),
-        };
-        to - from == name.len() && text.get(from..to) == Some(name.as_bytes())
+        let (text, range, _) = self.parts(block);
+        range.len() == name.len() && text.as_bytes().get(range) == Some(name.as_bytes())
     }
 
     #[inline]
     fn value<'a>(&'a self, block: &'a str) -> &'a str {
-        match self {
-            Field::Line {
-                value_start, end, ..
-            } => block
-                .get(*value_start as usize..*end as usize)
-                .unwrap_or_default(),
-            Field::Owned { text, name_end } => text.get(*name_end..).unwrap_or_default(),
-        }
+        let (text, _, value) = self.parts(block);
+        text.get(value).unwrap_or_default()
     }
 }
 

@@ -306,21 +306,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                 Err(e) => break Err(Error::from(e)),
             };
             trace_op(&op);
-            let op = match op {
-                ServerOp::Msg(msg) => {
-                    in_msgs += 1;
-                    in_bytes += msg.length as u64;
-                    held.msgs.push(msg);
-                    if held.msgs.len() >= MAX_HELD_MSGS {
-                        dispatch_all(&shared, &mut held);
-                    }
-                    continue;
+            if let ServerOp::Msg(msg) = op {
+                in_msgs += 1;
+                in_bytes += msg.length as u64;
+                held.msgs.push(msg);
+                if held.msgs.len() >= MAX_HELD_MSGS {
+                    dispatch_all(&shared, &mut held);
                 }
-                other => other,
-            };
+                continue;
+            }
             dispatch_all(&shared, &mut held);
             match op {
-                // Queued above.
+                // Held above.
                 ServerOp::Msg(_) => {}
                 ServerOp::Ok => {}
                 ServerOp::Ping => pongs += 1,

@@ -221,19 +221,14 @@ async fn a_read_of_many_messages_reaches_each_subscription_in_order() {
     burst.push_str("PING\r\n");
     server.write_all(burst.as_bytes()).await.unwrap();
     let within = Duration::from_secs(5);
-    for i in (0..N).step_by(2) {
-        let m = tokio::time::timeout(within, evens.next())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(m.payload, i.to_string().as_bytes());
-    }
-    for i in (1..N).step_by(2) {
-        let m = tokio::time::timeout(within, odds.next())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(m.payload, i.to_string().as_bytes());
+    for (first, sub) in [(0, &mut evens), (1, &mut odds)] {
+        for i in (first..N).step_by(2) {
+            let m = tokio::time::timeout(within, sub.next())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(m.payload, i.to_string().as_bytes());
+        }
     }
     seen.clear();
     read_until(&mut server, &mut seen, b"PONG\r\n").await;
