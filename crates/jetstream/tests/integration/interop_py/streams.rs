@@ -165,7 +165,9 @@ async def main():
     while True:
         try:
             msgs = await sub.fetch(5, timeout=1)
-        except nats.errors.TimeoutError:
+        # nats-py raises its own TimeoutError, or asyncio's (its base) when the
+        # no-wait probe's 408 comes at the deadline: both mean nothing came.
+        except asyncio.TimeoutError:
             break
         for m in msgs:
             md = m.metadata
