@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use jetstream::{
-    ConsumerConfig, JetStream, JetStreamOptions, KeyValue, KeyValueConfig, ObjectStore,
+    ConsumerConfig, ErrorKind, JetStream, JetStreamOptions, KeyValue, KeyValueConfig, ObjectStore,
     ObjectStoreConfig, StorageType, StreamConfig,
 };
 use nats_core::{Client, ConnectOptions};
@@ -147,7 +147,16 @@ impl Env {
                 .unwrap();
         }
         admin_kv.put("k", "v").await.unwrap();
-        admin_store.put_bytes("seed", seed()).await.unwrap();
+        // A new replicated store's subjects may not have reached the admin's node yet: its
+        // first chunk then finds no stream (no responders) until they have.
+        let start = Instant::now();
+        while let Err(e) = admin_store.put_bytes("seed", seed()).await {
+            assert!(
+                e.kind() == ErrorKind::NoResponders && start.elapsed() < SETTLE,
+                "put the seed object: {e}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         let responder = tokio::spawn(respond(admin_client));
 
         let js = context(test_opts.connect(under_test).await.unwrap());
