@@ -5,6 +5,13 @@
 //! is hashed and sent with an asynchronous publish; up to a window of acks (64 chunks, at
 //! most 8 MiB of chunks) is awaited lazily, oldest first, so the upload is pipelined rather
 //! than one round trip per chunk, and memory stays bounded whatever the object size.
+//!
+//! The first chunk goes alone, as a synchronous publish: it is retried while no stream
+//! answers (as every synchronous publish is, see [`crate::Publish::retry_attempts`]), which
+//! happens to a store created a moment ago in a cluster, before its subjects reached every
+//! server. Only once it is stored do the others follow, so a retry can never put a chunk
+//! behind a later one. One round trip more for a multi-chunk object; none for a single chunk,
+//! whose ack was awaited before the metadata anyway.
 
 use std::collections::VecDeque;
 use std::io;
@@ -275,6 +282,17 @@ impl ObjectStore {
                         "object has more chunks than fit in a u32: use a larger chunk size",
                     )
                 })?;
+                if chunks == 1 {
+                    // Alone, and retried while no stream answers (see the module's doc).
+                    self.js
+                        .publish(subject, chunk)
+                        .await
+                        .map_err(bucket_error)?;
+                    if last {
+                        break;
+                    }
+                    continue;
+                }
                 if in_flight.len() >= window {
                     if let Some(ack) = in_flight.pop_front() {
                         ack.await.map_err(bucket_error)?;

@@ -745,6 +745,72 @@ async fn replacing_purges_old_chunks_and_failed_puts_leave_the_old_version() {
     );
 }
 
+/// A put to a store whose stream does not listen on its chunk subjects yet (as a store
+/// created a moment ago in a cluster, before its interest reached every server) retries its
+/// first chunk, alone, and succeeds once the stream listens; one that never does fails with
+/// `NoResponders` after the retries, and nothing is stored.
+#[tokio::test]
+async fn put_retries_its_first_chunk_while_no_stream_listens() {
+    let server = Server::jetstream().start();
+    let js = connect(&server).await;
+    let store = mem_store(&js, "late").await;
+    let full = js
+        .stream("OBJ_late")
+        .await
+        .unwrap()
+        .cached_info()
+        .config
+        .clone();
+    let mut meta_only = full.clone();
+    meta_only.subjects = vec!["$O.late.M.>".into()];
+    js.update_stream(meta_only.clone()).await.unwrap();
+
+    // The chunk subjects come back 100 ms into the put: its first chunk found no responder
+    // and is sent again 250 ms later (the publish's retry wait).
+    let data = Pattern::new().bytes(300_000);
+    let restore = {
+        let js = js.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            js.update_stream(full).await.unwrap();
+        })
+    };
+    let started = Instant::now();
+    let info = tokio::time::timeout(
+        Duration::from_secs(10),
+        store.put_bytes("obj", data.clone()),
+    )
+    .await
+    .expect("the put is bounded")
+    .unwrap();
+    let took = started.elapsed();
+    restore.await.unwrap();
+    assert!(
+        took >= Duration::from_millis(250),
+        "the first chunk was not retried ({took:?})"
+    );
+    assert_eq!(info.chunks, 3);
+    assert_eq!(&store.get_bytes("obj").await.unwrap()[..], &data[..]);
+    assert_eq!(stream_messages(&js, "late").await, 3 + 1);
+
+    // Never listening: the put gives up after its retries (2 x 250 ms), stores nothing, and
+    // the object stays absent.
+    js.update_stream(meta_only).await.unwrap();
+    let started = Instant::now();
+    let err = store.put_bytes("never", data).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NoResponders, "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(stream_messages(&js, "late").await, 3 + 1);
+    assert_eq!(
+        store.info("never").await.unwrap_err().kind(),
+        ErrorKind::ObjectNotFound
+    );
+}
+
 #[tokio::test]
 async fn delete_keeps_a_tombstone() {
     let server = Server::jetstream().start();
