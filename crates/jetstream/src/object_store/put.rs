@@ -51,9 +51,11 @@ impl ObjectStore {
     ///
     /// The data is split into chunks of [`ObjectMeta::chunk_size`] (128 KiB by default),
     /// published with a bounded window of acks in flight while its SHA-256 is computed; the
-    /// metadata is published last. The chunks of a replaced version are purged only after the
-    /// new metadata is stored. On failure the chunks sent so far are purged and the previous
-    /// version stays as it was. Errors: an empty name ([`ErrorKind::InvalidName`]), a sealed
+    /// metadata is published last. The first chunk goes alone and is retried while no stream
+    /// answers (as a synchronous [`publish`](crate::JetStream::publish) is), so a bucket
+    /// created a moment ago in a cluster takes its first put. The chunks of a replaced version
+    /// are purged only after the new metadata is stored. On failure the chunks sent so far are
+    /// purged and the previous version stays as it was. Errors: an empty name ([`ErrorKind::InvalidName`]), a sealed
     /// bucket ([`ErrorKind::BucketSealed`]), reading ([`ErrorKind::Io`]), publishing.
     ///
     /// # Cancel safety
