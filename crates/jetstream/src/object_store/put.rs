@@ -55,8 +55,9 @@ impl ObjectStore {
     /// answers (as a synchronous [`publish`](crate::JetStream::publish) is), so a bucket
     /// created a moment ago in a cluster takes its first put. The chunks of a replaced version
     /// are purged only after the new metadata is stored. On failure the chunks sent so far are
-    /// purged and the previous version stays as it was. Errors: an empty name ([`ErrorKind::InvalidName`]), a sealed
-    /// bucket ([`ErrorKind::BucketSealed`]), reading ([`ErrorKind::Io`]), publishing.
+    /// purged and the previous version stays as it was. Errors: an empty name
+    /// ([`ErrorKind::InvalidName`]), a sealed bucket ([`ErrorKind::BucketSealed`]), reading
+    /// ([`ErrorKind::Io`]), publishing.
     ///
     /// # Cancel safety
     ///
