@@ -291,22 +291,19 @@ impl ObjectStore {
                         .publish(subject, chunk)
                         .await
                         .map_err(bucket_error)?;
-                    if last {
-                        break;
+                } else {
+                    if in_flight.len() >= window {
+                        if let Some(ack) = in_flight.pop_front() {
+                            ack.await.map_err(bucket_error)?;
+                        }
                     }
-                    continue;
+                    let ack = self
+                        .js
+                        .publish_async(subject, chunk)
+                        .await
+                        .map_err(bucket_error)?;
+                    in_flight.push_back(ack);
                 }
-                if in_flight.len() >= window {
-                    if let Some(ack) = in_flight.pop_front() {
-                        ack.await.map_err(bucket_error)?;
-                    }
-                }
-                let ack = self
-                    .js
-                    .publish_async(subject, chunk)
-                    .await
-                    .map_err(bucket_error)?;
-                in_flight.push_back(ack);
                 if last {
                     break;
                 }
