@@ -19,12 +19,12 @@ const PUB_SUBJECT: &str = "bench.pub";
 /// Publish target of the pub/sub workload.
 const PUBSUB_SUBJECT: &str = "bench.pubsub";
 /// Where the request/reply responder listens.
-const ECHO_SUBJECT: &str = "bench.echo";
+pub(crate) const ECHO_SUBJECT: &str = "bench.echo";
 /// Nobody ever subscribes here: a request to it comes back as "no responders".
 const NOBODY_SUBJECT: &str = "bench.nobody.listens";
 
 /// Untimed requests before the timed ones.
-const REQUEST_WARMUP: u64 = 200;
+pub(crate) const REQUEST_WARMUP: u64 = 200;
 /// Pub/sub: give up once no message arrived for this long after publishing.
 const RECEIVE_IDLE_LIMIT: Duration = Duration::from_secs(2);
 
@@ -246,7 +246,7 @@ pub(crate) fn latency_sample(mut latencies: Vec<Duration>) -> Sample {
 }
 
 /// Aborts the responder task when the run ends, however it ends.
-struct AbortOnDrop(JoinHandle<()>);
+pub(crate) struct AbortOnDrop(pub(crate) JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -12,6 +12,7 @@ use std::pin::Pin;
 use crate::Result;
 
 pub mod core;
+pub mod core_wire;
 pub mod js_common;
 pub mod js_concurrent;
 pub mod js_consume;
@@ -319,7 +320,9 @@ pub static WORKLOADS: &[Workload] = &[
     Workload {
         name: "req-reply",
         description: "sequential 16 B requests to a responder on a second connection of the same \
-                      client library; round-trip latency",
+                      client library; round-trip latency; raw TCP: a bare-socket responder \
+                      echoing every request and a bare-socket requester writing pre-encoded \
+                      requests one at a time (the floor)",
         messages: 20_000,
         payload: 16,
         metrics: &[
@@ -332,16 +335,7 @@ pub static WORKLOADS: &[Workload] = &[
                 higher_is_better: false,
             },
         ],
-        contenders: &[
-            Contender {
-                kind: ClientKind::Ours,
-                run: core::req_reply_ours,
-            },
-            Contender {
-                kind: ClientKind::AsyncNats,
-                run: core::req_reply_async_nats,
-            },
-        ],
+        contenders: trio!(core::req_reply_ours, core::req_reply_async_nats, core_wire::req_reply),
         ..BASE
     },
     Workload {
