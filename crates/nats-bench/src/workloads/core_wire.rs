@@ -14,12 +14,12 @@
 //! Warm-up and request count are those of [`super::core`]'s contenders.
 
 use std::io::Write as _;
-use std::time::Instant;
 
 use tokio::io::AsyncWriteExt;
 
-use super::core::{latency_sample, AbortOnDrop, ECHO_SUBJECT, REQUEST_WARMUP};
-use super::js_common::{payload, raw_subscribed, Frame, FrameReader};
+use super::core::{AbortOnDrop, ECHO_SUBJECT, REQUEST_WARMUP};
+use super::js_common::{payload, raw_subscribed, Frame};
+use super::kv_wire::{sequential, Frames};
 use super::{Ctx, RunFuture};
 use crate::Result;
 
@@ -63,61 +63,65 @@ pub fn req_reply(ctx: Ctx) -> RunFuture {
         }));
 
         let body = payload(ctx.payload);
-        let total = (REQUEST_WARMUP + ctx.messages) as usize;
-        let mut frames = Vec::with_capacity(total * (40 + body.len()));
-        let mut offsets = Vec::with_capacity(total + 1);
-        offsets.push(0);
+        let total = REQUEST_WARMUP + ctx.messages;
+        let mut frames = Frames::with_capacity(total as usize, 40 + INBOX.len() + body.len());
         for n in 0..total {
-            write!(frames, "PUB {ECHO_SUBJECT} {INBOX}.{n} {}\r\n", body.len())?;
-            frames.extend_from_slice(&body);
-            frames.extend_from_slice(b"\r\n");
-            offsets.push(frames.len());
+            frames.push_pub(format_args!("{ECHO_SUBJECT}"), INBOX, n, &body)?;
         }
-
         let (mut write, mut reader) = raw_subscribed(&ctx.url, &format!("{INBOX}.*")).await?;
-        let size = ctx.payload;
-        let warmup = REQUEST_WARMUP as usize;
-        let mut latencies = Vec::with_capacity(ctx.messages as usize);
-        for i in 0..total {
-            let t = Instant::now();
-            write.write_all(&frames[offsets[i]..offsets[i + 1]]).await?;
-            read_reply(&mut reader, size).await?;
-            if i >= warmup {
-                latencies.push(t.elapsed());
-            }
-        }
-        Ok(latency_sample(latencies))
+        let mut sample = sequential(
+            &mut write,
+            &mut reader,
+            &frames,
+            REQUEST_WARMUP as usize,
+            check_echo,
+            ctx.payload,
+        )
+        .await?;
+        // `sequential` measures the rate too; this workload reports p50 and p99 only.
+        sample.values.remove(0);
+        Ok(sample)
     })
 }
 
-/// Reads until one reply arrived: a `MSG` of `size` bytes. Anything else
-/// carrying a payload (a "no responders" status, a second reply) fails.
-async fn read_reply<R>(reader: &mut FrameReader<R>, size: usize) -> Result<()>
-where
-    R: tokio::io::AsyncRead + Unpin,
-{
-    let mut got = 0;
-    while got == 0 {
-        reader
-            .read_frames(|f| match f {
-                Frame::Msg { payload, .. } if payload.len() == size => {
-                    got += 1;
-                    Ok(())
-                }
-                Frame::Msg { payload, .. } => {
-                    Err(format!("reply of {} bytes, sent {size}", payload.len()).into())
-                }
-                Frame::Hmsg { headers, .. } => Err(format!(
-                    "request answered with a status: {}",
-                    String::from_utf8_lossy(headers).trim_end()
-                )
-                .into()),
-                Frame::Pong | Frame::Other => Ok(()),
-            })
-            .await?;
+/// Checks a reply: a `MSG` of `size` bytes; a status (no responders) or a
+/// reply of another size fails the run.
+fn check_echo(frame: Frame<'_>, size: usize) -> Result<bool> {
+    match frame {
+        Frame::Msg { payload, .. } if payload.len() == size => Ok(true),
+        Frame::Msg { payload, .. } => {
+            Err(format!("reply of {} bytes, sent {size}", payload.len()).into())
+        }
+        Frame::Hmsg { headers, .. } => Err(format!(
+            "request answered with a status: {}",
+            String::from_utf8_lossy(headers).trim_end()
+        )
+        .into()),
+        Frame::Pong | Frame::Other => Ok(false),
     }
-    if got != 1 {
-        return Err(format!("{got} replies to one request").into());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_echoes() {
+        let echo = Frame::Msg {
+            reply: None,
+            payload: b"0123456789abcdef",
+        };
+        assert!(matches!(check_echo(echo, 16), Ok(true)));
+        let short = Frame::Msg {
+            reply: None,
+            payload: b"0123",
+        };
+        assert!(check_echo(short, 16).is_err());
+        let no_responders = Frame::Hmsg {
+            headers: b"NATS/1.0 503\r\n\r\n",
+            payload: b"",
+        };
+        assert!(check_echo(no_responders, 16).is_err());
+        assert!(matches!(check_echo(Frame::Pong, 16), Ok(false)));
     }
-    Ok(())
 }

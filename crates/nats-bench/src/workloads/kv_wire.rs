@@ -45,7 +45,7 @@ type Reader = FrameReader<OwnedReadHalf>;
 /// Protocol frames encoded back to back in one buffer, with where each
 /// starts, so that a run writes slices of it and formats nothing.
 #[derive(Debug, Default)]
-struct Frames {
+pub(crate) struct Frames {
     /// The encoded frames.
     bytes: Vec<u8>,
     /// Start of frame `i` at `offsets[i]`, its end at `offsets[i + 1]`.
@@ -54,7 +54,7 @@ struct Frames {
 
 impl Frames {
     /// An empty set with room for `count` frames of about `frame_len` bytes.
-    fn with_capacity(count: usize, frame_len: usize) -> Self {
+    pub(crate) fn with_capacity(count: usize, frame_len: usize) -> Self {
         let mut offsets = Vec::with_capacity(count + 1);
         offsets.push(0);
         Frames {
@@ -77,12 +77,23 @@ impl Frames {
     /// Appends a put of `value` under `key` in bucket `bucket` (a publish to
     /// `$KV.<bucket>.<key>`), its ack replied to `<INBOX>.<n>`.
     fn push_put(&mut self, bucket: &str, key: &str, n: u64, value: &[u8]) -> Result<()> {
+        self.push_pub(format_args!("$KV.{bucket}.{key}"), INBOX, n, value)
+    }
+
+    /// Appends a publish of `payload` to `subject`, replied to `<inbox>.<n>`.
+    pub(crate) fn push_pub(
+        &mut self,
+        subject: std::fmt::Arguments<'_>,
+        inbox: &str,
+        n: u64,
+        payload: &[u8],
+    ) -> Result<()> {
         write!(
             self.bytes,
-            "PUB $KV.{bucket}.{key} {INBOX}.{n} {}\r\n",
-            value.len()
+            "PUB {subject} {inbox}.{n} {}\r\n",
+            payload.len()
         )?;
-        self.bytes.extend_from_slice(value);
+        self.bytes.extend_from_slice(payload);
         self.bytes.extend_from_slice(b"\r\n");
         self.offsets.push(self.bytes.len());
         Ok(())
@@ -101,7 +112,7 @@ impl Frames {
 
 /// Checks one reply frame: `Ok(true)` if it is a good reply, `Ok(false)` if
 /// it is no reply at all (`PING`, `+OK`, …), an error if it is a bad reply.
-type CheckReply = fn(Frame<'_>, usize) -> Result<bool>;
+pub(crate) type CheckReply = fn(Frame<'_>, usize) -> Result<bool>;
 
 /// Checks a direct-get reply: an `HMSG` without a status carrying a value of
 /// `size` bytes.
@@ -190,7 +201,7 @@ async fn one_in_flight(
 /// Sends `warmup` frames untimed, then times the rest, each awaited to its
 /// reply (one in flight): rate, p50 and p99, as `timed_sequential` in
 /// [`super::kv`] measures them.
-async fn sequential(
+pub(crate) async fn sequential(
     write: &mut OwnedWriteHalf,
     reader: &mut Reader,
     frames: &Frames,
