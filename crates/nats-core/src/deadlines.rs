@@ -1,7 +1,7 @@
 //! Request timeouts without a timer per request.
 //!
 //! A request with a timeout stores its deadline in its waiter (see
-//! [`Waiter::deadline`](crate::shared::Waiter)). One task per client, the
+//! [`Waiter::deadline`](crate::waiters::Waiter)). One task per client, the
 //! sweeper, sleeps until the earliest deadline it knows of
 //! ([`Requests::sweep_at`](crate::shared::Requests)), then fails every request
 //! whose deadline has passed with [`ErrorKind::Timeout`] and sleeps until the
@@ -93,15 +93,14 @@ fn expire(shared: &Shared, now: Instant) {
         if r.sweep_at.is_none_or(|at| at > now) {
             return;
         }
-        let expired = r
-            .waiters
-            .take_matching(|w| w.deadline.is_some_and(|d| d <= now));
+        let expired = r.waiters.complete_matching(
+            |w| w.deadline.is_some_and(|d| d <= now),
+            || Error::new(ErrorKind::Timeout),
+        );
         r.sweep_at = r.waiters.earliest_deadline();
         expired
     };
-    for waiter in expired {
-        let _ = waiter.tx.send(Err(Error::new(ErrorKind::Timeout)));
-    }
+    crate::waiters::finish_all(expired);
 }
 
 #[cfg(test)]

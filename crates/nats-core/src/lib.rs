@@ -41,6 +41,7 @@ mod nuid;
 mod options;
 mod pending;
 mod request;
+mod ring;
 mod shared;
 mod sub_queue;
 mod subscriber;

@@ -13,14 +13,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use nats_wire::HeaderMap;
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::connection::server_error;
 use crate::deadlines;
 use crate::error::{Error, ErrorKind};
 use crate::message::Message;
-use crate::shared::{lock, Shared, Waiter, WriteFuture, WriteMode};
+use crate::shared::{lock, Shared, WriteFuture, WriteMode};
+use crate::waiters::{finish_all, Waiter};
 use crate::Client;
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -102,8 +102,6 @@ pub(crate) fn subject_hash(subject: &[u8]) -> u64 {
     })
 }
 
-type Reply = Result<Message, Error>;
-
 /// Registers a waiter and returns its token and whether other requests are
 /// in flight; fails when the server refused the shared inbox subscription
 /// (no reply could ever arrive). A `timeout` becomes a deadline the sweeper
@@ -113,8 +111,7 @@ fn register(
     subject: &str,
     guard: Option<Box<dyn Send>>,
     timeout: Option<Duration>,
-) -> Result<(u64, oneshot::Receiver<Reply>, bool), Error> {
-    let (tx, rx) = oneshot::channel();
+) -> Result<(u64, bool), Error> {
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut r = lock(&shared.requests);
     if let Some(text) = &r.inbox_refused {
@@ -123,19 +120,14 @@ fn register(
     let token = r.next_token;
     r.next_token += 1;
     let others = r.waiters.len() > 0;
-    let waiter = Waiter {
-        tx,
-        subject_hash: subject_hash(subject.as_bytes()),
-        _guard: guard,
-        deadline,
-    };
+    let waiter = Waiter::new(subject_hash(subject.as_bytes()), guard, deadline);
     r.waiters.insert(token, waiter);
     let rearm = deadline.is_some_and(|d| deadlines::note(&mut r.sweep_at, d));
     drop(r);
     if rearm {
         shared.sweeper.notify_one();
     }
-    Ok((token, rx, others))
+    Ok((token, others))
 }
 
 /// Registers a request and encodes its publish: returns the [`Response`]
@@ -160,7 +152,7 @@ pub(crate) fn send<'a>(
     // The reply subject is our own inbox: nothing to check.
     let size = client.check_message(subject, None, headers, payload.len())?;
     let shared = &client.shared;
-    let (token, rx, others) = register(shared, subject, guard, timeout)?;
+    let (token, others) = register(shared, subject, guard, timeout)?;
     // A lone request has nothing to wait for; with others in flight, their
     // replies may be waking more callers in this pass.
     let flush = if awaited && others && on_block_on_thread() {
@@ -169,7 +161,6 @@ pub(crate) fn send<'a>(
         Flush::Sent
     };
     let response = Response {
-        rx,
         token,
         shared: shared.clone(),
         done: false,
@@ -231,19 +222,17 @@ pub(crate) fn deliver_all(shared: &Shared, replies: &mut Vec<Message>) {
 
 /// Hands one reply to the request its subject's token names, if it still waits.
 fn deliver(shared: &Shared, msg: Message) {
-    let token = msg
+    let Some(token) = msg
         .subject
         .as_bytes()
         .strip_prefix(shared.mux_prefix.as_bytes())
-        .and_then(decode_token);
-    let mut r = lock(&shared.requests);
-    let waiter = match token {
-        Some(t) => r.waiters.remove(t),
-        None => None,
+        .and_then(decode_token)
+    else {
+        return;
     };
-    drop(r);
-    if let Some(waiter) = waiter {
-        let _ = waiter.tx.send(Ok(msg));
+    let done = lock(&shared.requests).waiters.complete(token, Ok(msg));
+    if let Some(done) = done {
+        done.finish();
     }
 }
 
@@ -253,8 +242,8 @@ pub(crate) fn publish_refused(shared: &Shared, subject: &str, text: &str) {
     let hash = subject_hash(subject.as_bytes());
     let refused = lock(&shared.requests)
         .waiters
-        .take_matching(|w| w.subject_hash == hash);
-    fail(refused, text);
+        .complete_matching(|w| w.subject_hash == hash, || server_error(text));
+    finish_all(refused);
 }
 
 /// The server refused a publish with the reply subject `reply`: if that is a
@@ -265,8 +254,12 @@ pub(crate) fn reply_refused(shared: &Shared, reply: &str, text: &str) {
         .strip_prefix(shared.mux_prefix.as_bytes())
         .and_then(decode_token);
     if let Some(token) = token {
-        let waiter = lock(&shared.requests).waiters.remove(token);
-        fail(waiter, text);
+        let refused = lock(&shared.requests)
+            .waiters
+            .complete(token, Err(server_error(text)));
+        if let Some(refused) = refused {
+            refused.finish();
+        }
     }
 }
 
@@ -276,21 +269,24 @@ pub(crate) fn inbox_refused(shared: &Shared, text: &str) {
     let refused = {
         let mut r = lock(&shared.requests);
         r.inbox_refused = Some(text.to_string());
-        r.waiters.take_all()
+        r.waiters.complete_matching(|_| true, || server_error(text))
     };
-    fail(refused, text);
+    finish_all(refused);
 }
 
-fn fail(waiters: impl IntoIterator<Item = Waiter>, text: &str) {
-    for waiter in waiters {
-        let _ = waiter.tx.send(Err(server_error(text)));
-    }
-}
-
-/// Fails every waiting request (the connection was lost or closed).
+/// Fails every waiting request (the connection was lost or closed). Replies
+/// that came before stay with their requests.
 pub(crate) fn fail_all(shared: &Shared) {
-    let waiters = lock(&shared.requests).waiters.take_all();
-    drop(waiters);
+    let failed = lock(&shared.requests).waiters.complete_matching(
+        |_| true,
+        || {
+            Error::with_detail(
+                ErrorKind::ConnectionClosed,
+                "the connection was lost before the reply arrived",
+            )
+        },
+    );
+    finish_all(failed);
 }
 
 /// The reply to a request sent with [`Client::send_request`].
@@ -305,7 +301,6 @@ pub(crate) fn fail_all(shared: &Shared) {
 /// waiting entry.
 #[derive(Debug)]
 pub struct Response {
-    rx: oneshot::Receiver<Reply>,
     token: u64,
     shared: Arc<Shared>,
     done: bool,
@@ -328,15 +323,19 @@ impl Future for Response {
                 self.shared.flush_deferred();
             }
         }
-        let result = match Pin::new(&mut self.rx).poll(cx) {
+        let taken = lock(&self.shared.requests)
+            .waiters
+            .poll_take(self.token, cx.waker());
+        let result = match taken {
             Poll::Pending => return Poll::Pending,
-            Poll::Ready(Ok(Ok(msg))) if msg.is_no_responders() => {
+            Poll::Ready(Some(Ok(msg))) if msg.is_no_responders() => {
                 Err(Error::new(ErrorKind::NoResponders))
             }
-            Poll::Ready(Ok(reply)) => reply,
-            Poll::Ready(Err(_)) => Err(Error::with_detail(
+            Poll::Ready(Some(reply)) => reply,
+            // Taken before, or never registered: nothing will come.
+            Poll::Ready(None) => Err(Error::with_detail(
                 ErrorKind::ConnectionClosed,
-                "the connection was lost before the reply arrived",
+                "the request is no longer waiting for a reply",
             )),
         };
         self.done = true;
@@ -351,7 +350,9 @@ impl Drop for Response {
             self.shared.flush_deferred();
         }
         if !self.done {
-            lock(&self.shared.requests).waiters.remove(self.token);
+            // Dropped after the lock is released: its guard may run code.
+            let waiter = lock(&self.shared.requests).waiters.remove(self.token);
+            drop(waiter);
         }
     }
 }

@@ -22,7 +22,6 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 use crate::connection::DirectWrite;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Counters, Event, State};
-use crate::message::Message;
 use crate::options::ConnectOptions;
 use crate::pending::Pending;
 use crate::sub_queue::QueueTx;
@@ -237,27 +236,6 @@ pub(crate) enum SubKind {
     Channel { tx: QueueTx, pending: Arc<Pending> },
     /// The shared request inbox (`<prefix>.<nuid>.*`): replies are matched by token.
     Mux,
-}
-
-/// One request waiting for its reply.
-pub(crate) struct Waiter {
-    /// Gets the reply, or the reason there will be none.
-    pub tx: oneshot::Sender<Result<Message, Error>>,
-    /// A hash of the request's subject: a refused publish (`-ERR
-    /// 'Permissions Violation for Publish to "x"'`) fails the requests to `x`.
-    pub subject_hash: u64,
-    /// Dropped as soon as the request is done with (reply, loss, or drop):
-    /// lets callers tie a resource, such as a window slot, to the reply.
-    pub _guard: Option<Box<dyn Send>>,
-    /// When the sweeper fails the request with a timeout (see
-    /// [`crate::deadlines`]); `None` waits as long as the connection lasts.
-    pub deadline: Option<tokio::time::Instant>,
-}
-
-impl std::fmt::Debug for Waiter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Waiter").finish_non_exhaustive()
-    }
 }
 
 /// Requests waiting for their reply on the shared inbox.

@@ -1,25 +1,131 @@
-//! The requests waiting for a reply, indexed by token.
+//! The requests waiting for a reply, indexed by token, and the replies that
+//! came for them until their [`Response`](crate::Response) takes them.
 //!
 //! Tokens are handed out in order and replies come back nearly in order, so a
 //! ring indexed by `token - base` finds a waiter in O(1) with no hashing and no
 //! tombstones. Entries that fall too far behind the newest (a request whose
 //! reply never comes and that is kept alive) move to a small map, so the ring's
 //! span stays bounded.
+//!
+//! A reply is stored in its waiter's entry (no channel, no allocation per
+//! request): the connection task completes the entry and wakes the waker the
+//! `Response` left there; the `Response` takes the reply out, which removes
+//! the entry.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::task::{Poll, Waker};
 
-use crate::shared::Waiter;
+use crate::error::Error;
+use crate::message::Message;
+use crate::ring::SlotRing;
 
-/// The most tokens the ring spans before old entries move to the map.
-const MAX_SPAN: usize = 1 << 16;
+/// The most tokens the ring spans before old entries move to the map. An
+/// entry holds a reply inline (a few hundred bytes), so this also bounds the
+/// ring's memory when one request is kept waiting while thousands pass it.
+const MAX_SPAN: usize = 1 << 13;
+
+/// What a request gets: its reply, or why there is none.
+pub(crate) type Reply = Result<Message, Error>;
+
+/// Where a request stands.
+pub(crate) enum ReplySlot {
+    /// No reply yet; the waker of the `Response`'s last poll.
+    Waiting(Option<Waker>),
+    /// The reply (or the error that ended the wait), for the `Response`.
+    Done(Reply),
+}
+
+/// One request waiting for its reply.
+pub(crate) struct Waiter {
+    /// The reply, once there is one.
+    pub reply: ReplySlot,
+    /// A hash of the request's subject: a refused publish (`-ERR
+    /// 'Permissions Violation for Publish to "x"'`) fails the requests to `x`.
+    pub subject_hash: u64,
+    /// Dropped as soon as the request is done with (reply, loss, or drop):
+    /// lets callers tie a resource, such as a window slot, to the reply.
+    pub guard: Option<Box<dyn Send>>,
+    /// When the sweeper fails the request with a timeout (see
+    /// [`crate::deadlines`]); `None` waits as long as the connection lasts,
+    /// and once the request is done.
+    pub deadline: Option<tokio::time::Instant>,
+}
+
+impl Waiter {
+    /// A request that waits for its reply.
+    pub(crate) fn new(
+        subject_hash: u64,
+        guard: Option<Box<dyn Send>>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Waiter {
+        Waiter {
+            reply: ReplySlot::Waiting(None),
+            subject_hash,
+            guard,
+            deadline,
+        }
+    }
+
+    fn is_waiting(&self) -> bool {
+        matches!(self.reply, ReplySlot::Waiting(_))
+    }
+
+    /// Stores `reply` if no reply came yet; returns what to do once the lock
+    /// on the waiters is released.
+    fn complete(&mut self, reply: Reply) -> Option<Completion> {
+        let ReplySlot::Waiting(waker) = &mut self.reply else {
+            return None;
+        };
+        let waker = waker.take();
+        self.reply = ReplySlot::Done(reply);
+        self.deadline = None;
+        Some(Completion {
+            waker,
+            _guard: self.guard.take(),
+        })
+    }
+}
+
+impl std::fmt::Debug for Waiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Waiter")
+            .field("done", &!self.is_waiting())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What completing a request leaves to do outside the lock: wake its
+/// `Response` and drop its guard (both may run other code).
+#[must_use]
+pub(crate) struct Completion {
+    waker: Option<Waker>,
+    _guard: Option<Box<dyn Send>>,
+}
+
+impl Completion {
+    /// Wakes the `Response` (and drops the guard).
+    pub(crate) fn finish(self) {
+        if let Some(waker) = self.waker {
+            waker.wake();
+        }
+    }
+}
+
+/// Finishes every completion (outside the lock).
+pub(crate) fn finish_all(completions: Vec<Completion>) {
+    for c in completions {
+        c.finish();
+    }
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct Waiters {
     /// The token of `ring[0]`.
     base: u64,
-    ring: VecDeque<Option<Waiter>>,
+    ring: SlotRing<Waiter>,
     overflow: HashMap<u64, Waiter>,
-    len: usize,
+    /// How many entries still wait for their reply.
+    waiting: usize,
 }
 
 impl Waiters {
@@ -32,8 +138,10 @@ impl Waiters {
         while self.base + (self.ring.len() as u64) < token {
             self.ring.push_back(None);
         }
+        if waiter.is_waiting() {
+            self.waiting += 1;
+        }
         self.ring.push_back(Some(waiter));
-        self.len += 1;
         while self.ring.len() > MAX_SPAN {
             if let Some(Some(old)) = self.ring.pop_front() {
                 self.overflow.insert(self.base, old);
@@ -43,7 +151,17 @@ impl Waiters {
         self.trim();
     }
 
-    /// Removes and returns the waiter for `token`.
+    /// The entry of `token`.
+    fn get_mut(&mut self, token: u64) -> Option<&mut Waiter> {
+        if token < self.base {
+            self.overflow.get_mut(&token)
+        } else {
+            let index = usize::try_from(token - self.base).ok()?;
+            self.ring.get_mut(index)?.as_mut()
+        }
+    }
+
+    /// Removes and returns the entry of `token`.
     pub(crate) fn remove(&mut self, token: u64) -> Option<Waiter> {
         let waiter = if token < self.base {
             self.overflow.remove(&token)
@@ -53,74 +171,121 @@ impl Waiters {
             self.trim();
             waiter
         };
-        if waiter.is_some() {
-            self.len -= 1;
+        if waiter.as_ref().is_some_and(Waiter::is_waiting) {
+            self.waiting -= 1;
         }
         waiter
     }
 
+    /// Stores `reply` for `token` if that request still waits.
+    pub(crate) fn complete(&mut self, token: u64, reply: Reply) -> Option<Completion> {
+        let done = self.get_mut(token)?.complete(reply);
+        if done.is_some() {
+            self.waiting -= 1;
+        }
+        done
+    }
+
+    /// The reply of `token` if it came (removing the entry), else `Pending`
+    /// with `waker` left to be woken when it comes. `Ready(None)`: there is
+    /// no such request.
+    pub(crate) fn poll_take(&mut self, token: u64, waker: &Waker) -> Poll<Option<Reply>> {
+        let Some(waiter) = self.get_mut(token) else {
+            return Poll::Ready(None);
+        };
+        let ReplySlot::Done(_) = &waiter.reply else {
+            if let ReplySlot::Waiting(slot) = &mut waiter.reply {
+                match slot {
+                    Some(w) if w.will_wake(waker) => {}
+                    _ => *slot = Some(waker.clone()),
+                }
+            }
+            return Poll::Pending;
+        };
+        // Moves the reply out (not the whole entry), then clears the entry.
+        let ReplySlot::Done(reply) = std::mem::replace(&mut waiter.reply, ReplySlot::Waiting(None))
+        else {
+            return Poll::Ready(None);
+        };
+        if token < self.base {
+            self.overflow.remove(&token);
+        } else if let Some(slot) = usize::try_from(token - self.base)
+            .ok()
+            .and_then(|i| self.ring.get_mut(i))
+        {
+            *slot = None;
+            self.trim();
+        }
+        Poll::Ready(Some(reply))
+    }
+
     /// Drops the holes at the front.
     fn trim(&mut self) {
-        while matches!(self.ring.front(), Some(None)) {
-            self.ring.pop_front();
-            self.base += 1;
-        }
+        self.base += self.ring.trim_holes() as u64;
     }
 
-    /// How many requests wait.
+    /// How many requests wait for their reply (not counting those whose
+    /// reply, or error, is stored until their `Response` takes it).
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.waiting
     }
 
-    /// Takes out the waiters `matches` selects.
-    pub(crate) fn take_matching(&mut self, matches: impl Fn(&Waiter) -> bool) -> Vec<Waiter> {
-        let mut taken = Vec::new();
-        for slot in self.ring.iter_mut() {
-            if slot.as_ref().is_some_and(&matches) {
-                taken.extend(slot.take());
-            }
-        }
-        let old: Vec<u64> = (self.overflow.iter())
-            .filter(|(_, w)| matches(w))
-            .map(|(token, _)| *token)
+    /// Completes, with the error `error` makes, the waiting requests that
+    /// `matches` selects.
+    pub(crate) fn complete_matching(
+        &mut self,
+        matches: impl Fn(&Waiter) -> bool,
+        error: impl Fn() -> Error,
+    ) -> Vec<Completion> {
+        let ring = self.ring.iter_mut();
+        let done: Vec<Completion> = (ring.chain(self.overflow.values_mut()))
+            .filter(|w| w.is_waiting() && matches(w))
+            .filter_map(|w| w.complete(Err(error())))
             .collect();
-        taken.extend(old.iter().filter_map(|t| self.overflow.remove(t)));
-        self.trim();
-        self.len -= taken.len();
-        taken
+        self.waiting -= done.len();
+        done
     }
 
-    /// The earliest deadline of the waiters (a walk over all of them).
+    /// The earliest deadline of the waiting requests (a walk over all of them).
     pub(crate) fn earliest_deadline(&self) -> Option<tokio::time::Instant> {
-        (self.ring.iter().flatten())
+        (self.ring.iter())
             .chain(self.overflow.values())
             .filter_map(|w| w.deadline)
             .min()
-    }
-
-    /// Takes every waiter out (to fail them all).
-    pub(crate) fn take_all(&mut self) -> Vec<Waiter> {
-        let mut all: Vec<Waiter> = self.ring.drain(..).flatten().collect();
-        all.extend(self.overflow.drain().map(|(_, w)| w));
-        self.len = 0;
-        all
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use tokio::sync::oneshot;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    use bytes::Bytes;
 
     use super::*;
+    use crate::error::ErrorKind;
 
     fn waiter() -> Waiter {
-        let (tx, _rx) = oneshot::channel();
-        Waiter {
-            tx,
-            subject_hash: 0,
-            _guard: None,
-            deadline: None,
+        Waiter::new(0, None, None)
+    }
+
+    fn reply() -> Reply {
+        Ok(Message::new("_INBOX.x.1", Bytes::from_static(b"hi")))
+    }
+
+    /// A waker that counts its wakes.
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
         }
+    }
+
+    fn counting() -> (Arc<Count>, Waker) {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        (count.clone(), Waker::from(count))
     }
 
     #[test]
@@ -145,6 +310,57 @@ mod tests {
     }
 
     #[test]
+    fn a_reply_wakes_the_last_waker_and_is_taken_once() {
+        let mut w = Waiters::default();
+        w.insert(3, waiter());
+        let (first, first_waker) = counting();
+        let (second, second_waker) = counting();
+        assert!(w.poll_take(3, &first_waker).is_pending());
+        assert!(w.poll_take(3, &second_waker).is_pending());
+        w.complete(3, reply()).expect("waiting").finish();
+        assert_eq!(first.0.load(Ordering::SeqCst), 0);
+        assert_eq!(second.0.load(Ordering::SeqCst), 1);
+        // A second reply for the same token is not stored.
+        assert!(w.complete(3, reply()).is_none());
+        assert_eq!(w.len(), 0, "answered");
+        match w.poll_take(3, &second_waker) {
+            Poll::Ready(Some(Ok(msg))) => assert_eq!(msg.payload, "hi"),
+            other => panic!("expected the reply, got {other:?}"),
+        }
+        assert_eq!(w.len(), 0);
+        assert!(matches!(w.poll_take(3, &second_waker), Poll::Ready(None)));
+    }
+
+    #[test]
+    fn completing_drops_the_guard_and_clears_the_deadline() {
+        struct Flag(Arc<AtomicUsize>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let mut w = Waiters::default();
+        let deadline = tokio::time::Instant::now();
+        w.insert(
+            0,
+            Waiter::new(0, Some(Box::new(Flag(dropped.clone()))), Some(deadline)),
+        );
+        assert_eq!(w.earliest_deadline(), Some(deadline));
+        let done = w.complete(0, reply()).expect("waiting");
+        assert_eq!(
+            dropped.load(Ordering::SeqCst),
+            0,
+            "dropped outside the lock"
+        );
+        done.finish();
+        assert_eq!(dropped.load(Ordering::SeqCst), 1);
+        assert_eq!(w.earliest_deadline(), None);
+        assert_eq!(w.len(), 0, "answered");
+        assert!(w.remove(0).is_some(), "the reply waits for its response");
+    }
+
+    #[test]
     fn a_stuck_old_request_does_not_grow_the_ring() {
         let mut w = Waiters::default();
         w.insert(0, waiter()); // never answered
@@ -154,41 +370,46 @@ mod tests {
         }
         assert!(w.ring.len() <= MAX_SPAN);
         assert_eq!(w.len(), 1);
-        assert!(w.remove(0).is_some());
+        // It still gets its reply, from the overflow map.
+        let (count, waker) = counting();
+        assert!(w.poll_take(0, &waker).is_pending());
+        w.complete(0, reply()).expect("waiting").finish();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(matches!(w.poll_take(0, &waker), Poll::Ready(Some(Ok(_)))));
         assert_eq!(w.len(), 0);
     }
 
     #[test]
-    fn take_matching_takes_from_the_ring_and_the_overflow() {
+    fn complete_matching_fails_only_waiting_requests_in_the_ring_and_the_overflow() {
         let mut w = Waiters::default();
-        let with_hash = |h: u64| {
-            let mut x = waiter();
-            x.subject_hash = h;
-            x
-        };
+        let with_hash = |h: u64| Waiter::new(h, None, None);
         w.insert(0, with_hash(7)); // falls behind into the overflow map
         for t in 1..=(MAX_SPAN as u64 + 4) {
             w.insert(t, with_hash(t % 2));
         }
         let before = w.len();
-        let taken = w.take_matching(|x| x.subject_hash == 7);
-        assert_eq!(taken.len(), 1);
-        let taken = w.take_matching(|x| x.subject_hash == 1);
-        assert_eq!(taken.len(), (MAX_SPAN + 4) / 2);
-        assert_eq!(w.len(), before - 1 - taken.len());
-        assert!(w.remove(2).is_some());
-        assert!(w.remove(3).is_none());
-    }
-
-    #[test]
-    fn take_all_empties_everything() {
-        let mut w = Waiters::default();
-        for t in 0..5 {
-            w.insert(t, waiter());
+        // Token 1 (odd) got its reply already: it keeps it.
+        w.complete(1, reply()).expect("waiting").finish();
+        let failed =
+            w.complete_matching(|x| x.subject_hash == 7, || Error::new(ErrorKind::Timeout));
+        assert_eq!(failed.len(), 1);
+        let failed =
+            w.complete_matching(|x| x.subject_hash == 1, || Error::new(ErrorKind::Timeout));
+        assert_eq!(failed.len(), (MAX_SPAN + 4) / 2 - 1);
+        finish_all(failed);
+        // Only the even tokens still wait; the others keep their entries
+        // (reply or error) until taken.
+        assert_eq!(w.len(), before - 1 - (MAX_SPAN + 4) / 2);
+        let (_, waker) = counting();
+        assert!(matches!(w.poll_take(1, &waker), Poll::Ready(Some(Ok(_)))));
+        match w.poll_take(3, &waker) {
+            Poll::Ready(Some(Err(e))) => assert_eq!(e.kind(), ErrorKind::Timeout),
+            other => panic!("expected a timeout, got {other:?}"),
         }
-        assert_eq!(w.take_all().len(), 5);
-        assert_eq!(w.len(), 0);
-        w.insert(5, waiter());
-        assert!(w.remove(5).is_some());
+        match w.poll_take(0, &waker) {
+            Poll::Ready(Some(Err(e))) => assert_eq!(e.kind(), ErrorKind::Timeout),
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        assert!(w.poll_take(2, &waker).is_pending());
     }
 }
