@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -216,6 +217,34 @@ impl Future for WriteFuture<'_> {
     }
 }
 
+/// The subscriptions by sid. Sids are small consecutive numbers the client
+/// hands out itself, so they need no DoS-resistant hash: [`SidHasher`] is a
+/// multiply (every message the connection task dispatches looks its sid up).
+pub(crate) type SubMap = HashMap<u64, SubSlot, BuildHasherDefault<SidHasher>>;
+
+/// Hashes a sid by Fibonacci hashing: one multiply spreads consecutive sids
+/// over the high bits (the table's tags) and keeps them apart in the low ones
+/// (its buckets).
+#[derive(Default)]
+pub(crate) struct SidHasher(u64);
+
+impl Hasher for SidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used for u64 keys; folds any other input in byte by byte.
+        for &b in bytes {
+            self.write_u64(self.0.rotate_left(8) ^ u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 /// One subscription as the connection task sees it.
 #[derive(Debug)]
 pub(crate) struct SubSlot {
@@ -263,7 +292,7 @@ pub(crate) struct Shared {
     pub writer_kicked: AtomicBool,
     /// Wakes publishers waiting for room in the write buffer.
     pub space: Notify,
-    pub subs: Mutex<HashMap<u64, SubSlot>>,
+    pub subs: Mutex<SubMap>,
     pub next_sid: AtomicU64,
     pub requests: Mutex<Requests>,
     /// Wakes the request-deadline sweeper to re-arm (an earlier deadline,
@@ -576,5 +605,24 @@ impl Shared {
     /// Removes a subscription (its channel closes once the slot is dropped).
     pub(crate) fn remove_sub(&self, sid: u64) -> Option<SubSlot> {
         lock(&self.subs).remove(&sid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::hash::BuildHasher;
+
+    use super::*;
+
+    #[test]
+    fn consecutive_sids_spread_over_tags_and_buckets() {
+        let build = BuildHasherDefault::<SidHasher>::default();
+        let hashes: Vec<u64> = (1..=256u64).map(|sid| build.hash_one(sid)).collect();
+        // The table's tag is the top 7 bits, its bucket the low bits.
+        let tags: HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
+        let buckets: HashSet<u64> = hashes.iter().map(|h| h & 255).collect();
+        assert!(tags.len() > 100, "{} distinct tags", tags.len());
+        assert_eq!(buckets.len(), 256);
     }
 }

@@ -5,7 +5,7 @@
 //! reading and writing progress together in one task and it can be driven over
 //! `tokio::io::duplex` in tests.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -27,7 +27,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::Event;
 use crate::message::Message;
 use crate::request;
-use crate::shared::{lock, Shared, SubKind, SubSlot};
+use crate::shared::{lock, Shared, SubKind, SubMap, SubSlot};
 use crate::write_queue::{slice_array, WriteQueue};
 
 const READ_CHUNK: usize = 64 * 1024;
@@ -518,12 +518,7 @@ fn dispatch_all(shared: &Shared, held: &mut Held) {
 /// Hands `msg` to its subscription (without waking the subscriber: see
 /// [`dispatch_all`]); a reply to a request goes to `replies` (see
 /// [`Connection::handle_ops`]). Whether a subscriber got a message.
-fn dispatch(
-    shared: &Shared,
-    subs: &mut HashMap<u64, SubSlot>,
-    msg: MsgOp,
-    replies: &mut Vec<Message>,
-) -> bool {
+fn dispatch(shared: &Shared, subs: &mut SubMap, msg: MsgOp, replies: &mut Vec<Message>) -> bool {
     let sid = msg.sid;
     let Some(slot) = subs.get_mut(&sid) else {
         return false;

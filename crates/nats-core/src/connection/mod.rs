@@ -13,7 +13,6 @@ mod tls;
 #[cfg(test)]
 mod write_path_tests;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,7 +33,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Counters, Event, State};
 use crate::options::ConnectOptions;
 use crate::request;
-use crate::shared::{lock, Requests, Shared, SubKind, SubSlot, WriteState};
+use crate::shared::{lock, Requests, Shared, SubKind, SubMap, SubSlot, WriteState};
 use crate::Client;
 
 /// The sid of the shared request inbox subscription.
@@ -111,7 +110,7 @@ fn new_shared(options: ConnectOptions) -> Arc<Shared> {
         tx
     });
     let mux_prefix = format!("{}.{}.", options.inbox_prefix, crate::nuid::next());
-    let mut subs = HashMap::new();
+    let mut subs = SubMap::default();
     subs.insert(
         MUX_SID,
         SubSlot {

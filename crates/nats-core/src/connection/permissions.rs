@@ -9,10 +9,8 @@
 //! - `Permissions Violation for Publish with Reply of "r"`: the request whose
 //!   reply subject is `r` fails.
 
-use std::collections::HashMap;
-
 use crate::request;
-use crate::shared::{Shared, SubKind, SubSlot};
+use crate::shared::{Shared, SubKind, SubMap};
 
 const SUBSCRIPTION: &str = "Permissions Violation for Subscription to ";
 const PUBLISH_REPLY: &str = "Permissions Violation for Publish with Reply of ";
@@ -35,7 +33,7 @@ enum Refused {
 
 /// Acts on the `-ERR` `text` if it is a permissions violation the client can
 /// tie to something it waits on. `subs` is the (locked) subscription table.
-pub(crate) fn refused(shared: &Shared, subs: &mut HashMap<u64, SubSlot>, text: &str) {
+pub(crate) fn refused(shared: &Shared, subs: &mut SubMap, text: &str) {
     match parse(text) {
         Some(Refused::Subscription {
             subject,
