@@ -297,8 +297,9 @@ pub(crate) fn fail_all(shared: &Shared) {
 /// to [`ErrorKind::PermissionDenied`] when the server refuses the request
 /// (the user may not publish to its subject, or may not subscribe to the
 /// inbox its reply would come to), or to an error when the connection is
-/// lost first. Dropping it removes the
-/// waiting entry.
+/// lost first. Dropping it removes the waiting entry. Polled again after it
+/// resolved, it resolves to [`ErrorKind::ConnectionClosed`] (there is
+/// nothing left to wait for).
 #[derive(Debug)]
 pub struct Response {
     token: u64,
@@ -323,9 +324,11 @@ impl Future for Response {
                 self.shared.flush_deferred();
             }
         }
-        let taken = lock(&self.shared.requests)
+        let (taken, replaced) = lock(&self.shared.requests)
             .waiters
             .poll_take(self.token, cx.waker());
+        // Dropped once the lock (a temporary of the statement above) is released.
+        drop(replaced);
         let result = match taken {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Some(Ok(msg))) if msg.is_no_responders() => {

@@ -5,6 +5,9 @@
 //! large enough to hold a reply inline; `VecDeque::pop_front` would copy a
 //! whole slot out for every hole it drops, which here costs nothing.
 
+/// The most slots an empty ring keeps allocated.
+const KEEP_WHEN_EMPTY: usize = 1024;
+
 /// Slots in order, front to back; a slot is `None` once emptied (a hole).
 #[derive(Debug)]
 pub(crate) struct SlotRing<T> {
@@ -48,6 +51,7 @@ impl<T> SlotRing<T> {
             self.grow();
         }
         let at = self.at(self.len);
+        // Always there: the storage was just made longer than `len`.
         if let Some(slot) = self.slots.get_mut(at) {
             *slot = value;
             self.len += 1;
@@ -87,13 +91,19 @@ impl<T> SlotRing<T> {
         Some(value)
     }
 
-    /// Drops the holes at the front; returns how many there were.
+    /// Drops the holes at the front; returns how many there were. Once the
+    /// ring is empty, storage beyond [`KEEP_WHEN_EMPTY`] slots is freed (a
+    /// burst does not keep its high-water mark for the life of the ring).
     pub(crate) fn trim_holes(&mut self) -> usize {
         let mut holes = 0;
         while self.len > 0 && self.slots.get(self.head).is_some_and(Option::is_none) {
             self.head = self.at(1);
             self.len -= 1;
             holes += 1;
+        }
+        if self.len == 0 && self.slots.len() > KEEP_WHEN_EMPTY {
+            self.slots = Vec::new();
+            self.head = 0;
         }
         holes
     }
@@ -167,5 +177,27 @@ mod tests {
         r.push_back(None);
         assert_eq!(r.len(), 9);
         assert_eq!(r.trim_holes(), 0);
+    }
+
+    #[test]
+    fn an_emptied_ring_frees_large_storage() {
+        let mut r = SlotRing::default();
+        for v in 0..(3 * KEEP_WHEN_EMPTY as u32) {
+            r.push_back(Some(v));
+        }
+        assert!(r.slots.len() > KEEP_WHEN_EMPTY);
+        for i in 0..r.len() {
+            *r.get_mut(i).expect("in use") = None;
+        }
+        assert_eq!(r.trim_holes(), 3 * KEEP_WHEN_EMPTY);
+        assert!(r.is_empty());
+        assert!(r.slots.is_empty());
+        r.push_back(Some(7));
+        assert_eq!(r.iter().copied().collect::<Vec<_>>(), [7]);
+        // A small one keeps its storage.
+        r.push_back(None);
+        *r.get_mut(0).expect("in use") = None;
+        assert_eq!(r.trim_holes(), 2);
+        assert_eq!(r.slots.len(), 8);
     }
 }

@@ -38,16 +38,16 @@ pub(crate) enum ReplySlot {
 /// One request waiting for its reply.
 pub(crate) struct Waiter {
     /// The reply, once there is one.
-    pub reply: ReplySlot,
+    reply: ReplySlot,
     /// A hash of the request's subject: a refused publish (`-ERR
     /// 'Permissions Violation for Publish to "x"'`) fails the requests to `x`.
     pub subject_hash: u64,
     /// Dropped as soon as the request is done with (reply, loss, or drop):
     /// lets callers tie a resource, such as a window slot, to the reply.
-    pub guard: Option<Box<dyn Send>>,
+    guard: Option<Box<dyn Send>>,
     /// When the sweeper fails the request with a timeout (see
-    /// [`crate::deadlines`]); `None` waits as long as the connection lasts,
-    /// and once the request is done.
+    /// [`crate::deadlines`]); `None`: no deadline (it waits as long as the
+    /// connection lasts), or the request is done.
     pub deadline: Option<tokio::time::Instant>,
 }
 
@@ -138,16 +138,18 @@ impl Waiters {
         while self.base + (self.ring.len() as u64) < token {
             self.ring.push_back(None);
         }
-        if waiter.is_waiting() {
-            self.waiting += 1;
-        }
-        self.ring.push_back(Some(waiter));
-        while self.ring.len() > MAX_SPAN {
+        // Old entries make room first, so that the ring's storage never
+        // grows past MAX_SPAN slots.
+        while self.ring.len() >= MAX_SPAN {
             if let Some(Some(old)) = self.ring.pop_front() {
                 self.overflow.insert(self.base, old);
             }
             self.base += 1;
         }
+        if waiter.is_waiting() {
+            self.waiting += 1;
+        }
+        self.ring.push_back(Some(waiter));
         self.trim();
     }
 
@@ -189,23 +191,29 @@ impl Waiters {
     /// The reply of `token` if it came (removing the entry), else `Pending`
     /// with `waker` left to be woken when it comes. `Ready(None)`: there is
     /// no such request.
-    pub(crate) fn poll_take(&mut self, token: u64, waker: &Waker) -> Poll<Option<Reply>> {
+    ///
+    /// A waker it replaces is returned, to be dropped once the lock is
+    /// released (dropping a waker may drop a task, and with it a `Response`
+    /// that takes the same lock).
+    pub(crate) fn poll_take(
+        &mut self,
+        token: u64,
+        waker: &Waker,
+    ) -> (Poll<Option<Reply>>, Option<Waker>) {
         let Some(waiter) = self.get_mut(token) else {
-            return Poll::Ready(None);
+            return (Poll::Ready(None), None);
         };
-        let ReplySlot::Done(_) = &waiter.reply else {
-            if let ReplySlot::Waiting(slot) = &mut waiter.reply {
-                match slot {
-                    Some(w) if w.will_wake(waker) => {}
-                    _ => *slot = Some(waker.clone()),
-                }
-            }
-            return Poll::Pending;
-        };
+        if let ReplySlot::Waiting(slot) = &mut waiter.reply {
+            let replaced = match slot {
+                Some(w) if w.will_wake(waker) => None,
+                _ => slot.replace(waker.clone()),
+            };
+            return (Poll::Pending, replaced);
+        }
         // Moves the reply out (not the whole entry), then clears the entry.
         let ReplySlot::Done(reply) = std::mem::replace(&mut waiter.reply, ReplySlot::Waiting(None))
         else {
-            return Poll::Ready(None);
+            return (Poll::Ready(None), None);
         };
         if token < self.base {
             self.overflow.remove(&token);
@@ -216,7 +224,7 @@ impl Waiters {
             *slot = None;
             self.trim();
         }
-        Poll::Ready(Some(reply))
+        (Poll::Ready(Some(reply)), None)
     }
 
     /// Drops the holes at the front.
@@ -315,20 +323,26 @@ mod tests {
         w.insert(3, waiter());
         let (first, first_waker) = counting();
         let (second, second_waker) = counting();
-        assert!(w.poll_take(3, &first_waker).is_pending());
-        assert!(w.poll_take(3, &second_waker).is_pending());
+        assert!(w.poll_take(3, &first_waker).0.is_pending());
+        let (poll, replaced) = w.poll_take(3, &second_waker);
+        assert!(poll.is_pending());
+        assert!(replaced.is_some_and(|r| r.will_wake(&first_waker)));
+        assert!(
+            w.poll_take(3, &second_waker).1.is_none(),
+            "the same waker stays"
+        );
         w.complete(3, reply()).expect("waiting").finish();
         assert_eq!(first.0.load(Ordering::SeqCst), 0);
         assert_eq!(second.0.load(Ordering::SeqCst), 1);
         // A second reply for the same token is not stored.
         assert!(w.complete(3, reply()).is_none());
         assert_eq!(w.len(), 0, "answered");
-        match w.poll_take(3, &second_waker) {
+        match w.poll_take(3, &second_waker).0 {
             Poll::Ready(Some(Ok(msg))) => assert_eq!(msg.payload, "hi"),
             other => panic!("expected the reply, got {other:?}"),
         }
         assert_eq!(w.len(), 0);
-        assert!(matches!(w.poll_take(3, &second_waker), Poll::Ready(None)));
+        assert!(matches!(w.poll_take(3, &second_waker).0, Poll::Ready(None)));
     }
 
     #[test]
@@ -372,10 +386,10 @@ mod tests {
         assert_eq!(w.len(), 1);
         // It still gets its reply, from the overflow map.
         let (count, waker) = counting();
-        assert!(w.poll_take(0, &waker).is_pending());
+        assert!(w.poll_take(0, &waker).0.is_pending());
         w.complete(0, reply()).expect("waiting").finish();
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
-        assert!(matches!(w.poll_take(0, &waker), Poll::Ready(Some(Ok(_)))));
+        assert!(matches!(w.poll_take(0, &waker).0, Poll::Ready(Some(Ok(_)))));
         assert_eq!(w.len(), 0);
     }
 
@@ -401,15 +415,15 @@ mod tests {
         // (reply or error) until taken.
         assert_eq!(w.len(), before - 1 - (MAX_SPAN + 4) / 2);
         let (_, waker) = counting();
-        assert!(matches!(w.poll_take(1, &waker), Poll::Ready(Some(Ok(_)))));
-        match w.poll_take(3, &waker) {
+        assert!(matches!(w.poll_take(1, &waker).0, Poll::Ready(Some(Ok(_)))));
+        match w.poll_take(3, &waker).0 {
             Poll::Ready(Some(Err(e))) => assert_eq!(e.kind(), ErrorKind::Timeout),
             other => panic!("expected a timeout, got {other:?}"),
         }
-        match w.poll_take(0, &waker) {
+        match w.poll_take(0, &waker).0 {
             Poll::Ready(Some(Err(e))) => assert_eq!(e.kind(), ErrorKind::Timeout),
             other => panic!("expected a timeout, got {other:?}"),
         }
-        assert!(w.poll_take(2, &waker).is_pending());
+        assert!(w.poll_take(2, &waker).0.is_pending());
     }
 }
