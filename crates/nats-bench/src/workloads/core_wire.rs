@@ -1,13 +1,15 @@
-//! Raw-TCP contender of `req-reply`: what a request/reply round trip costs
-//! on this machine with no client library at all (the floor of its latency).
+//! Raw-TCP contenders of `req-reply` and `service-req`: what a request/reply
+//! round trip costs on this machine with no client library at all (the floor
+//! of its latency).
 //!
 //! Two bare TCP sockets, as the other contenders use two connections:
 //!
-//! - the responder subscribes to the echo subject and, after every socket
+//! - the responder subscribes to the echo subject (`service-req`: the
+//!   service endpoint's subject, in the endpoint's queue group) and, after every socket
 //!   read, writes one `PUB <reply> <len>` frame per request the read brought,
 //!   echoing its payload, in one write;
 //! - the requester subscribes to `_INBOX.rrw.*`, encodes every request
-//!   (`PUB bench.echo _INBOX.rrw.<n> <len>`, one reply subject per request)
+//!   (`PUB <subject> _INBOX.rrw.<n> <len>`, one reply subject per request)
 //!   before the clock starts, then writes them one at a time and reads each
 //!   reply back (a `MSG` of the right size) before the next.
 //!
@@ -20,7 +22,8 @@ use tokio::io::AsyncWriteExt;
 use super::core::{AbortOnDrop, ECHO_SUBJECT, REQUEST_WARMUP};
 use super::js_common::{payload, raw_subscribed, Frame};
 use super::kv_wire::{sequential, Frames};
-use super::{Ctx, RunFuture};
+use super::service;
+use super::{Ctx, RunFuture, Sample};
 use crate::Result;
 
 /// Prefix of the requester's reply subjects (`<INBOX>.<n>`).
@@ -29,59 +32,83 @@ const INBOX: &str = "_INBOX.rrw";
 /// `req-reply` without a client library: a raw responder echoing every
 /// request, and a raw requester sending pre-encoded requests one at a time.
 pub fn req_reply(ctx: Ctx) -> RunFuture {
-    Box::pin(async move {
-        let (mut resp_write, mut resp_reader) = raw_subscribed(&ctx.url, ECHO_SUBJECT).await?;
-        let _responder = AbortOnDrop(tokio::spawn(async move {
-            let mut out = Vec::with_capacity(4096);
-            loop {
-                let parsed = resp_reader
-                    .read_frames(|f| {
-                        if let Frame::Msg {
-                            reply: Some(reply),
-                            payload,
-                        } = f
-                        {
-                            out.extend_from_slice(b"PUB ");
-                            out.extend_from_slice(reply);
-                            write!(out, " {}\r\n", payload.len())?;
-                            out.extend_from_slice(payload);
-                            out.extend_from_slice(b"\r\n");
-                        }
-                        Ok(())
-                    })
-                    .await;
-                if parsed.is_err() {
+    Box::pin(echo_round_trips(ctx, ECHO_SUBJECT, None))
+}
+
+/// `service-req` without a client library: the same raw echo, its responder
+/// subscribed as the service's endpoint is (its subject, in the endpoint's
+/// queue group), with no service around it.
+pub fn service_req(ctx: Ctx) -> RunFuture {
+    Box::pin(echo_round_trips(
+        ctx,
+        service::SUBJECT,
+        Some(service::QUEUE_GROUP),
+    ))
+}
+
+/// Runs the raw responder on `subject` (in `queue`, if any) and times the
+/// raw requester's round trips to it.
+async fn echo_round_trips(
+    ctx: Ctx,
+    subject: &'static str,
+    queue: Option<&'static str>,
+) -> Result<Sample> {
+    // `raw_subscribed` writes `SUB <these> 1`: a queue group follows the subject.
+    let sub = match queue {
+        Some(queue) => format!("{subject} {queue}"),
+        None => subject.to_string(),
+    };
+    let (mut resp_write, mut resp_reader) = raw_subscribed(&ctx.url, &sub).await?;
+    let _responder = AbortOnDrop(tokio::spawn(async move {
+        let mut out = Vec::with_capacity(4096);
+        loop {
+            let parsed = resp_reader
+                .read_frames(|f| {
+                    if let Frame::Msg {
+                        reply: Some(reply),
+                        payload,
+                    } = f
+                    {
+                        out.extend_from_slice(b"PUB ");
+                        out.extend_from_slice(reply);
+                        write!(out, " {}\r\n", payload.len())?;
+                        out.extend_from_slice(payload);
+                        out.extend_from_slice(b"\r\n");
+                    }
+                    Ok(())
+                })
+                .await;
+            if parsed.is_err() {
+                break;
+            }
+            if !out.is_empty() {
+                if resp_write.write_all(&out).await.is_err() {
                     break;
                 }
-                if !out.is_empty() {
-                    if resp_write.write_all(&out).await.is_err() {
-                        break;
-                    }
-                    out.clear();
-                }
+                out.clear();
             }
-        }));
-
-        let body = payload(ctx.payload);
-        let total = REQUEST_WARMUP + ctx.messages;
-        let mut frames = Frames::with_capacity(total as usize, 40 + INBOX.len() + body.len());
-        for n in 0..total {
-            frames.push_pub(format_args!("{ECHO_SUBJECT}"), INBOX, n, &body)?;
         }
-        let (mut write, mut reader) = raw_subscribed(&ctx.url, &format!("{INBOX}.*")).await?;
-        let mut sample = sequential(
-            &mut write,
-            &mut reader,
-            &frames,
-            REQUEST_WARMUP as usize,
-            check_echo,
-            ctx.payload,
-        )
-        .await?;
-        // `sequential` measures the rate too; this workload reports p50 and p99 only.
-        sample.values.remove(0);
-        Ok(sample)
-    })
+    }));
+
+    let body = payload(ctx.payload);
+    let total = REQUEST_WARMUP + ctx.messages;
+    let mut frames = Frames::with_capacity(total as usize, 40 + INBOX.len() + body.len());
+    for n in 0..total {
+        frames.push_pub(format_args!("{subject}"), INBOX, n, &body)?;
+    }
+    let (mut write, mut reader) = raw_subscribed(&ctx.url, &format!("{INBOX}.*")).await?;
+    let mut sample = sequential(
+        &mut write,
+        &mut reader,
+        &frames,
+        REQUEST_WARMUP as usize,
+        check_echo,
+        ctx.payload,
+    )
+    .await?;
+    // `sequential` measures the rate too; this workload reports p50 and p99 only.
+    sample.values.remove(0);
+    Ok(sample)
 }
 
 /// Checks a reply: a `MSG` of `size` bytes; a status (no responders) or a

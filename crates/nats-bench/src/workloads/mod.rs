@@ -341,11 +341,17 @@ pub static WORKLOADS: &[Workload] = &[
     Workload {
         name: "service-req",
         description: "sequential 16 B requests to an ADR-32 service endpoint (ours: nats-service, \
-                      async-nats: its service module) on a second connection; round-trip latency",
+                      async-nats: its service module) on a second connection; round-trip latency; \
+                      raw TCP: req-reply's bare-socket responder and requester, the responder \
+                      subscribed to the endpoint's subject in its queue group (the floor)",
         messages: 20_000,
         payload: 16,
         metrics: &[P50_US, P99_US],
-        contenders: pair!(service::req_ours, service::req_async_nats),
+        contenders: trio!(
+            service::req_ours,
+            service::req_async_nats,
+            core_wire::service_req
+        ),
         ..BASE
     },
     // ------------------------------------------------------------ JetStream

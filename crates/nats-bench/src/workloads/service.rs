@@ -16,7 +16,9 @@ use super::core::{confirm_async_nats, confirm_ours, latency_sample};
 use super::{Ctx, RunFuture};
 
 /// The endpoint's subject.
-const SUBJECT: &str = "bench.svc.echo";
+pub(crate) const SUBJECT: &str = "bench.svc.echo";
+/// The endpoint's queue group: ADR-32's default, which both libraries use.
+pub(crate) const QUEUE_GROUP: &str = "q";
 /// Untimed requests before the timed ones.
 const WARMUP: u64 = 200;
 
