@@ -5,7 +5,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use crate::error::Error;
 use crate::header::HeaderMap;
 use crate::info::ServerInfo;
-use crate::subject::Subject;
+use crate::subject::{byte_mask, Subject};
 
 /// The largest message (headers plus payload) the parser accepts unless told
 /// otherwise: 64 MiB, the largest `max_payload` a server can be configured with.
@@ -352,7 +352,7 @@ fn parse_u64(digits: &[u8]) -> Result<u64, Error> {
 fn token_end(line: &[u8], mut from: usize) -> usize {
     while let Some(chunk) = line.get(from..).and_then(|rest| rest.first_chunk::<8>()) {
         let word = u64::from_le_bytes(*chunk);
-        let seps = zero_bytes(word ^ SPACES) | zero_bytes(word ^ TABS);
+        let seps = byte_mask(word, b' ') | byte_mask(word, b'\t');
         if seps != 0 {
             return from + (seps.trailing_zeros() / 8) as usize;
         }
@@ -362,17 +362,6 @@ fn token_end(line: &[u8], mut from: usize) -> usize {
         from += 1;
     }
     from.min(line.len())
-}
-
-const SPACES: u64 = 0x2020_2020_2020_2020;
-const TABS: u64 = 0x0909_0909_0909_0909;
-
-/// `0x80` in every zero byte of `word`, `0` in every other (exact: no false
-/// positives from borrows).
-#[inline]
-fn zero_bytes(word: u64) -> u64 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    !(((word & LOW7) + LOW7) | word | LOW7)
 }
 
 /// Whitespace-separated token ranges of a line, from `start`.

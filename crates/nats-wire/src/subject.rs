@@ -233,12 +233,19 @@ fn word_at(bytes: &[u8], offset: usize) -> u64 {
 
 const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 
-/// `0x80` in every byte of `word` that is a `.`, `0` in every other. Exact:
-/// no carry crosses from one byte into the next.
+/// `0x80` in every byte of `word` equal to `byte`, `0` in every other. Exact:
+/// no carry crosses from one byte into the next (the parser finds the spaces
+/// and tabs of a control line with it too).
+#[inline]
+pub(crate) fn byte_mask(word: u64, byte: u8) -> u64 {
+    let x = word ^ (u64::from(byte) * 0x0101_0101_0101_0101);
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+/// `0x80` in every byte of `word` that is a `.`, `0` in every other.
 #[inline]
 fn dot_mask(word: u64) -> u64 {
-    let x = word ^ 0x2e2e_2e2e_2e2e_2e2e;
-    !(((x & LOW7) + LOW7) | x | LOW7)
+    byte_mask(word, b'.')
 }
 
 /// `0x80` in every byte of `word` below `!` (0x21), `0` in every other.

@@ -245,7 +245,7 @@ pub(crate) fn latency_sample(mut latencies: Vec<Duration>) -> Sample {
     }
 }
 
-/// Aborts the responder task when the run ends, however it ends.
+/// Aborts a responder or service task when the run ends, however it ends.
 pub(crate) struct AbortOnDrop(pub(crate) JoinHandle<()>);
 
 impl Drop for AbortOnDrop {

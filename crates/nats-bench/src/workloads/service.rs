@@ -12,7 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use super::core::{confirm_async_nats, confirm_ours, latency_sample};
+use super::core::{confirm_async_nats, confirm_ours, latency_sample, AbortOnDrop};
 use super::{Ctx, RunFuture};
 
 /// The endpoint's subject.
@@ -21,15 +21,6 @@ pub(crate) const SUBJECT: &str = "bench.svc.echo";
 pub(crate) const QUEUE_GROUP: &str = "q";
 /// Untimed requests before the timed ones.
 const WARMUP: u64 = 200;
-
-/// Aborts the service task when the run ends, however it ends.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
 
 /// `service-req` with `nats-service` on our client.
 pub fn req_ours(ctx: Ctx) -> RunFuture {
