@@ -101,10 +101,12 @@ impl StoredMessage {
                 format!("direct get reply without a valid {name} header"),
             )
         };
-        // One pass: the server's own headers are read (the first of each name counts,
-        // as `HeaderMap::get`) and removed; the rest stay with the message.
+        // One read of the pairs: the server's own headers are read (the first of each
+        // name counts, as `HeaderMap::get`); the map is only changed, and kept, when it
+        // has others (a KV entry's reply, as a rule, has none).
         let (mut subject, mut sequence, mut time) = (None, None, None);
-        headers.retain(|name, value| {
+        let mut others = false;
+        for (name, value) in headers.iter() {
             match name {
                 NATS_SUBJECT => {
                     if subject.is_none() {
@@ -122,21 +124,36 @@ impl StoredMessage {
                     }
                 }
                 NATS_STREAM | NATS_NUM_PENDING | NATS_LAST_SEQUENCE => {}
-                _ => return true,
+                _ => others = true,
             }
-            false
-        });
+        }
+        if others {
+            headers.retain(|name, _| !is_direct_get_header(name));
+        }
         let subject = subject.flatten().ok_or_else(|| missing(NATS_SUBJECT))?;
         let sequence = sequence.flatten().ok_or_else(|| missing(NATS_SEQUENCE))?;
         let time = time.flatten().ok_or_else(|| missing(NATS_TIME_STAMP))?;
         Ok(StoredMessage {
             subject,
             sequence,
-            headers: (!headers.is_empty()).then_some(headers),
+            headers: others.then_some(headers),
             payload: msg.payload,
             time,
         })
     }
+}
+
+/// Whether `name` is one of the headers a direct get reply carries about the message.
+fn is_direct_get_header(name: &str) -> bool {
+    matches!(
+        name,
+        NATS_STREAM
+            | NATS_SEQUENCE
+            | NATS_TIME_STAMP
+            | NATS_SUBJECT
+            | NATS_NUM_PENDING
+            | NATS_LAST_SEQUENCE
+    )
 }
 
 /// Whether `subject` can be put into a request subject as is (no wildcard tokens).
@@ -465,6 +482,47 @@ mod tests {
             ..Default::default()
         };
         let err = StoredMessage::from_raw(raw).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+    }
+
+    fn direct_reply(block: &'static [u8]) -> Message {
+        let mut msg = Message::new("_INBOX.x", "v");
+        msg.headers = Some(HeaderMap::parse(Bytes::from_static(block)).unwrap());
+        msg
+    }
+
+    #[test]
+    fn direct_reply_moves_the_server_headers_into_fields() {
+        let msg = StoredMessage::from_direct(direct_reply(
+            b"NATS/1.0\r\nNats-Stream: S\r\nNats-Subject: a.b\r\nNats-Sequence: 7\r\n\
+              Nats-Time-Stamp: 2024-05-01T10:00:00Z\r\nNats-Last-Sequence: 6\r\n\r\n",
+        ))
+        .unwrap();
+        assert_eq!((msg.subject.as_str(), msg.sequence), ("a.b", 7));
+        assert_eq!(msg.time.to_string(), "2024-05-01T10:00:00Z");
+        assert!(
+            msg.headers.is_none(),
+            "only the server's headers: none left"
+        );
+
+        // The message's own headers stay, in order; the first of a server header counts.
+        let msg = StoredMessage::from_direct(direct_reply(
+            b"NATS/1.0\r\nX-A: 1\r\nNats-Subject: a.b\r\nNats-Sequence: 7\r\n\
+              Nats-Sequence: 8\r\nNats-Time-Stamp: 2024-05-01T10:00:00Z\r\nX-B: 2\r\n\r\n",
+        ))
+        .unwrap();
+        assert_eq!(msg.sequence, 7);
+        let headers = msg.headers.unwrap();
+        assert_eq!(
+            headers.iter().collect::<Vec<_>>(),
+            [("X-A", "1"), ("X-B", "2")]
+        );
+
+        let err = StoredMessage::from_direct(direct_reply(
+            b"NATS/1.0\r\nNats-Subject: a.b\r\nNats-Sequence: x\r\n\
+              Nats-Time-Stamp: 2024-05-01T10:00:00Z\r\n\r\n",
+        ))
+        .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidResponse);
     }
 

@@ -7,6 +7,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 
 use crate::error::{Error, ErrorKind};
+use crate::subject::byte_mask;
 use crate::HEADER_LINE;
 
 /// The status code on a header block's version line (`NATS/1.0 503`).
@@ -78,7 +79,9 @@ impl fmt::Display for StatusCode {
 /// optional status code and description of the `NATS/1.0` line.
 ///
 /// Lookups are case-sensitive, as the protocol says. Names and values received
-/// from the server are slices of the read buffer (no copies).
+/// from the server are slices of the read buffer (no copies). A received block's
+/// lines are split into pairs when read, and kept split only once the map is
+/// changed: reading a received map allocates nothing.
 ///
 /// ```
 /// use nats_wire::HeaderMap;
@@ -95,7 +98,13 @@ pub struct HeaderMap {
     /// The received block the [`Field::Line`]s point into (one reference count for all
     /// of them); empty for a map built by hand.
     block: ByteString,
+    /// The pairs, when the map was built by hand or changed; a received map that
+    /// was never changed keeps its pairs as the lines of `block` (see `lines_at`).
     entries: Vec<Field>,
+    /// Where the received `name: value` lines start in `block` (after the version
+    /// line) while they are not split into `entries`; 0 once they are, and for a
+    /// map built by hand (the version line comes first: no pair starts at 0).
+    lines_at: u32,
     status: Option<StatusCode>,
     description: Option<Box<str>>,
 }
@@ -177,7 +186,7 @@ impl PartialEq for HeaderMap {
     fn eq(&self, other: &HeaderMap) -> bool {
         self.status == other.status
             && self.description == other.description
-            && self.entries.len() == other.entries.len()
+            && self.len() == other.len()
             && self.iter().eq(other.iter())
     }
 }
@@ -192,6 +201,7 @@ impl HeaderMap {
 
     /// Sets `name` to `value`, replacing every earlier value of that name.
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.split_lines();
         let field = Field::new(name, value);
         let name = field.name("");
         let block = &self.block;
@@ -213,27 +223,23 @@ impl HeaderMap {
 
     /// Adds a value for `name`, keeping the values it already has.
     pub fn append(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.split_lines();
         self.entries.push(Field::new(name, value));
     }
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|f| f.has_name(&self.block, name))
-            .map(|f| f.value(&self.block))
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.entries
-            .iter()
-            .filter(move |f| f.has_name(&self.block, name))
-            .map(|f| f.value(&self.block))
+        self.iter().filter(move |(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// Removes every value of `name`, returning whether there was one.
     pub fn remove(&mut self, name: &str) -> bool {
+        self.split_lines();
         let before = self.entries.len();
         let block = &self.block;
         self.entries.retain(|f| !f.has_name(block, name));
@@ -253,6 +259,7 @@ impl HeaderMap {
     /// assert_eq!(headers.iter().collect::<Vec<_>>(), [("X-Tag", "a")]);
     /// ```
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
+        self.split_lines();
         let block = &self.block;
         self.entries.retain(|f| keep(f.name(block), f.value(block)));
     }
@@ -264,19 +271,37 @@ impl HeaderMap {
 
     /// Every `(name, value)` pair in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries
-            .iter()
-            .map(|f| (f.name(&self.block), f.value(&self.block)))
+        Pairs {
+            block: &self.block,
+            entries: self.entries.iter(),
+            lines: self.lines(),
+        }
     }
 
     /// The number of `(name, value)` pairs.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() + self.lines().filter_map(|l| l.pair(&self.block)).count()
     }
 
     /// Whether there are no pairs (the status line is not counted).
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.iter().next().is_none()
+    }
+
+    /// The received lines not split into `entries` yet.
+    fn lines(&self) -> Lines<'_> {
+        let at = (self.lines_at != 0).then_some(self.lines_at as usize);
+        Lines::new(self.block.as_bytes(), at)
+    }
+
+    /// Splits the received lines into `entries`, before a change.
+    fn split_lines(&mut self) {
+        if self.lines_at == 0 {
+            return;
+        }
+        let fields: Vec<Field> = self.lines().filter_map(|l| l.field(&self.block)).collect();
+        self.entries = fields;
+        self.lines_at = 0;
     }
 
     /// The status code of the version line, if any.
@@ -356,21 +381,58 @@ impl HeaderMap {
         buf.put_slice(b"\r\n");
     }
 
-    /// Parses a header block (from `NATS/1.0` up to and including the blank line).
+    /// Parses a header block (from `NATS/1.0` up to and including the blank line),
+    /// refusing anything malformed: a missing or wrong version line, an invalid
+    /// status code, a line without a colon or with an empty name, a missing blank
+    /// line, bytes that are not UTF-8.
     ///
     /// The pairs stay in the block: the map keeps the block (one reference count) and
-    /// the offsets of each name and value.
+    /// splits its lines when they are read.
     pub fn parse(block: Bytes) -> Result<HeaderMap, Error> {
+        let map = HeaderMap::head(block)?;
+        if map.lines_at == 0 {
+            // The blank line follows the version line.
+            return Ok(map);
+        }
+        let mut lines = map.lines();
+        for line in lines.by_ref() {
+            let (name, _) = line
+                .parts(&map.block)
+                .ok_or_else(|| Error::parse("header line without ':'"))?;
+            if name.is_empty() {
+                return Err(Error::parse("header line with an empty name"));
+            }
+        }
+        if !lines.ended {
+            return Err(Error::parse("header block does not end with a blank line"));
+        }
+        Ok(map)
+    }
+
+    /// The headers of a received message: never fails, so that a message whose
+    /// publisher sent a malformed block (the server passes header blocks on as
+    /// they are) is still delivered, and the connection kept. Lines without a
+    /// colon or a name are not pairs and are skipped; a block whose version line
+    /// cannot be read has no pairs and no status.
+    ///
+    /// Every message with headers comes through here (every direct get reply,
+    /// for one), so it only reads the version line: the pairs are split when read.
+    pub(crate) fn received(block: Bytes) -> HeaderMap {
+        HeaderMap::head(block).unwrap_or_default()
+    }
+
+    /// The map of `block` with its version line read and its pair lines not split.
+    fn head(block: Bytes) -> Result<HeaderMap, Error> {
         if u32::try_from(block.len()).is_err() {
             return Err(Error::parse("header block larger than 4 GiB"));
         }
         let text = ByteString::try_from(block)
             .map_err(|_| Error::parse("header block is not valid UTF-8"))?;
-        let mut lines = LineIter { s: &text, pos: 0 };
+        let mut lines = Lines::new(text.as_bytes(), Some(0));
         let first = lines
             .next()
             .ok_or_else(|| Error::parse("header block has no version line"))?;
-        let version_line = &text[first.0..first.1];
+        let version_line = text.get(first.start..first.end).unwrap_or_default();
         let rest = version_line
             .strip_prefix(HEADER_LINE)
             .ok_or_else(|| Error::parse("header block does not start with NATS/1.0"))?;
@@ -386,52 +448,153 @@ impl HeaderMap {
                 map.description = Some(Box::from(desc));
             }
         }
-        // Every message with headers comes through here (every direct get
-        // reply, for one): each line is split on bytes (the colon found with
-        // a plain scan: names are short), only spaces and tabs trimmed.
-        let mut ended = false;
-        for (start, end) in lines.by_ref() {
-            let line = &text.as_bytes()[start..end];
-            if line.is_empty() {
-                ended = true;
-                break;
-            }
-            let colon = line
-                .iter()
-                .position(|&b| b == b':')
-                .ok_or_else(|| Error::parse("header line without ':'"))?;
-            let name = trim_blanks(start, &line[..colon]);
-            if name.is_empty() {
-                return Err(Error::parse("header line with an empty name"));
-            }
-            let value = trim_blanks(start + colon + 1, &line[colon + 1..]);
-            // Space and tab are ASCII: the offsets fall on character boundaries
-            // (checked when read, as every offset into the block).
-            if map.entries.capacity() == 0 {
-                // Room for a direct get's four at once (a status-only block allocates nothing).
-                map.entries = Vec::with_capacity(4);
-            }
-            // The block is at most u32::MAX bytes long (checked above).
-            map.entries.push(Field::Line {
-                start: name.start as u32,
-                name_end: name.end as u32,
-                value_start: value.start as u32,
-                end: value.end as u32,
-            });
-        }
-        if !ended {
-            return Err(Error::parse("header block does not end with a blank line"));
-        }
-        if !map.entries.is_empty() {
+        // A block of a status line alone keeps nothing of the read buffer.
+        let pairs_at = first.next;
+        if text.as_bytes().get(pairs_at..pairs_at + 2) != Some(b"\r\n") {
+            // The block is at most u32::MAX bytes long (checked above); the version
+            // line ends with CRLF, so the pairs never start at 0.
+            map.lines_at = pairs_at as u32;
             map.block = text;
         }
         Ok(map)
     }
 }
 
+/// One CRLF-terminated line of a block: where it starts, where it ends (before
+/// the CR), and where the next line starts.
+struct Line {
+    start: usize,
+    end: usize,
+    next: usize,
+}
+
+impl Line {
+    /// The name and the value of this line's pair, trimmed of spaces and tabs:
+    /// `None` without a colon.
+    fn parts<'a>(&self, block: &'a str) -> Option<(&'a str, &'a str)> {
+        let (name, value) = self.ranges(block)?;
+        // Space, tab, colon and CR are ASCII: the offsets fall on character
+        // boundaries.
+        Some((block.get(name)?, block.get(value)?))
+    }
+
+    /// The pair of this line, `None` without a colon or a name.
+    #[inline]
+    fn pair<'a>(&self, block: &'a str) -> Option<(&'a str, &'a str)> {
+        self.parts(block).filter(|(name, _)| !name.is_empty())
+    }
+
+    /// Where the name and the value are in `block`.
+    #[inline]
+    fn ranges(&self, block: &str) -> Option<(Range<usize>, Range<usize>)> {
+        let line = block.as_bytes().get(self.start..self.end)?;
+        let colon = colon_in(line)?;
+        let name = trim_blanks(self.start, &line[..colon]);
+        let value = trim_blanks(self.start + colon + 1, &line[colon + 1..]);
+        Some((name, value))
+    }
+
+    /// This line's pair as a field of its map, `None` without a colon or a name.
+    fn field(&self, block: &str) -> Option<Field> {
+        let (name, value) = self.ranges(block).filter(|(name, _)| !name.is_empty())?;
+        // Parsed blocks are at most u32::MAX bytes long.
+        Some(Field::Line {
+            start: name.start as u32,
+            name_end: name.end as u32,
+            value_start: value.start as u32,
+            end: value.end as u32,
+        })
+    }
+}
+
+/// The CRLF-terminated lines of a block from an offset up to the blank line (a
+/// lone LF belongs to its line); from offset 0, the version line comes first
+/// (never taken for the blank line).
+struct Lines<'a> {
+    block: &'a [u8],
+    /// Where the next line starts; `None` once done.
+    at: Option<usize>,
+    /// Whether the blank line was reached.
+    ended: bool,
+}
+
+impl<'a> Lines<'a> {
+    /// The lines from `at`; none for `None`.
+    fn new(block: &'a [u8], at: Option<usize>) -> Self {
+        Lines {
+            block,
+            at,
+            ended: false,
+        }
+    }
+}
+
+impl Iterator for Lines<'_> {
+    type Item = Line;
+
+    fn next(&mut self) -> Option<Line> {
+        let start = self.at.take()?;
+        let mut from = start;
+        // Find "\r\n" with a plain memchr for '\n' (no searcher to build).
+        let end = loop {
+            let i = from + memchr::memchr(b'\n', self.block.get(from..)?)?;
+            if i > start && self.block[i - 1] == b'\r' {
+                break i - 1;
+            }
+            from = i + 1;
+        };
+        if end == start && start > 0 {
+            self.ended = true;
+            return None;
+        }
+        self.at = Some(end + 2);
+        Some(Line {
+            start,
+            end,
+            next: end + 2,
+        })
+    }
+}
+
+/// The pairs of a map in order: its `entries`, then its received lines not split.
+struct Pairs<'a> {
+    block: &'a str,
+    entries: std::slice::Iter<'a, Field>,
+    lines: Lines<'a>,
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<(&'a str, &'a str)> {
+        if let Some(f) = self.entries.next() {
+            return Some((f.name(self.block), f.value(self.block)));
+        }
+        let block = self.block;
+        self.lines.find_map(|line| line.pair(block))
+    }
+}
+
+/// The offset of the first colon of `line`, found eight bytes at a time (names
+/// are a dozen bytes or two).
+#[inline]
+fn colon_in(line: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let Some(chunk) = line.get(at..).and_then(|rest| rest.first_chunk::<8>()) {
+        let colons = byte_mask(u64::from_le_bytes(*chunk), b':');
+        if colons != 0 {
+            return Some(at + (colons.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let tail = line.get(at..)?;
+    tail.iter().position(|&b| b == b':').map(|i| at + i)
+}
+
 /// The range of `part` (found at offset `at` of its block) without the
 /// spaces and tabs around it (as nats.go's header reader, through Go's
 /// `textproto`, trims them).
+#[inline]
 fn trim_blanks(at: usize, part: &[u8]) -> std::ops::Range<usize> {
     let blank = |b: u8| b == b' ' || b == b'\t';
     let (mut start, mut end) = (0, part.len());
@@ -442,30 +605,6 @@ fn trim_blanks(at: usize, part: &[u8]) -> std::ops::Range<usize> {
         end -= 1;
     }
     at + start..at + end
-}
-
-/// Iterates CRLF-terminated lines as (start, end) offsets, end excluding CRLF.
-struct LineIter<'a> {
-    s: &'a str,
-    pos: usize,
-}
-
-impl Iterator for LineIter<'_> {
-    type Item = (usize, usize);
-    fn next(&mut self) -> Option<(usize, usize)> {
-        let bytes = self.s.as_bytes();
-        let mut from = self.pos;
-        // Find "\r\n" with a plain memchr for '\n' (no searcher to build).
-        loop {
-            let i = from + memchr::memchr(b'\n', &bytes[from..])?;
-            if i > self.pos && bytes[i - 1] == b'\r' {
-                let start = self.pos;
-                self.pos = i + 1;
-                return Some((start, i - 1));
-            }
-            from = i + 1;
-        }
-    }
 }
 
 impl fmt::Debug for HeaderMap {
@@ -518,6 +657,74 @@ mod tests {
         assert_eq!(h.len(), 2);
         assert!(h.remove("a"));
         assert!(!h.contains_key("a"));
+    }
+
+    #[test]
+    fn a_received_map_reads_its_lines_and_splits_them_on_the_first_change() {
+        let block = Bytes::from_static(b"NATS/1.0\r\n A :\t1 \r\nB: x\ny\r\nA:3\r\n\r\n");
+        let by_hand: HeaderMap = [("A", "1"), ("B", "x\ny"), ("A", "3")]
+            .into_iter()
+            .collect();
+        for received in [
+            HeaderMap::parse(block.clone()).unwrap(),
+            HeaderMap::received(block.clone()),
+        ] {
+            // Read before any change: the lines, trimmed, in order.
+            assert_eq!(received.len(), 3);
+            assert!(!received.is_empty());
+            assert_eq!(received.get("B"), Some("x\ny"));
+            assert_eq!(received.get_all("A").collect::<Vec<_>>(), ["1", "3"]);
+            assert!(received.get("a").is_none());
+            assert_eq!(received, by_hand);
+            assert_eq!(format!("{received:?}"), format!("{by_hand:?}"));
+            assert_eq!(round_trip(&received), by_hand);
+            // Each change gives what it gives on the same map built by hand.
+            type Change = fn(&mut HeaderMap);
+            let changes: [Change; 5] = [
+                |h| h.insert("A", "9"),
+                |h| h.append("C", "4"),
+                |h| assert!(h.remove("A")),
+                |h| h.retain(|_, v| v != "3"),
+                |h| h.set_status(StatusCode::from_u16(404), Some("gone")),
+            ];
+            for change in changes {
+                let (mut a, mut b) = (received.clone(), by_hand.clone());
+                change(&mut a);
+                change(&mut b);
+                assert_eq!(a, b);
+                assert_eq!(a.len(), b.len());
+                assert_eq!(round_trip(&a), b);
+            }
+        }
+        // No pairs: nothing kept of the block.
+        let empty = HeaderMap::received(Bytes::from_static(b"NATS/1.0 503\r\n\r\n"));
+        assert!(empty.is_empty() && empty.iter().next().is_none() && empty.block.is_empty());
+        assert_eq!(empty.status(), StatusCode::from_u16(503));
+    }
+
+    #[test]
+    fn a_received_block_keeps_the_pairs_it_can_read() {
+        let mut h = HeaderMap::received(Bytes::from_static(
+            b"NATS/1.0 409 Consumer Deleted\r\nno colon\r\nK: 1\r\n\t: no name\r\nJ: 2\r\n",
+        ));
+        assert_eq!(h.status(), Some(StatusCode::CONFLICT));
+        assert_eq!(h.description(), Some("Consumer Deleted"));
+        assert_eq!(h.iter().collect::<Vec<_>>(), [("K", "1"), ("J", "2")]);
+        assert_eq!(h.len(), 2);
+        h.append("L", "3");
+        assert_eq!(
+            h.iter().collect::<Vec<_>>(),
+            [("K", "1"), ("J", "2"), ("L", "3")]
+        );
+        // Nothing readable at all: an empty map, no status.
+        for garbage in [
+            &b"HTTP/1.1 200\r\nK: v\r\n\r\n"[..],
+            b"NATS/1.0 2\r\n\r\n",
+            b"\xff",
+        ] {
+            let h = HeaderMap::received(Bytes::from_static(garbage));
+            assert!(h.is_empty() && h.status().is_none(), "{garbage:?}");
+        }
     }
 
     #[test]

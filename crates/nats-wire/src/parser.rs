@@ -268,7 +268,7 @@ fn finish_msg(buf: &mut BytesMut, p: Pending) -> Result<MsgOp, Error> {
     let (headers, payload_start) = match p.header_len {
         Some(h) => {
             let block = frame.slice(p.line_len..p.line_len + h);
-            (Some(HeaderMap::parse(block)?), p.line_len + h)
+            (Some(HeaderMap::received(block)), p.line_len + h)
         }
         None => (None, p.line_len),
     };

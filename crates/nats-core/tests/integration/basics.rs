@@ -194,3 +194,66 @@ async fn dropping_the_last_handle_flushes_and_closes() {
         assert_eq!(&m.payload[..], i.to_be_bytes());
     }
 }
+
+/// The server passes a header block on as its publisher sent it. A malformed one
+/// (here from a bare TCP publisher) must neither drop the subscriber's
+/// connection nor lose the message: it arrives with the pairs that can be read.
+#[tokio::test]
+async fn a_malformed_header_block_is_delivered_without_a_reconnect() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = Server::new().start();
+    let client = nats_core::connect(server.url()).await.unwrap();
+    let mut sub = client.subscribe("poison").await.unwrap();
+    client.flush().await.unwrap();
+
+    let mut raw = tokio::net::TcpStream::connect(server.url().trim_start_matches("nats://"))
+        .await
+        .unwrap();
+    let mut info = [0u8; 4096];
+    let _ = raw.read(&mut info).await.unwrap();
+    let mut frames = b"CONNECT {\"verbose\":false,\"headers\":true}\r\n".to_vec();
+    for (block, body) in [
+        (&b"NATS/1.0\r\nno colon here\r\nK: v\r\n\r\n"[..], "first"),
+        (b"GARBAGE\r\n\r\n", "second"),
+    ] {
+        frames.extend_from_slice(
+            format!(
+                "HPUB poison {} {}\r\n",
+                block.len(),
+                block.len() + body.len()
+            )
+            .as_bytes(),
+        );
+        frames.extend_from_slice(block);
+        frames.extend_from_slice(body.as_bytes());
+        frames.extend_from_slice(b"\r\n");
+    }
+    frames.extend_from_slice(b"PING\r\n");
+    raw.write_all(&frames).await.unwrap();
+
+    let first = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("the first message arrived")
+        .unwrap();
+    assert_eq!(&first.payload[..], b"first");
+    let headers = first.headers.unwrap();
+    assert_eq!(headers.iter().collect::<Vec<_>>(), [("K", "v")]);
+    let second = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("the second message arrived")
+        .unwrap();
+    assert_eq!(&second.payload[..], b"second");
+    assert!(second.headers.unwrap().is_empty());
+
+    // The connection stayed up: still the first one, and it still works.
+    client.publish("poison", "after").await.unwrap();
+    let after = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("a message after the malformed ones")
+        .unwrap();
+    assert_eq!(&after.payload[..], b"after");
+    let stats = client.statistics();
+    assert_eq!((stats.connects, stats.reconnects), (1, 0));
+    assert_eq!(client.connection_state(), State::Connected);
+}
