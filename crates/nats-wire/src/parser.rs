@@ -44,7 +44,9 @@ pub struct MsgOp {
     pub sid: u64,
     /// The reply subject.
     pub reply: Option<Subject>,
-    /// The header block (`HMSG` only).
+    /// The header block (`HMSG` only). It is the publisher's, passed on by the server
+    /// unchecked, so it is read leniently: a malformed block does not fail the parse
+    /// (which would cost the connection), its unreadable lines are skipped.
     pub headers: Option<HeaderMap>,
     /// The payload.
     pub payload: Bytes,
