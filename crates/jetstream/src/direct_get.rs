@@ -44,8 +44,9 @@ pub struct StoredMessage {
     pub subject: String,
     /// Its stream sequence.
     pub sequence: u64,
-    /// Its headers, if it had any (without the `Nats-Stream`, `Nats-Sequence`,
-    /// `Nats-Subject` and `Nats-Time-Stamp` headers a direct get adds).
+    /// Its headers, if it had any (without the `Nats-Stream`, `Nats-Subject`,
+    /// `Nats-Sequence`, `Nats-Time-Stamp`, `Nats-Num-Pending` and `Nats-Last-Sequence`
+    /// headers a direct get adds).
     pub headers: Option<HeaderMap>,
     /// Its payload.
     pub payload: Bytes,
@@ -62,10 +63,9 @@ impl StoredMessage {
                     Error::with_source(ErrorKind::InvalidResponse, e)
                         .with_message("message headers are not valid base64")
                 })?;
-                let map = HeaderMap::parse(Bytes::from(block)).map_err(|e| {
-                    Error::with_source(ErrorKind::InvalidResponse, e)
-                        .with_message("invalid message headers")
-                })?;
+                // The stored block is the publisher's: read as a direct get reply's
+                // (and any received message's) headers are, never refused.
+                let map = HeaderMap::parse_lenient(Bytes::from(block));
                 (!map.is_empty()).then_some(map)
             }
             None => None,
@@ -108,23 +108,17 @@ impl StoredMessage {
         let mut others = false;
         for (name, value) in headers.iter() {
             match name {
-                NATS_SUBJECT => {
-                    if subject.is_none() {
-                        subject = Some((!value.is_empty()).then(|| value.to_string()));
-                    }
+                NATS_SUBJECT if subject.is_none() => {
+                    subject = Some((!value.is_empty()).then(|| value.to_string()));
                 }
-                NATS_SEQUENCE => {
-                    if sequence.is_none() {
-                        sequence = Some(value.parse::<u64>().ok());
-                    }
+                NATS_SEQUENCE if sequence.is_none() => {
+                    sequence = Some(value.parse::<u64>().ok());
                 }
-                NATS_TIME_STAMP => {
-                    if time.is_none() {
-                        time = Some(crate::rfc3339::parse(value));
-                    }
+                NATS_TIME_STAMP if time.is_none() => {
+                    time = Some(crate::rfc3339::parse(value));
                 }
-                NATS_STREAM | NATS_NUM_PENDING | NATS_LAST_SEQUENCE => {}
-                _ => others = true,
+                name if !is_direct_get_header(name) => others = true,
+                _ => {}
             }
         }
         if others {
@@ -462,6 +456,22 @@ mod tests {
         assert_eq!(&msg.payload[..], b"hello");
         assert_eq!(msg.headers.unwrap().get("Nats-Msg-Id"), Some("abc"));
         assert_eq!(msg.time.to_string(), "2024-05-01T10:00:00.123456789Z");
+    }
+
+    #[test]
+    fn raw_message_with_a_malformed_header_block_keeps_what_can_be_read() {
+        // As a direct get (and any received message) reads it: the lines without a
+        // colon are skipped, the message is not refused.
+        let raw: MsgGetResponse = serde_json::from_str(&format!(
+            r#"{{"message":{{"subject":"a","seq":1,"hdrs":"{hdrs}","time":"2024-05-01T10:00:00Z"}}}}"#,
+            hdrs = "TkFUUy8xLjANCm5vIGNvbG9uDQpLOiB2DQoNCg=="
+        ))
+        .unwrap();
+        let msg = StoredMessage::from_raw(raw.message).unwrap();
+        assert_eq!(
+            msg.headers.unwrap().iter().collect::<Vec<_>>(),
+            [("K", "v")]
+        );
     }
 
     #[test]

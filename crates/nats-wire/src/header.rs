@@ -102,8 +102,9 @@ pub struct HeaderMap {
     /// was never changed keeps its pairs as the lines of `block` (see `lines_at`).
     entries: Vec<Field>,
     /// Where the received `name: value` lines start in `block` (after the version
-    /// line) while they are not split into `entries`; 0 once they are, and for a
-    /// map built by hand (the version line comes first: no pair starts at 0).
+    /// line) while they are not split into `entries`; 0 once they are, for a map
+    /// built by hand, and for a received block with no pair lines (which keeps an
+    /// empty `block`). The version line comes first: no pair starts at 0.
     lines_at: u32,
     status: Option<StatusCode>,
     description: Option<Box<str>>,
@@ -186,7 +187,6 @@ impl PartialEq for HeaderMap {
     fn eq(&self, other: &HeaderMap) -> bool {
         self.status == other.status
             && self.description == other.description
-            && self.len() == other.len()
             && self.iter().eq(other.iter())
     }
 }
@@ -239,6 +239,9 @@ impl HeaderMap {
 
     /// Removes every value of `name`, returning whether there was one.
     pub fn remove(&mut self, name: &str) -> bool {
+        if !self.contains_key(name) {
+            return false;
+        }
         self.split_lines();
         let before = self.entries.len();
         let block = &self.block;
@@ -382,14 +385,17 @@ impl HeaderMap {
     }
 
     /// Parses a header block (from `NATS/1.0` up to and including the blank line),
-    /// refusing anything malformed: a missing or wrong version line, an invalid
-    /// status code, a line without a colon or with an empty name, a missing blank
-    /// line, bytes that are not UTF-8.
+    /// refusing a block that is not UTF-8, a missing or wrong version line, an invalid
+    /// status code, a line without a colon or with an empty name, and a missing blank
+    /// line. For a block as received from the server, where refusing is not an
+    /// option, see [`HeaderMap::parse_lenient`].
     ///
     /// The pairs stay in the block: the map keeps the block (one reference count) and
     /// splits its lines when they are read.
     pub fn parse(block: Bytes) -> Result<HeaderMap, Error> {
-        let map = HeaderMap::head(block)?;
+        let text = ByteString::try_from(block)
+            .map_err(|_| Error::parse("header block is not valid UTF-8"))?;
+        let map = HeaderMap::head(text, false)?;
         if map.lines_at == 0 {
             // The blank line follows the version line.
             return Ok(map);
@@ -409,46 +415,64 @@ impl HeaderMap {
         Ok(map)
     }
 
-    /// The headers of a received message: never fails, so that a message whose
-    /// publisher sent a malformed block (the server passes header blocks on as
-    /// they are) is still delivered, and the connection kept. Lines without a
-    /// colon or a name are not pairs and are skipped; a block whose version line
-    /// cannot be read has no pairs and no status.
+    /// Reads a header block as well as it can be read, never failing: what a
+    /// message's headers are when it is received. The server passes header blocks
+    /// on as their publishers wrote them, so a malformed one must not cost the
+    /// message, nor the connection.
     ///
-    /// Every message with headers comes through here (every direct get reply,
-    /// for one), so it only reads the version line: the pairs are split when read.
-    pub(crate) fn received(block: Bytes) -> HeaderMap {
-        HeaderMap::head(block).unwrap_or_default()
+    /// - bytes that are not UTF-8 are replaced by `U+FFFD` (the block is copied);
+    /// - a version line that is not `NATS/1.0`, or an invalid status code: no
+    ///   status, the lines after it are still read;
+    /// - a line without a colon, or with an empty name, is not a pair and is
+    ///   skipped; so is a last line without its CRLF;
+    /// - no line at all: an empty map.
+    ///
+    /// Only the version line is read here; the pair lines are split when read.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use nats_wire::HeaderMap;
+    ///
+    /// let block = Bytes::from_static(b"NATS/1.0\r\nno colon here\r\nK: v\r\n\r\n");
+    /// assert!(HeaderMap::parse(block.clone()).is_err());
+    /// let headers = HeaderMap::parse_lenient(block);
+    /// assert_eq!(headers.iter().collect::<Vec<_>>(), [("K", "v")]);
+    /// ```
+    pub fn parse_lenient(block: Bytes) -> HeaderMap {
+        if u32::try_from(block.len()).is_err() {
+            return HeaderMap::new();
+        }
+        let text = if std::str::from_utf8(&block).is_ok() {
+            // Checked just above: never the default.
+            ByteString::try_from(block).unwrap_or_default()
+        } else {
+            ByteString::from(String::from_utf8_lossy(&block).into_owned())
+        };
+        HeaderMap::head(text, true).unwrap_or_default()
     }
 
-    /// The map of `block` with its version line read and its pair lines not split.
-    fn head(block: Bytes) -> Result<HeaderMap, Error> {
-        if u32::try_from(block.len()).is_err() {
+    /// The map of `text` with its version line read and its pair lines not split.
+    /// `lenient`: a wrong version line or status code gives no status instead of an
+    /// error.
+    fn head(text: ByteString, lenient: bool) -> Result<HeaderMap, Error> {
+        if u32::try_from(text.len()).is_err() {
             return Err(Error::parse("header block larger than 4 GiB"));
         }
-        let text = ByteString::try_from(block)
-            .map_err(|_| Error::parse("header block is not valid UTF-8"))?;
         let mut lines = Lines::new(text.as_bytes(), Some(0));
         let first = lines
             .next()
             .ok_or_else(|| Error::parse("header block has no version line"))?;
-        let version_line = text.get(first.start..first.end).unwrap_or_default();
-        let rest = version_line
-            .strip_prefix(HEADER_LINE)
-            .ok_or_else(|| Error::parse("header block does not start with NATS/1.0"))?;
         let mut map = HeaderMap::new();
-        let rest_trim = rest.trim_start_matches([' ', '\t']);
-        if !rest_trim.is_empty() {
-            let code_end = rest_trim.find([' ', '\t']).unwrap_or(rest_trim.len());
-            let status = StatusCode::parse(&rest_trim.as_bytes()[..code_end])
-                .ok_or_else(|| Error::parse("invalid status code on header line"))?;
-            map.status = Some(status);
-            let desc = rest_trim[code_end..].trim();
-            if !desc.is_empty() {
-                map.description = Some(Box::from(desc));
+        let version_line = text.get(first.start..first.end).unwrap_or_default();
+        match HeaderMap::version_line(version_line) {
+            Ok((status, description)) => {
+                map.status = status;
+                map.description = description.map(Box::from);
             }
+            Err(e) if !lenient => return Err(e),
+            Err(_) => {}
         }
-        // A block of a status line alone keeps nothing of the read buffer.
+        // A block of a version line alone keeps nothing of the read buffer.
         let pairs_at = first.next;
         if text.as_bytes().get(pairs_at..pairs_at + 2) != Some(b"\r\n") {
             // The block is at most u32::MAX bytes long (checked above); the version
@@ -457,6 +481,25 @@ impl HeaderMap {
             map.block = text;
         }
         Ok(map)
+    }
+
+    /// The status code and description of a version line.
+    fn version_line(line: &str) -> Result<(Option<StatusCode>, Option<&str>), Error> {
+        let rest = line
+            .strip_prefix(HEADER_LINE)
+            .ok_or_else(|| Error::parse("header block does not start with NATS/1.0"))?;
+        let rest = rest.trim_start_matches([' ', '\t']);
+        if rest.is_empty() {
+            return Ok((None, None));
+        }
+        let code_end = rest.find([' ', '\t']).unwrap_or(rest.len());
+        let status = StatusCode::parse(&rest.as_bytes()[..code_end])
+            .ok_or_else(|| Error::parse("invalid status code on header line"))?;
+        let description = rest[code_end..].trim();
+        Ok((
+            Some(status),
+            (!description.is_empty()).then_some(description),
+        ))
     }
 }
 
@@ -667,7 +710,7 @@ mod tests {
             .collect();
         for received in [
             HeaderMap::parse(block.clone()).unwrap(),
-            HeaderMap::received(block.clone()),
+            HeaderMap::parse_lenient(block.clone()),
         ] {
             // Read before any change: the lines, trimmed, in order.
             assert_eq!(received.len(), 3);
@@ -697,14 +740,14 @@ mod tests {
             }
         }
         // No pairs: nothing kept of the block.
-        let empty = HeaderMap::received(Bytes::from_static(b"NATS/1.0 503\r\n\r\n"));
+        let empty = HeaderMap::parse_lenient(Bytes::from_static(b"NATS/1.0 503\r\n\r\n"));
         assert!(empty.is_empty() && empty.iter().next().is_none() && empty.block.is_empty());
         assert_eq!(empty.status(), StatusCode::from_u16(503));
     }
 
     #[test]
     fn a_received_block_keeps_the_pairs_it_can_read() {
-        let mut h = HeaderMap::received(Bytes::from_static(
+        let mut h = HeaderMap::parse_lenient(Bytes::from_static(
             b"NATS/1.0 409 Consumer Deleted\r\nno colon\r\nK: 1\r\n\t: no name\r\nJ: 2\r\n",
         ));
         assert_eq!(h.status(), Some(StatusCode::CONFLICT));
@@ -716,13 +759,21 @@ mod tests {
             h.iter().collect::<Vec<_>>(),
             [("K", "1"), ("J", "2"), ("L", "3")]
         );
-        // Nothing readable at all: an empty map, no status.
-        for garbage in [
-            &b"HTTP/1.1 200\r\nK: v\r\n\r\n"[..],
-            b"NATS/1.0 2\r\n\r\n",
-            b"\xff",
-        ] {
-            let h = HeaderMap::received(Bytes::from_static(garbage));
+        // A version line that cannot be read: no status, the pairs after it kept.
+        let h = HeaderMap::parse_lenient(Bytes::from_static(b"HTTP/1.1 200\r\nK: v\r\n\r\n"));
+        assert_eq!((h.status(), h.len()), (None, 1));
+        let h = HeaderMap::parse_lenient(Bytes::from_static(b"NATS/1.0 2 x\r\nK: v\r\n\r\n"));
+        assert_eq!(
+            (h.status(), h.description(), h.get("K")),
+            (None, None, Some("v"))
+        );
+        // Bytes that are not UTF-8 replaced, the rest kept.
+        let h = HeaderMap::parse_lenient(Bytes::from_static(b"NATS/1.0 404\r\nK: a\xffb\r\n\r\n"));
+        assert_eq!(h.status(), Some(StatusCode::NOT_FOUND));
+        assert_eq!(h.get("K"), Some("a\u{fffd}b"));
+        // No line at all: an empty map.
+        for garbage in [&b""[..], b"\xff", b"NATS/1.0"] {
+            let h = HeaderMap::parse_lenient(Bytes::from_static(garbage));
             assert!(h.is_empty() && h.status().is_none(), "{garbage:?}");
         }
     }

@@ -45,8 +45,8 @@ pub struct MsgOp {
     /// The reply subject.
     pub reply: Option<Subject>,
     /// The header block (`HMSG` only). It is the publisher's, passed on by the server
-    /// unchecked, so it is read leniently: a malformed block does not fail the parse
-    /// (which would cost the connection), its unreadable lines are skipped.
+    /// unchecked, so it is read with [`HeaderMap::parse_lenient`]: a malformed block
+    /// does not fail the parse (which would cost the connection).
     pub headers: Option<HeaderMap>,
     /// The payload.
     pub payload: Bytes,
@@ -270,7 +270,7 @@ fn finish_msg(buf: &mut BytesMut, p: Pending) -> Result<MsgOp, Error> {
     let (headers, payload_start) = match p.header_len {
         Some(h) => {
             let block = frame.slice(p.line_len..p.line_len + h);
-            (Some(HeaderMap::received(block)), p.line_len + h)
+            (Some(HeaderMap::parse_lenient(block)), p.line_len + h)
         }
         None => (None, p.line_len),
     };

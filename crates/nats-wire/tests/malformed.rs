@@ -91,15 +91,18 @@ fn malformed_header_blocks_are_delivered_with_what_can_be_read() {
         (b"", &[]),
         (b"\r\n", &[]),
         (b"HTTP/1.1\r\n\r\n", &[]),
-        (b"NATS/2.0\r\nK: v\r\n\r\n", &[]),
+        (b"NATS/2.0\r\nK: v\r\n\r\n", &[("K", "v")]),
         (b"NATS/1.0 abc\r\n\r\n", &[]),
-        (b"NATS/1.0 99\r\n\r\n", &[]),
+        (b"NATS/1.0 99\r\nK: v\r\n\r\n", &[("K", "v")]),
         (b"NATS/1.0 1000\r\n\r\n", &[]),
         (b"NATS/1.0\r\nno colon here\r\nK: v\r\n\r\n", &[("K", "v")]),
         (b"NATS/1.0\r\n: no name\r\nK: v\r\n\r\n", &[("K", "v")]),
         (b"NATS/1.0\r\nK: v\r\n", &[("K", "v")]),
         (b"NATS/1.0\r\nK: v\r\nJ: w", &[("K", "v")]),
-        (b"NATS/1.0\r\nK: \xff\xfe\r\n\r\n", &[]),
+        (
+            b"NATS/1.0\r\nK: \xff\xfe\r\n\r\n",
+            &[("K", "\u{fffd}\u{fffd}")],
+        ),
         (b"NATS/1.0", &[]),
     ];
     for (block, pairs) in cases {

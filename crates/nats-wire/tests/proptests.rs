@@ -380,6 +380,34 @@ proptest! {
         }
     }
 
+    /// Whatever a received block holds, its lenient map is consistent: its length is
+    /// what it iterates, it re-encodes to a block the strict parse accepts and reads
+    /// back equal, and a change splits it without losing a pair.
+    #[test]
+    fn lenient_header_maps_are_consistent(
+        block in prop_oneof![
+            vec(prop_oneof![Just(b'a'), Just(b':'), Just(b' '), Just(b'\r'), Just(b'\n'), any::<u8>()], 0..96),
+            "NATS/1\\.0( [0-9]{1,4}( [a-z ]{0,8})?)?\r\n([a-z: \t]{0,10}\r\n){0,5}(\r\n)?"
+                .prop_map(String::into_bytes),
+        ],
+    ) {
+        let map = HeaderMap::parse_lenient(Bytes::from(block));
+        let pairs: Vec<(String, String)> =
+            map.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        prop_assert_eq!(map.len(), pairs.len());
+        prop_assert_eq!(map.is_empty(), pairs.is_empty());
+        let encoded = encode_header_block(&map);
+        prop_assert_eq!(encoded.len(), map.encoded_len());
+        prop_assert_eq!(HeaderMap::parse(encoded).unwrap(), map.clone());
+        let mut changed = map.clone();
+        changed.append("X", "y");
+        let mut expected = pairs;
+        expected.push(("X".into(), "y".into()));
+        let got: Vec<(String, String)> =
+            changed.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        prop_assert_eq!(got, expected);
+    }
+
     /// The validators (which scan many bytes at a time) agree with the rule
     /// applied token by token, for subjects short and long.
     #[test]
