@@ -2,13 +2,14 @@
 //! `DIRECT.GET` (any replica, when the stream allows direct gets) or `STREAM.MSG.GET` (the
 //! leader, JSON with base64).
 
-use std::future::IntoFuture;
+use std::future::{Future, IntoFuture};
 use tracing::Instrument;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use bytes::Bytes;
 use futures_core::future::BoxFuture;
+use futures_util::FutureExt;
 use jiff::Timestamp;
 use nats_core::{HeaderMap, Message, StatusCode};
 
@@ -361,21 +362,29 @@ impl Stream {
     /// allows direct gets; otherwise, or when no direct-get responder answers, as
     /// [`Stream::get_last_msg_for_subject`] reads it from the leader. The same as that
     /// call, without boxing a future or building subjects on the hot path.
+    ///
+    /// An `async` block, not an `async fn` (which would keep a second copy of its
+    /// arguments): a KV get's future is moved by its callers, and every move copies
+    /// all of it.
     #[cfg(feature = "kv")]
-    pub(crate) async fn last_for_literal(
-        &self,
+    // Not an `async fn`: that would store its arguments twice.
+    #[allow(clippy::manual_async_fn)]
+    pub(crate) fn last_for_literal<'a>(
+        &'a self,
         direct: String,
-        subject: impl FnOnce() -> String,
-    ) -> Result<StoredMessage> {
-        if self.allows_direct() {
-            if let Some(reply) = self.direct_request(&direct, Bytes::new()).await? {
-                return StoredMessage::from_direct(reply);
+        subject: impl FnOnce() -> String + 'a,
+    ) -> impl Future<Output = Result<StoredMessage>> + 'a {
+        async move {
+            if self.allows_direct() {
+                if let Some(reply) = self.direct_request(&direct, Bytes::new()).await? {
+                    return StoredMessage::from_direct(reply);
+                }
             }
+            self.get_msg_with()
+                .last_for_subject(subject())
+                .from_leader()
+                .await
         }
-        self.get_msg_with()
-            .last_for_subject(subject())
-            .from_leader()
-            .await
     }
 
     /// `STREAM.MSG.GET`: asks the stream leader.
@@ -415,24 +424,28 @@ impl Stream {
 
     /// Sends a direct-get request to its full API `subject`; `None` when no direct-get
     /// responder answered (the caller then asks the leader: see [`Stream::leader_get`]).
-    async fn direct_request(&self, subject: &str, payload: Bytes) -> Result<Option<Message>> {
+    fn direct_request<'a>(
+        &'a self,
+        subject: &'a str,
+        payload: Bytes,
+    ) -> impl Future<Output = Result<Option<Message>>> + 'a {
         let js = &self.js;
-        match js
-            .client()
+        // A `map`, not an `async` block: awaiting the request there would keep it
+        // twice (the block's copy, and the one being awaited).
+        js.client()
             .request_with_timeout(subject, None, payload, js.timeout())
             .instrument(crate::observe::api(subject))
-            .await
-        {
-            Ok(reply) => Ok(Some(reply)),
-            Err(e) => {
-                let e = Error::from(e);
-                if e.kind() != ErrorKind::NoResponders {
-                    return Err(e);
+            .map(move |reply| match reply {
+                Ok(reply) => Ok(Some(reply)),
+                Err(e) => {
+                    let e = Error::from(e);
+                    if e.kind() != ErrorKind::NoResponders {
+                        return Err(e);
+                    }
+                    tracing::debug!(stream = %self.name, "no direct get responder; asking the leader");
+                    Ok(None)
                 }
-                tracing::debug!(stream = %self.name, "no direct get responder; asking the leader");
-                Ok(None)
-            }
-        }
+            })
     }
 }
 

@@ -1,5 +1,6 @@
 //! [`Client`]: the handle users publish, subscribe and request through.
 
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -218,66 +219,70 @@ impl Client {
     /// were ready, so that the requests of one pass leave in one write (or
     /// when the future is dropped). The same holds for the other `request*`
     /// methods.
-    pub async fn request(
-        &self,
-        subject: impl AsRef<str>,
+    pub fn request<'a>(
+        &'a self,
+        subject: impl AsRef<str> + 'a,
         payload: impl Into<Bytes>,
-    ) -> Result<crate::Message, Error> {
+    ) -> impl Future<Output = Result<crate::Message, Error>> + 'a {
         let timeout = self.shared.options.request_timeout;
-        self.request_inner(subject.as_ref(), None, payload.into(), timeout)
-            .await
+        self.request_future(subject, None, payload.into(), timeout)
     }
 
     /// Sends a request with headers and waits for the reply.
-    pub async fn request_with_headers(
-        &self,
-        subject: impl AsRef<str>,
+    pub fn request_with_headers<'a>(
+        &'a self,
+        subject: impl AsRef<str> + 'a,
         headers: HeaderMap,
         payload: impl Into<Bytes>,
-    ) -> Result<crate::Message, Error> {
+    ) -> impl Future<Output = Result<crate::Message, Error>> + 'a {
         let timeout = self.shared.options.request_timeout;
-        self.request_inner(subject.as_ref(), Some(&headers), payload.into(), timeout)
-            .await
+        self.request_future(subject, Some(headers), payload.into(), timeout)
     }
 
     /// Sends a request and waits at most `timeout` for the reply.
-    pub async fn request_with_timeout(
-        &self,
-        subject: impl AsRef<str>,
+    pub fn request_with_timeout<'a>(
+        &'a self,
+        subject: impl AsRef<str> + 'a,
         headers: Option<HeaderMap>,
         payload: impl Into<Bytes>,
         timeout: Duration,
-    ) -> Result<crate::Message, Error> {
-        let subject = subject.as_ref();
-        self.request_inner(subject, headers.as_ref(), payload.into(), Some(timeout))
-            .await
+    ) -> impl Future<Output = Result<crate::Message, Error>> + 'a {
+        self.request_future(subject, headers, payload.into(), Some(timeout))
     }
 
-    /// Sends a request and waits for the reply; errors name the subject (and
-    /// the timeout).
-    async fn request_inner(
-        &self,
-        subject: &str,
-        headers: Option<&HeaderMap>,
+    /// The future of the `request*` methods: sends the request when first
+    /// polled, then waits for the reply; errors name the subject (and the
+    /// timeout).
+    ///
+    /// An `async` block rather than an `async fn`, so that its arguments are
+    /// stored in it once (an `async fn` keeps a second copy of each): request
+    /// futures are moved around by their callers (into `FuturesUnordered`,
+    /// the futures of the layers above), and every move copies all of it.
+    // Not an `async fn`: that would store its arguments twice.
+    #[allow(clippy::manual_async_fn)]
+    fn request_future<'a, S: AsRef<str> + 'a>(
+        &'a self,
+        subject: S,
+        headers: Option<HeaderMap>,
         payload: Bytes,
         timeout: Option<Duration>,
-    ) -> Result<crate::Message, Error> {
-        let (response, write) =
-            request::send(self, subject, headers, &payload, None, timeout, true)?;
-        write.await?;
-        response.await.map_err(|e| match e.kind() {
-            ErrorKind::NoResponders if e.detail().is_none() => {
-                e.context(format!("nobody listens on {subject}"))
-            }
-            ErrorKind::Timeout if e.detail().is_none() => Error::with_detail(
-                ErrorKind::Timeout,
-                format!(
-                    "no reply to the request on {subject} within {:?}",
-                    timeout.unwrap_or_default()
-                ),
-            ),
-            _ => e,
-        })
+    ) -> impl Future<Output = Result<crate::Message, Error>> + 'a {
+        async move {
+            let subject = subject.as_ref();
+            let (response, write) = request::send(
+                self,
+                subject,
+                headers.as_ref(),
+                &payload,
+                None,
+                timeout,
+                true,
+            )?;
+            write.await?;
+            response
+                .await
+                .map_err(|e| request_error(e, subject, timeout))
+        }
     }
 
     /// Publishes a request and returns at once with a [`Response`] future that
@@ -592,5 +597,23 @@ impl Client {
     /// The configured inbox prefix.
     pub fn inbox_prefix(&self) -> &str {
         &self.shared.options.inbox_prefix
+    }
+}
+
+/// The error of a request to `subject`, naming the subject (and the timeout)
+/// when the error does not say more.
+fn request_error(e: Error, subject: &str, timeout: Option<Duration>) -> Error {
+    match e.kind() {
+        ErrorKind::NoResponders if e.detail().is_none() => {
+            e.context(format!("nobody listens on {subject}"))
+        }
+        ErrorKind::Timeout if e.detail().is_none() => Error::with_detail(
+            ErrorKind::Timeout,
+            format!(
+                "no reply to the request on {subject} within {:?}",
+                timeout.unwrap_or_default()
+            ),
+        ),
+        _ => e,
     }
 }

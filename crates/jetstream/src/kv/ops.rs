@@ -1,7 +1,7 @@
 //! Reading and writing entries: get, put, create, update, delete, purge, purge_all and
 //! purge_deletes.
 
-use std::future::IntoFuture;
+use std::future::{Future, IntoFuture};
 use std::time::Duration;
 use tracing::Instrument;
 
@@ -48,10 +48,20 @@ impl KeyValue {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn get(&self, key: impl AsRef<str>) -> Result<Entry> {
-        let key = key.as_ref();
-        let entry = self.last_entry(key).await?;
-        live(entry, key)
+    ///
+    /// The future is small (448 bytes), as callers that keep many gets in flight move it
+    /// around (into `FuturesUnordered`, `buffer_unordered`), every move copying all of it.
+    // Not an `async fn`, which stores its arguments twice.
+    #[allow(clippy::manual_async_fn)]
+    pub fn get<'a>(
+        &'a self,
+        key: impl AsRef<str> + 'a,
+    ) -> impl Future<Output = Result<Entry>> + 'a {
+        async move {
+            let key = key.as_ref();
+            let entry = self.last_entry(key).await?;
+            live(entry, key)
+        }
     }
 
     /// The entry of `key` at `revision`. Missing, another key's revision, or a delete or
@@ -134,7 +144,10 @@ impl KeyValue {
     }
 
     /// The latest entry of `key`, delete and purge markers included.
-    pub(crate) async fn last_entry(&self, key: &str) -> Result<Entry> {
+    pub(crate) fn last_entry<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> impl Future<Output = Result<Entry>> + 'a {
         let span = crate::observe::kv("get", self.bucket(), key);
         async move {
             check_key(key)?;
@@ -147,7 +160,6 @@ impl KeyValue {
             Ok(Entry::from_stored(self, msg))
         }
         .instrument(span)
-        .await
     }
 
     /// Stores `value` under `key`, whatever is there; returns the new revision.

@@ -1169,3 +1169,21 @@ async fn kv_watcher_ends_when_the_bucket_is_deleted() {
         ErrorKind::BucketNotFound
     );
 }
+
+/// A get's future is small (its layers keep their arguments once; it is moved into
+/// `FuturesUnordered` and the like, every move copying all of it) and reads the entry.
+#[tokio::test]
+async fn kv_get_future_is_small() {
+    let server = Server::jetstream().start();
+    let js = connect(&server).await;
+    let kv = bucket(&js, "small", 1).await;
+    kv.put("k", "v").await.unwrap();
+    let get = kv.get("k");
+    // 848 bytes as nested `async fn`s.
+    assert!(
+        std::mem::size_of_val(&get) <= 480,
+        "{}",
+        std::mem::size_of_val(&get)
+    );
+    assert_eq!(&get.await.unwrap().value()[..], b"v");
+}

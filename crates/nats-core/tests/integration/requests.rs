@@ -228,3 +228,48 @@ async fn the_deadline_sweeper_ends_with_the_client() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Request futures are moved by their callers (into `FuturesUnordered`, into the futures of
+/// the layers above), each move copying all of them: they keep their arguments once, and
+/// send nothing until polled.
+#[tokio::test]
+async fn request_futures_are_small_and_lazy() {
+    let server = Server::new().start();
+    let client = nats_core::connect(server.url()).await.unwrap();
+    let watcher = nats_core::connect(server.url()).await.unwrap();
+    let mut sub = watcher.subscribe("lazy.>").await.unwrap();
+    watcher.flush().await.unwrap();
+
+    let plain = client.request("lazy.plain", "x");
+    let timed = client.request_with_timeout("lazy.timed", None, "x", Duration::from_secs(1));
+    let headers = client.request_with_headers("lazy.headers", HeaderMap::new(), "x");
+    // The arguments (subject, headers, payload, timeout) stored once, the response, and the
+    // write: well under the 272 and 448 bytes the `async fn`s took.
+    assert!(
+        std::mem::size_of_val(&plain) <= 232,
+        "{}",
+        std::mem::size_of_val(&plain)
+    );
+    assert!(
+        std::mem::size_of_val(&timed) <= 232,
+        "{}",
+        std::mem::size_of_val(&timed)
+    );
+    assert!(
+        std::mem::size_of_val(&headers) <= 232,
+        "{}",
+        std::mem::size_of_val(&headers)
+    );
+    drop((plain, timed, headers));
+
+    // Never polled: nothing went out, and nothing waits.
+    client.flush().await.unwrap();
+    assert_eq!(client.pending_requests(), 0);
+    client.publish("lazy.marker", "m").await.unwrap();
+    client.flush().await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.subject.as_str(), "lazy.marker");
+}
