@@ -1,5 +1,6 @@
 //! Reading a received header block's lines: split into pairs when they are read
-//! (see [`HeaderMap`](super::HeaderMap)), the colon found eight bytes at a time.
+//! (see [`HeaderMap`](super::HeaderMap)). One pass over each line finds its end and
+//! its first colon, eight bytes at a time.
 
 use std::ops::Range;
 
@@ -7,18 +8,19 @@ use super::Field;
 use crate::subject::byte_mask;
 
 /// One CRLF-terminated line of a block: where it starts, where it ends (before
-/// the CR), and where the next line starts.
+/// the CR), where the next line starts, and where its first colon is.
 pub(super) struct Line {
     pub(super) start: usize,
     pub(super) end: usize,
     pub(super) next: usize,
+    colon: Option<usize>,
 }
 
 impl Line {
     /// The name and the value of this line's pair, trimmed of spaces and tabs:
     /// `None` without a colon.
     pub(super) fn parts<'a>(&self, block: &'a str) -> Option<(&'a str, &'a str)> {
-        let (name, value) = self.ranges(block)?;
+        let (name, value) = self.ranges(block.as_bytes())?;
         // Space, tab, colon and CR are ASCII: the offsets fall on character
         // boundaries.
         Some((block.get(name)?, block.get(value)?))
@@ -27,22 +29,27 @@ impl Line {
     /// The pair of this line, `None` without a colon or a name.
     #[inline]
     pub(super) fn pair<'a>(&self, block: &'a str) -> Option<(&'a str, &'a str)> {
-        self.parts(block).filter(|(name, _)| !name.is_empty())
+        let (name, value) = self.ranges(block.as_bytes())?;
+        if name.is_empty() {
+            return None;
+        }
+        Some((block.get(name)?, block.get(value)?))
     }
 
     /// Where the name and the value are in `block`.
     #[inline]
-    fn ranges(&self, block: &str) -> Option<(Range<usize>, Range<usize>)> {
-        let line = block.as_bytes().get(self.start..self.end)?;
-        let colon = colon_in(line)?;
-        let name = trim_blanks(self.start, &line[..colon]);
-        let value = trim_blanks(self.start + colon + 1, &line[colon + 1..]);
+    fn ranges(&self, block: &[u8]) -> Option<(Range<usize>, Range<usize>)> {
+        let colon = self.colon?;
+        let name = trim_blanks(block, self.start, colon);
+        let value = trim_blanks(block, colon + 1, self.end);
         Some((name, value))
     }
 
     /// This line's pair as a field of its map, `None` without a colon or a name.
     pub(super) fn field(&self, block: &str) -> Option<Field> {
-        let (name, value) = self.ranges(block).filter(|(name, _)| !name.is_empty())?;
+        let (name, value) = self
+            .ranges(block.as_bytes())
+            .filter(|(name, _)| !name.is_empty())?;
         // Parsed blocks are at most u32::MAX bytes long.
         Some(Field::Line {
             start: name.start as u32,
@@ -78,17 +85,10 @@ impl<'a> Lines<'a> {
 impl Iterator for Lines<'_> {
     type Item = Line;
 
+    #[inline]
     fn next(&mut self) -> Option<Line> {
         let start = self.at.take()?;
-        let mut from = start;
-        // Find "\r\n" with a plain memchr for '\n' (no searcher to build).
-        let end = loop {
-            let i = from + memchr::memchr(b'\n', self.block.get(from..)?)?;
-            if i > start && self.block[i - 1] == b'\r' {
-                break i - 1;
-            }
-            from = i + 1;
-        };
+        let (end, colon) = scan_line(self.block, start)?;
         if end == start && start > 0 {
             self.ended = true;
             return None;
@@ -98,8 +98,66 @@ impl Iterator for Lines<'_> {
             start,
             end,
             next: end + 2,
+            colon,
         })
     }
+}
+
+/// The end of the line that starts at `start` (where its CRLF is) and its first
+/// colon; `None` when no CRLF follows. Up to the colon it looks for `:` and `\n`
+/// at once, after it for `\n` alone: each byte is read once.
+#[inline]
+fn scan_line(block: &[u8], start: usize) -> Option<(usize, Option<usize>)> {
+    let rest = block.get(start..)?;
+    let mut colon = None;
+    let mut from = 0;
+    loop {
+        let tail = rest.get(from..)?;
+        let i = from
+            + match colon {
+                None => find(tail, |w| byte_mask(w, b':') | byte_mask(w, b'\n'))?,
+                Some(_) => find(tail, |w| byte_mask(w, b'\n'))?,
+            };
+        if rest[i] == b':' {
+            colon = Some(start + i);
+        } else if i > 0 && rest[i - 1] == b'\r' {
+            return Some((start + i - 1, colon));
+        }
+        from = i + 1;
+    }
+}
+
+/// The offset of the first byte of `bytes` that `mask` marks (it sets `0x80` in
+/// the bytes it looks for, eight at a time, as [`byte_mask`] does): whole words
+/// first, then the last eight bytes as one word again (the bytes it shares with
+/// the words before matched nothing), byte by byte only below eight.
+#[inline]
+fn find(bytes: &[u8], mask: impl Fn(u64) -> u64) -> Option<usize> {
+    let word_at = |at: usize| {
+        bytes
+            .get(at..at + 8)
+            .and_then(|w| w.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    let hit = |at: usize, marks: u64| at + (marks.trailing_zeros() / 8) as usize;
+    let mut at = 0;
+    while let Some(word) = word_at(at) {
+        let marks = mask(word);
+        if marks != 0 {
+            return Some(hit(at, marks));
+        }
+        at += 8;
+    }
+    if at == bytes.len() {
+        return None;
+    }
+    if bytes.len() >= 8 {
+        let last = bytes.len() - 8;
+        let marks = mask(word_at(last)?);
+        return (marks != 0).then(|| hit(last, marks));
+    }
+    let byte = |b: u8| mask(u64::from(b)) & 0x80 != 0;
+    bytes.iter().position(|&b| byte(b))
 }
 
 /// The pairs of a map in order: its `entries`, then its received lines not split.
@@ -121,34 +179,59 @@ impl<'a> Iterator for Pairs<'a> {
     }
 }
 
-/// The offset of the first colon of `line`, found eight bytes at a time (names
-/// are a dozen bytes or two).
+/// `start..end` of `block` without the spaces and tabs around it (as nats.go's
+/// header reader, through Go's `textproto`, trims them).
 #[inline]
-fn colon_in(line: &[u8]) -> Option<usize> {
-    let mut at = 0;
-    while let Some(chunk) = line.get(at..).and_then(|rest| rest.first_chunk::<8>()) {
-        let colons = byte_mask(u64::from_le_bytes(*chunk), b':');
-        if colons != 0 {
-            return Some(at + (colons.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    let tail = line.get(at..)?;
-    tail.iter().position(|&b| b == b':').map(|i| at + i)
-}
-
-/// The range of `part` (found at offset `at` of its block) without the
-/// spaces and tabs around it (as nats.go's header reader, through Go's
-/// `textproto`, trims them).
-#[inline]
-fn trim_blanks(at: usize, part: &[u8]) -> std::ops::Range<usize> {
+fn trim_blanks(block: &[u8], mut start: usize, mut end: usize) -> Range<usize> {
     let blank = |b: u8| b == b' ' || b == b'\t';
-    let (mut start, mut end) = (0, part.len());
-    while start < end && blank(part[start]) {
+    while start < end && block.get(start).is_some_and(|&b| blank(b)) {
         start += 1;
     }
-    while end > start && blank(part[end - 1]) {
+    while end > start && block.get(end - 1).is_some_and(|&b| blank(b)) {
         end -= 1;
     }
-    at + start..at + end
+    start..end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_matches_a_byte_by_byte_search_at_every_length_and_offset() {
+        for len in 0..40 {
+            for at in 0..=len {
+                let mut bytes = vec![b'a'; len];
+                if at < len {
+                    bytes[at] = b':';
+                }
+                let want = bytes.iter().position(|&b| b == b':' || b == b'\n');
+                let got = find(&bytes, |w| byte_mask(w, b':') | byte_mask(w, b'\n'));
+                assert_eq!(got, want, "len {len}, colon at {at}");
+                // A second match later never wins over the first.
+                if at + 3 < len {
+                    bytes[at + 3] = b'\n';
+                    let got = find(&bytes, |w| byte_mask(w, b':') | byte_mask(w, b'\n'));
+                    assert_eq!(got, Some(at), "len {len}, colon at {at}, LF after");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_line_ends_at_crlf_and_keeps_its_first_colon() {
+        let block = b"name: value\r\n";
+        assert_eq!(scan_line(block, 0), Some((11, Some(4))));
+        // No colon.
+        assert_eq!(scan_line(b"no colon here\r\n", 0), Some((13, None)));
+        // A lone LF belongs to its line; the colon after it counts.
+        assert_eq!(scan_line(b"ab\ncd: e\r\n", 0), Some((8, Some(5))));
+        // The first colon only; a lone LF in the value.
+        assert_eq!(scan_line(b"a:b:c\nd\r\n", 0), Some((7, Some(1))));
+        // No CRLF at all: not a line.
+        assert_eq!(scan_line(b"a: b\n", 0), None);
+        assert_eq!(scan_line(b"a: b", 0), None);
+        // From an offset; the blank line.
+        assert_eq!(scan_line(b"x\r\n\r\n", 3), Some((3, None)));
+    }
 }
