@@ -367,7 +367,6 @@ impl Stream {
     /// arguments): a KV get's future is moved by its callers, and every move copies
     /// all of it.
     #[cfg(feature = "kv")]
-    // Not an `async fn`: that would store its arguments twice.
     #[allow(clippy::manual_async_fn)]
     pub(crate) fn last_for_literal<'a>(
         &'a self,

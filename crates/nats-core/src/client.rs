@@ -258,7 +258,6 @@ impl Client {
     /// stored in it once (an `async fn` keeps a second copy of each): request
     /// futures are moved around by their callers (into `FuturesUnordered`,
     /// the futures of the layers above), and every move copies all of it.
-    // Not an `async fn`: that would store its arguments twice.
     #[allow(clippy::manual_async_fn)]
     fn request_future<'a, S: AsRef<str> + 'a>(
         &'a self,

@@ -85,6 +85,12 @@ impl ReplySubject {
         r
     }
 
+    /// The length of the subject, without reading it as a `str` (as
+    /// [`ReplySubject::as_str`] does).
+    pub(crate) fn len(&self) -> usize {
+        self.heap.as_ref().map_or(self.len, String::len)
+    }
+
     pub(crate) fn as_str(&self) -> &str {
         match &self.heap {
             Some(s) => s,
@@ -167,7 +173,7 @@ pub(crate) fn send<'a>(
         flush,
     };
     let reply = ReplySubject::new(&shared.mux_prefix, token);
-    let len = subject.len() + reply.as_str().len() + size + 40;
+    let len = subject.len() + reply.len() + size + 40;
     let encode = move |queue: &mut crate::write_queue::WriteQueue| {
         queue.put_pub(subject, Some(reply.as_str()), headers, payload)
     };
@@ -383,5 +389,7 @@ mod tests {
         );
         let long = format!("{}.", "p".repeat(200));
         assert_eq!(ReplySubject::new(&long, 0).as_str(), format!("{long}0"));
+        assert_eq!(ReplySubject::new(&long, 0).len(), long.len() + 1);
+        assert_eq!(ReplySubject::new("_INBOX.abc.", 63).len(), 13);
     }
 }
