@@ -29,11 +29,7 @@ impl Line {
     /// The pair of this line, `None` without a colon or a name.
     #[inline]
     pub(super) fn pair<'a>(&self, block: &'a str) -> Option<(&'a str, &'a str)> {
-        let (name, value) = self.ranges(block.as_bytes())?;
-        if name.is_empty() {
-            return None;
-        }
-        Some((block.get(name)?, block.get(value)?))
+        self.parts(block).filter(|(name, _)| !name.is_empty())
     }
 
     /// Where the name and the value are in `block`.
